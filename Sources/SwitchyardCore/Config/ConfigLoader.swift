@@ -1,0 +1,339 @@
+import Foundation
+import Yams
+
+/// The outcome of reading a config: a config when there is no error, and every finding either way.
+public struct ConfigLoadResult: Sendable {
+    /// The parsed config; nil when any diagnostic is an error.
+    public let config: ProxyConfig?
+    /// Every error and warning, in file order.
+    public let diagnostics: [ConfigDiagnostic]
+
+    /// Whether start-up must stop.
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+}
+
+/// Reads LiteLLM-compatible `config.yaml` text into a ``ProxyConfig`` with located diagnostics.
+public enum ConfigLoader {
+    /// Reads and parses a file; an unreadable file is one error diagnostic.
+    public static func load(path: String, strict: Bool = false) -> ConfigLoadResult {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let exists = FileManager.default.fileExists(atPath: path)
+            let message = exists ? "cannot read config file \(path)" : "config file \(path) does not exist"
+            return ConfigLoadResult(
+                config: nil,
+                diagnostics: [
+                    ConfigDiagnostic(
+                        .error, message, fix: "pass --config PATH or set SWITCHYARD_CONFIG to a readable YAML file")
+                ])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return ConfigLoadResult(
+                config: nil,
+                diagnostics: [ConfigDiagnostic(.error, "\(path) is not UTF-8 text", fix: "save the file as UTF-8")])
+        }
+        return parse(text, path: path, strict: strict)
+    }
+
+    /// Parses YAML text; `path` is used in locations only.
+    public static func parse(_ text: String, path: String, strict: Bool = false) -> ConfigLoadResult {
+        var walker = ConfigWalker(file: path, strict: strict)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            walker.report(yamlError: error)
+            return ConfigLoadResult(config: nil, diagnostics: walker.diagnostics)
+        }
+        var config = ProxyConfig(path: path)
+        walker.read(root: root, into: &config)
+        let hasErrors = walker.diagnostics.contains { $0.severity == .error }
+        return ConfigLoadResult(config: hasErrors ? nil : config, diagnostics: walker.diagnostics)
+    }
+}
+
+/// Walks the YAML node tree, collecting typed values and located diagnostics.
+struct ConfigWalker {
+    let file: String
+    let strict: Bool
+    var diagnostics: [ConfigDiagnostic] = []
+
+    init(file: String, strict: Bool) {
+        self.file = file
+        self.strict = strict
+    }
+
+    func location(of node: Node) -> SourceLocation? {
+        node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
+    }
+
+    mutating func error(_ message: String, fix: String?, at node: Node?) {
+        diagnostics.append(ConfigDiagnostic(.error, message, fix: fix, at: node.flatMap(location(of:))))
+    }
+
+    mutating func warning(_ message: String, fix: String? = nil, at node: Node?) {
+        diagnostics.append(ConfigDiagnostic(.warning, message, fix: fix, at: node.flatMap(location(of:))))
+    }
+
+    mutating func report(yamlError: any Error) {
+        let fix = "check the indentation and quoting on that line (YAML needs spaces, not tabs, and quotes around ': ')"
+        switch yamlError {
+        case YamlError.scanner(_, let problem, let mark, _), YamlError.parser(_, let problem, let mark, _),
+            YamlError.composer(_, let problem, let mark, _):
+            diagnostics.append(
+                ConfigDiagnostic(
+                    .error, "YAML syntax error: \(problem)", fix: fix,
+                    at: SourceLocation(file: file, line: mark.line, column: mark.column)))
+        case YamlError.reader(let problem, _, _, _):
+            diagnostics.append(ConfigDiagnostic(.error, "YAML cannot be read: \(problem)", fix: "save the file as UTF-8"))
+        default:
+            diagnostics.append(ConfigDiagnostic(.error, "YAML error: \(yamlError)", fix: fix))
+        }
+    }
+
+    // MARK: Typed accessors
+
+    /// A scalar that is YAML null (`key:` or `key: null`).
+    func isNull(_ node: Node) -> Bool {
+        if case .scalar(let scalar) = node { return node.null != nil && scalar.style == .plain }
+        return false
+    }
+
+    mutating func mapping(_ node: Node, _ what: String) -> Node.Mapping? {
+        if case .mapping(let mapping) = node { return mapping }
+        error("\(what) must be a mapping (key: value lines)", fix: "indent its keys under \(what)", at: node)
+        return nil
+    }
+
+    mutating func string(_ node: Node, _ what: String) -> String? {
+        if case .scalar(let scalar) = node, !isNull(node) { return scalar.string }
+        error("\(what) must be a string", fix: "write \(what) as a single value, e.g. \(what): text", at: node)
+        return nil
+    }
+
+    mutating func bool(_ node: Node, _ what: String) -> Bool? {
+        if let value = node.bool { return value }
+        error("\(what) must be true or false", fix: "write \(what): true or \(what): false", at: node)
+        return nil
+    }
+
+    mutating func number(_ node: Node, _ what: String) -> Double? {
+        if case .scalar(let scalar) = node, let value = Double(scalar.string.replacingOccurrences(of: "_", with: "")),
+            value.isFinite, value >= 0
+        {
+            return value
+        }
+        error("\(what) must be a non-negative number", fix: "write \(what): 30 (a plain number)", at: node)
+        return nil
+    }
+
+    mutating func integer(_ node: Node, _ what: String) -> Int? {
+        guard let value = number(node, what) else { return nil }
+        guard let integer = Int(exactly: value.rounded()), value == value.rounded() else {
+            error("\(what) must be a whole number", fix: "write \(what) without a fraction", at: node)
+            return nil
+        }
+        return integer
+    }
+
+    mutating func stringList(_ node: Node, _ what: String) -> [String]? {
+        if case .sequence(let sequence) = node {
+            var values: [String] = []
+            for item in sequence {
+                guard let value = string(item, "each item of \(what)") else { return nil }
+                values.append(value)
+            }
+            return values
+        }
+        error("\(what) must be a list", fix: "write \(what): [a, b] or one '- item' per line", at: node)
+        return nil
+    }
+
+    mutating func stringPairs(_ node: Node, _ what: String) -> [(key: String, value: String, node: Node)]? {
+        guard let mapping = mapping(node, what) else { return nil }
+        var pairs: [(key: String, value: String, node: Node)] = []
+        for (keyNode, valueNode) in mapping {
+            guard let key = string(keyNode, "a key of \(what)") else { return nil }
+            guard let value = string(valueNode, "\(what).\(key)") else { return nil }
+            pairs.append((key, value, valueNode))
+        }
+        return pairs
+    }
+
+    /// Warns about keys that are not in `known`; keys in `ignored` get a softer note.
+    mutating func checkKeys(
+        _ mapping: Node.Mapping,
+        section: String,
+        known: Set<String>,
+        ignored: Set<String>,
+        ignoredPrefixes: [String] = []
+    ) {
+        for keyNode in mapping.keys {
+            guard let key = keyNode.string else { continue }
+            if known.contains(key) { continue }
+            if ignored.contains(key) || ignoredPrefixes.contains(where: { key.hasPrefix($0) }) {
+                warning("\(section).\(key) is a LiteLLM setting Switchyard does not use yet; it is ignored", at: keyNode)
+                continue
+            }
+            let suggestion = Spelling.suggestion(for: key, among: known.union(ignored))
+            let fix =
+                suggestion.map { "did you mean '\($0)'?" } ?? "remove it; known keys: \(known.sorted().joined(separator: ", "))"
+            diagnostics.append(
+                ConfigDiagnostic(
+                    strict ? .error : .warning, "unknown key '\(key)' in \(section)", fix: fix,
+                    at: location(of: keyNode), isUnknownKey: true))
+        }
+    }
+
+    // MARK: Sections
+
+    mutating func read(root: Node?, into config: inout ProxyConfig) {
+        guard let root, !isNull(root) else {
+            error("the config file is empty", fix: "add a model_list with at least one model", at: nil)
+            return
+        }
+        guard let mapping = mapping(root, "the top level") else { return }
+        checkKeys(mapping, section: "the top level", known: ConfigKeys.topLevel, ignored: ConfigKeys.topLevelIgnored)
+        if let list = mapping["model_list"], !isNull(list) {
+            readModelList(list, into: &config)
+        } else {
+            warning("model_list is missing or empty: no model will serve", fix: "add model_list entries", at: root)
+        }
+        for name in ["litellm_settings", "settings"] {
+            if let section = mapping[name], !isNull(section) { readLiteLLMSettings(section, name: name, into: &config.settings) }
+        }
+        if let section = mapping["general_settings"], !isNull(section) {
+            readGeneralSettings(section, into: &config.settings)
+        }
+        if let section = mapping["environment_variables"], !isNull(section),
+            let pairs = stringPairs(section, "environment_variables")
+        {
+            for pair in pairs { config.environmentVariables[pair.key] = pair.value }
+        }
+    }
+
+    mutating func readModelList(_ node: Node, into config: inout ProxyConfig) {
+        guard case .sequence(let sequence) = node else {
+            error("model_list must be a list", fix: "start each model with '- model_name: ...'", at: node)
+            return
+        }
+        for (index, item) in sequence.enumerated() {
+            if let entry = readModelEntry(item, index: index) { config.deployments.append(entry) }
+        }
+    }
+
+    mutating func readModelEntry(_ node: Node, index: Int) -> DeploymentEntry? {
+        guard let mapping = mapping(node, "model_list entry \(index + 1)") else { return nil }
+        checkKeys(mapping, section: "model_list entry \(index + 1)", known: ConfigKeys.modelEntry, ignored: [])
+        guard let aliasNode = mapping["model_name"], !isNull(aliasNode) else {
+            error(
+                "model_list entry \(index + 1) has no model_name", fix: "add model_name: <public alias> to the entry",
+                at: node)
+            return nil
+        }
+        guard let alias = string(aliasNode, "model_name") else { return nil }
+        let paramsNode = mapping["litellm_params"] ?? mapping["params"]
+        guard let paramsNode, !isNull(paramsNode), let params = self.mapping(paramsNode, "litellm_params of \(alias)")
+        else {
+            error(
+                "model \(alias) has no litellm_params", fix: "add litellm_params: { model: provider/model } to the entry",
+                at: node)
+            return nil
+        }
+        let section = "litellm_params of \(alias)"
+        checkKeys(params, section: section, known: ConfigKeys.params, ignored: ConfigKeys.paramsIgnored)
+        guard let modelNode = params["model"], !isNull(modelNode), let model = string(modelNode, "\(section).model")
+        else {
+            error(
+                "model \(alias) has no litellm_params.model", fix: "add model: xai/grok-code-fast-1 (provider/model)",
+                at: paramsNode)
+            return nil
+        }
+        var entry = DeploymentEntry(alias: alias, model: model, index: index, location: location(of: node))
+        readParams(params, section: section, into: &entry)
+        if let infoNode = mapping["model_info"], !isNull(infoNode), let info = self.mapping(infoNode, "model_info of \(alias)") {
+            readModelInfo(info, section: "model_info of \(alias)", into: &entry)
+        }
+        return entry
+    }
+
+    mutating func readParams(_ params: Node.Mapping, section: String, into entry: inout DeploymentEntry) {
+        for (keyNode, value) in params where !isNull(value) {
+            guard let key = keyNode.string else { continue }
+            let what = "\(section).\(key)"
+            switch key {
+            case "custom_llm_provider": entry.customProvider = string(value, what)
+            case "api_base", "base_url": entry.apiBase = string(value, what).map(ConfigString.init(raw:))
+            case "api_key": entry.apiKey = string(value, what).map(ConfigString.init(raw:))
+            case "drop_params": entry.dropParams = bool(value, what)
+            case "additional_drop_params": entry.additionalDropParams = stringList(value, what) ?? []
+            case "extra_headers", "headers":
+                for pair in stringPairs(value, what) ?? [] {
+                    entry.extraHeaders.append(HeaderEntry(name: pair.key, value: ConfigString(raw: pair.value)))
+                }
+            case "timeout": entry.timeouts.total = number(value, what)
+            case "stream_timeout", "idle_timeout": entry.timeouts.idle = number(value, what)
+            case "connect_timeout": entry.timeouts.connect = number(value, what)
+            case "first_byte_timeout": entry.timeouts.firstByte = number(value, what)
+            case "input_cost_per_token": entry.prices.inputPerToken = number(value, what)
+            case "output_cost_per_token": entry.prices.outputPerToken = number(value, what)
+            default: break
+            }
+        }
+    }
+
+    mutating func readModelInfo(_ info: Node.Mapping, section: String, into entry: inout DeploymentEntry) {
+        checkKeys(
+            info, section: section, known: ConfigKeys.modelInfo, ignored: ConfigKeys.modelInfoIgnored,
+            ignoredPrefixes: ConfigKeys.modelInfoIgnoredPrefixes)
+        for (keyNode, value) in info where !isNull(value) {
+            guard let key = keyNode.string else { continue }
+            let what = "\(section).\(key)"
+            switch key {
+            case "id": entry.id = string(value, what)
+            case "input_cost_per_token": entry.prices.inputPerToken = number(value, what)
+            case "output_cost_per_token": entry.prices.outputPerToken = number(value, what)
+            case "cache_read_input_token_cost": entry.prices.cachedInputPerToken = number(value, what)
+            case "input_cost_per_million": entry.prices.inputPerToken = number(value, what).map { $0 / 1_000_000 }
+            case "output_cost_per_million": entry.prices.outputPerToken = number(value, what).map { $0 / 1_000_000 }
+            case "cache_read_input_cost_per_million":
+                entry.prices.cachedInputPerToken = number(value, what).map { $0 / 1_000_000 }
+            case "max_input_tokens": entry.maxInputTokens = integer(value, what)
+            default: break
+            }
+        }
+    }
+
+    mutating func readLiteLLMSettings(_ node: Node, name: String, into settings: inout ProxySettings) {
+        guard let mapping = mapping(node, name) else { return }
+        checkKeys(mapping, section: name, known: ConfigKeys.litellmSettings, ignored: ConfigKeys.litellmSettingsIgnored)
+        if let value = mapping["drop_params"], !isNull(value), let flag = bool(value, "\(name).drop_params") {
+            settings.dropParams = flag
+        }
+        if let value = mapping["request_timeout"], !isNull(value), let seconds = number(value, "\(name).request_timeout") {
+            settings.timeouts.total = seconds
+        }
+    }
+
+    mutating func readGeneralSettings(_ node: Node, into settings: inout ProxySettings) {
+        guard let mapping = mapping(node, "general_settings") else { return }
+        checkKeys(
+            mapping, section: "general_settings", known: ConfigKeys.generalSettings,
+            ignored: ConfigKeys.generalSettingsIgnored)
+        for (keyNode, value) in mapping where !isNull(value) {
+            guard let key = keyNode.string else { continue }
+            let what = "general_settings.\(key)"
+            switch key {
+            case "master_key": settings.masterKey = string(value, what).map(ConfigString.init(raw:))
+            case "max_request_size_mb":
+                if let megabytes = number(value, what) { settings.maxRequestBodyBytes = Int(megabytes * 1024 * 1024) }
+            case "max_request_body_bytes":
+                if let bytes = integer(value, what) { settings.maxRequestBodyBytes = bytes }
+            case "connect_timeout": settings.timeouts.connect = number(value, what) ?? settings.timeouts.connect
+            case "first_byte_timeout": settings.timeouts.firstByte = number(value, what) ?? settings.timeouts.firstByte
+            case "idle_timeout": settings.timeouts.idle = number(value, what) ?? settings.timeouts.idle
+            case "request_timeout": settings.timeouts.total = number(value, what) ?? settings.timeouts.total
+            default: break
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+/// Whether a deployment serves, and if not, why and what to do.
+public enum DeploymentStatus: Sendable, Equatable {
+    /// Serving.
+    case enabled
+    /// Not serving: `reason` says what is wrong, `fix` what to set.
+    case disabled(reason: String, fix: String)
+
+    /// Whether serving.
+    public var isEnabled: Bool { self == .enabled }
+}
+
+/// One resolved upstream target of an alias.
+public struct Deployment: Sendable {
+    /// Unique id: `model_info.id`, else `alias#N` (N counts the alias's deployments from 1).
+    public let id: String
+    /// The public alias.
+    public let alias: String
+    /// The provider prefix as written (may be unknown).
+    public let providerName: String
+    /// The provider's profile, when known.
+    public let provider: ProviderProfile?
+    /// The model name sent upstream.
+    public let upstreamModel: String
+    /// Base URL without a trailing slash, and its source.
+    public let baseURL: Resolved<String>?
+    /// API key and its source.
+    public let apiKey: Resolved<Secret>?
+    /// Serving or not.
+    public let status: DeploymentStatus
+    /// Effective `drop_params`.
+    public let dropParams: Bool
+    /// Parameters always removed.
+    public let additionalDropParams: [String]
+    /// Static upstream headers, resolved.
+    public let extraHeaders: [(name: String, value: String)]
+    /// Effective timeouts (every field set).
+    public let timeouts: Timeouts
+    /// Prices.
+    public let prices: ModelPrices
+    /// Where the entry is in the file.
+    public let location: SourceLocation?
+
+    /// Creates a deployment (tests and the resolver).
+    public init(
+        id: String,
+        alias: String,
+        providerName: String,
+        provider: ProviderProfile?,
+        upstreamModel: String,
+        baseURL: Resolved<String>?,
+        apiKey: Resolved<Secret>?,
+        status: DeploymentStatus,
+        dropParams: Bool,
+        additionalDropParams: [String] = [],
+        extraHeaders: [(name: String, value: String)] = [],
+        timeouts: Timeouts = .defaults,
+        prices: ModelPrices = ModelPrices(),
+        location: SourceLocation? = nil
+    ) {
+        self.id = id
+        self.alias = alias
+        self.providerName = providerName
+        self.provider = provider
+        self.upstreamModel = upstreamModel
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.status = status
+        self.dropParams = dropParams
+        self.additionalDropParams = additionalDropParams
+        self.extraHeaders = extraHeaders
+        self.timeouts = timeouts
+        self.prices = prices
+        self.location = location
+    }
+
+    /// `provider/model` as written.
+    public var qualifiedModel: String { "\(providerName)/\(upstreamModel)" }
+}

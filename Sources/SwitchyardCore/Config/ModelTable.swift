@@ -1,0 +1,331 @@
+import Foundation
+
+/// Every deployment of a config, resolved against an environment, grouped by alias.
+public struct ModelTable: Sendable {
+    /// All deployments in file order, enabled and disabled.
+    public let deployments: [Deployment]
+    /// Proxy-wide settings.
+    public let settings: ProxySettings
+    /// The master key, when one is configured and set.
+    public let masterKey: Resolved<Secret>?
+    /// Resolution findings: disabled models (warnings) and settings problems.
+    public let diagnostics: [ConfigDiagnostic]
+    private let byAlias: [String: [Int]]
+
+    /// Aliases in first-appearance order.
+    public let aliases: [String]
+
+    /// Resolves `config` against `environment` using `registry`.
+    public init(config: ProxyConfig, environment: EnvironmentSnapshot, registry: ProviderRegistry = .standard) {
+        var environment = environment
+        for (name, value) in config.environmentVariables { environment.values[name] = value }
+        var resolver = DeploymentResolver(environment: environment, registry: registry, settings: config.settings)
+        var deployments: [Deployment] = []
+        var seenIDs: [String: Int] = [:]
+        var countByAlias: [String: Int] = [:]
+        for entry in config.deployments {
+            countByAlias[entry.alias, default: 0] += 1
+            let fallbackID = "\(entry.alias)#\(countByAlias[entry.alias, default: 1])"
+            var deployment = resolver.resolve(entry, fallbackID: fallbackID)
+            if let first = seenIDs[deployment.id] {
+                deployment = deployment.disabled(
+                    reason: "duplicate deployment id '\(deployment.id)' (already used by model_list entry \(first + 1))",
+                    fix: "give each entry a unique model_info.id")
+            } else {
+                seenIDs[deployment.id] = entry.index
+            }
+            deployments.append(deployment)
+        }
+        var diagnostics = resolver.diagnostics
+        for deployment in deployments {
+            if case .disabled(let reason, let fix) = deployment.status {
+                diagnostics.append(
+                    ConfigDiagnostic(.warning, "model \(deployment.alias) disabled: \(reason)", fix: fix, at: deployment.location)
+                )
+            }
+        }
+        var byAlias: [String: [Int]] = [:]
+        var aliases: [String] = []
+        for (index, deployment) in deployments.enumerated() {
+            if byAlias[deployment.alias] == nil { aliases.append(deployment.alias) }
+            byAlias[deployment.alias, default: []].append(index)
+        }
+        self.deployments = deployments
+        self.settings = config.settings
+        self.masterKey = resolver.resolveMasterKey(&diagnostics)
+        self.diagnostics = diagnostics
+        self.byAlias = byAlias
+        self.aliases = aliases
+    }
+
+    /// Every deployment of an alias, enabled or not; nil for an unknown alias.
+    public func deployments(for alias: String) -> [Deployment]? {
+        byAlias[alias].map { $0.map { deployments[$0] } }
+    }
+
+    /// Aliases with at least one enabled deployment.
+    public var enabledAliases: [String] {
+        aliases.filter { alias in deployments(for: alias)?.contains { $0.status.isEnabled } ?? false }
+    }
+
+    /// Aliases with no enabled deployment.
+    public var disabledAliases: [String] {
+        aliases.filter { !enabledAliases.contains($0) }
+    }
+
+    /// Keeps only the named aliases; unknown names are returned separately.
+    public func restricted(to names: [String]) -> (table: ModelTable, unknown: [String]) {
+        guard !names.isEmpty else { return (self, []) }
+        let unknown = names.filter { byAlias[$0] == nil }
+        let wanted = Set(names)
+        return (ModelTable(copying: self, keeping: { wanted.contains($0.alias) }), unknown)
+    }
+
+    private init(copying table: ModelTable, keeping keep: (Deployment) -> Bool) {
+        let kept = table.deployments.filter(keep)
+        var byAlias: [String: [Int]] = [:]
+        var aliases: [String] = []
+        for (index, deployment) in kept.enumerated() {
+            if byAlias[deployment.alias] == nil { aliases.append(deployment.alias) }
+            byAlias[deployment.alias, default: []].append(index)
+        }
+        self.deployments = kept
+        self.settings = table.settings
+        self.masterKey = table.masterKey
+        self.diagnostics = table.diagnostics
+        self.byAlias = byAlias
+        self.aliases = aliases
+    }
+
+    /// Every secret in the table (keys, master key, secret-looking header values), for the redactor.
+    public var secrets: [String] {
+        var values = deployments.compactMap { $0.apiKey?.value.revealed }
+        if let masterKey { values.append(masterKey.value.revealed) }
+        for deployment in deployments {
+            for header in deployment.extraHeaders where HeaderPolicy.isSensitive(header.name) {
+                values.append(header.value)
+            }
+        }
+        return values
+    }
+}
+
+extension Deployment {
+    /// A copy marked disabled.
+    func disabled(reason: String, fix: String) -> Deployment {
+        Deployment(
+            id: id, alias: alias, providerName: providerName, provider: provider, upstreamModel: upstreamModel,
+            baseURL: baseURL, apiKey: apiKey, status: .disabled(reason: reason, fix: fix), dropParams: dropParams,
+            additionalDropParams: additionalDropParams, extraHeaders: extraHeaders, timeouts: timeouts, prices: prices,
+            location: location)
+    }
+}
+
+/// Resolves one entry at a time: provider, key and base URL precedence, validation.
+struct DeploymentResolver {
+    let environment: EnvironmentSnapshot
+    let registry: ProviderRegistry
+    let settings: ProxySettings
+    var diagnostics: [ConfigDiagnostic] = []
+
+    init(environment: EnvironmentSnapshot, registry: ProviderRegistry, settings: ProxySettings) {
+        self.environment = environment
+        self.registry = registry
+        self.settings = settings
+    }
+
+    /// Splits `provider/model`, inferring the provider for bare Grok and OpenAI model names as LiteLLM does.
+    func splitModel(_ entry: DeploymentEntry) -> (provider: String, model: String) {
+        if let custom = entry.customProvider {
+            let prefix = custom + "/"
+            return (
+                custom.lowercased(), entry.model.hasPrefix(prefix) ? String(entry.model.dropFirst(prefix.count)) : entry.model
+            )
+        }
+        if let slash = entry.model.firstIndex(of: "/") {
+            return (entry.model[..<slash].lowercased(), String(entry.model[entry.model.index(after: slash)...]))
+        }
+        let lowered = entry.model.lowercased()
+        if lowered.hasPrefix("grok") { return ("xai", entry.model) }
+        if ["gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-"].contains(where: { lowered.hasPrefix($0) }) {
+            return ("openai", entry.model)
+        }
+        return ("", entry.model)
+    }
+
+    /// The value of a config string, or the variable it names when that is unset.
+    func value(of text: ConfigString) -> Result<(String, ValueSource), UnsetVariable> {
+        switch text {
+        case .literal(let value): return .success((value, .modelEntry))
+        case .environment(let name):
+            guard let value = environment[name] else { return .failure(UnsetVariable(name: name)) }
+            return .success((value, .modelEntryEnvironment(name)))
+        }
+    }
+
+    struct UnsetVariable: Error {
+        let name: String
+    }
+
+    mutating func resolve(_ entry: DeploymentEntry, fallbackID: String) -> Deployment {
+        let (providerName, upstreamModel) = splitModel(entry)
+        let provider = registry.profile(named: providerName)
+        let timeouts = entry.timeouts.inheriting(from: settings.timeouts)
+        var problems: [(reason: String, fix: String)] = []
+
+        if providerName.isEmpty {
+            problems.append(
+                (
+                    "model '\(entry.model)' names no provider",
+                    "write it as provider/model, e.g. xai/\(entry.model) (providers: \(registry.names.joined(separator: ", ")))"
+                ))
+        } else if provider == nil {
+            let suggestion = Spelling.suggestion(for: providerName, among: registry.names)
+            problems.append(
+                (
+                    "unknown provider '\(providerName)' in '\(entry.model)'",
+                    suggestion.map { "did you mean \($0)/\(upstreamModel)?" }
+                        ?? "use one of: \(registry.names.joined(separator: ", ")), e.g. xai/grok-code-fast-1"
+                ))
+        }
+        if upstreamModel.isEmpty {
+            problems.append(("model '\(entry.model)' has no model name after the provider", "write provider/model"))
+        }
+
+        // Base URL: model entry, then provider environment, then provider default.
+        var baseURL: Resolved<String>?
+        if let apiBase = entry.apiBase {
+            switch value(of: apiBase) {
+            case .success(let (text, source)): baseURL = Resolved(text, from: source)
+            case .failure(let unset):
+                problems.append(("api_base names os.environ/\(unset.name), which is not set", "set \(unset.name)"))
+            }
+        } else if let provider {
+            if let name = provider.baseURLVariables.first(where: { environment[$0] != nil }), let text = environment[name] {
+                baseURL = Resolved(text, from: .environment(name))
+            } else if let text = provider.defaultBaseURL {
+                baseURL = Resolved(text, from: .providerDefault)
+            }
+        }
+        if let url = baseURL {
+            let trimmed = url.value.hasSuffix("/") ? String(url.value.dropLast()) : url.value
+            baseURL = Resolved(trimmed, from: url.source)
+            if let problem = Self.urlProblem(trimmed) {
+                problems.append(
+                    ("base URL from \(url.source) \(problem)", "use an http(s) URL such as https://api.x.ai/v1"))
+            }
+        }
+
+        // Key: model entry, then provider environment. Keys have no default.
+        var apiKey: Resolved<Secret>?
+        if let key = entry.apiKey {
+            switch value(of: key) {
+            case .success(let (text, source)):
+                if text.isEmpty {
+                    problems.append(("api_key is empty", "set api_key or remove it to use the provider's environment variable"))
+                } else {
+                    apiKey = Resolved(Secret(text), from: source)
+                }
+            case .failure(let unset):
+                problems.append(("api_key names os.environ/\(unset.name), which is not set", "set \(unset.name)"))
+            }
+        } else if let provider, let name = provider.keyVariables.first(where: { environment[$0] != nil }),
+            let text = environment[name]
+        {
+            apiKey = Resolved(Secret(text), from: .environment(name))
+        }
+        if entry.apiKey == nil, apiKey == nil, let provider {
+            let needsKey: Bool
+            switch provider.keyRequirement {
+            case .always: needsKey = true
+            case .never: needsKey = false
+            case .whenDefaultBaseURL: needsKey = baseURL?.source == .providerDefault
+            }
+            if needsKey {
+                let variables = provider.keyVariables
+                let names =
+                    variables.count > 1
+                    ? "\(variables[0]) (or \(variables.dropFirst().joined(separator: ", ")))" : (variables.first ?? "a key")
+                problems.append(
+                    (
+                        "no API key for provider \(provider.name)",
+                        "set \(names), or api_key in the model entry"
+                    ))
+            }
+        }
+
+        // Extra headers may reference the environment too.
+        var headers: [(name: String, value: String)] = []
+        for header in entry.extraHeaders {
+            switch value(of: header.value) {
+            case .success(let (text, _)):
+                if let problem = HeaderPolicy.problem(name: header.name, value: text) {
+                    problems.append(("extra_headers.\(header.name) \(problem)", "remove or rename that header"))
+                } else {
+                    headers.append((header.name, text))
+                }
+            case .failure(let unset):
+                problems.append(
+                    ("extra_headers.\(header.name) names os.environ/\(unset.name), which is not set", "set \(unset.name)"))
+            }
+        }
+
+        let status: DeploymentStatus
+        if let first = problems.first {
+            let reason = problems.map(\.reason).joined(separator: "; ")
+            let fix = problems.count > 1 ? problems.map(\.fix).joined(separator: "; ") : first.fix
+            status = .disabled(reason: reason, fix: fix)
+        } else {
+            status = .enabled
+        }
+        return Deployment(
+            id: entry.id ?? fallbackID,
+            alias: entry.alias,
+            providerName: providerName,
+            provider: provider,
+            upstreamModel: upstreamModel,
+            baseURL: baseURL,
+            apiKey: apiKey,
+            status: status,
+            dropParams: entry.dropParams ?? settings.dropParams,
+            additionalDropParams: entry.additionalDropParams,
+            extraHeaders: headers,
+            timeouts: timeouts,
+            prices: entry.prices,
+            location: entry.location)
+    }
+
+    /// Why `text` is not a usable base URL, or nil.
+    static func urlProblem(_ text: String) -> String? {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
+            return "is not a valid URL"
+        }
+        guard scheme == "http" || scheme == "https" else { return "uses scheme '\(scheme)', not http or https" }
+        guard let host = components.host, !host.isEmpty else { return "has no host" }
+        return nil
+    }
+
+    mutating func resolveMasterKey(_ diagnostics: inout [ConfigDiagnostic]) -> Resolved<Secret>? {
+        switch settings.masterKey {
+        case nil: return nil
+        case .literal(let text):
+            if text.isEmpty { return nil }
+            if !text.hasPrefix("sk-") {
+                diagnostics.append(
+                    ConfigDiagnostic(
+                        .warning, "general_settings.master_key does not start with 'sk-'",
+                        fix: "LiteLLM requires master keys to start with sk-; Switchyard accepts it as is"))
+            }
+            return Resolved(Secret(text), from: .settings)
+        case .environment(let name):
+            guard let text = environment[name] else {
+                diagnostics.append(
+                    ConfigDiagnostic(
+                        .warning, "general_settings.master_key names os.environ/\(name), which is not set: clients need no key",
+                        fix: "set \(name) to require a key from clients"))
+                return nil
+            }
+            return Resolved(Secret(text), from: .settingsEnvironment(name))
+        }
+    }
+}

@@ -1,0 +1,136 @@
+/// Upstream time limits in seconds; nil means "inherit".
+public struct Timeouts: Sendable, Equatable {
+    /// Establishing the TCP/TLS connection.
+    public var connect: Double?
+    /// From sending the request to the response head.
+    public var firstByte: Double?
+    /// Longest silence between two body chunks.
+    public var idle: Double?
+    /// The whole request, body included.
+    public var total: Double?
+
+    /// Creates timeouts.
+    public init(connect: Double? = nil, firstByte: Double? = nil, idle: Double? = nil, total: Double? = nil) {
+        self.connect = connect
+        self.firstByte = firstByte
+        self.idle = idle
+        self.total = total
+    }
+
+    /// The built-in defaults.
+    public static let defaults = Timeouts(connect: 10, firstByte: 120, idle: 120, total: 600)
+
+    /// Each unset value taken from `base`.
+    public func inheriting(from base: Timeouts) -> Timeouts {
+        Timeouts(
+            connect: connect ?? base.connect,
+            firstByte: firstByte ?? base.firstByte,
+            idle: idle ?? base.idle,
+            total: total ?? base.total
+        )
+    }
+}
+
+/// Prices in USD per token, from `model_info` (LiteLLM's names, or `*_per_million`).
+public struct ModelPrices: Sendable, Equatable {
+    /// Uncached prompt tokens.
+    public var inputPerToken: Double?
+    /// Cached prompt tokens (falls back to the input price).
+    public var cachedInputPerToken: Double?
+    /// Completion and reasoning tokens.
+    public var outputPerToken: Double?
+
+    /// Creates prices.
+    public init(inputPerToken: Double? = nil, cachedInputPerToken: Double? = nil, outputPerToken: Double? = nil) {
+        self.inputPerToken = inputPerToken
+        self.cachedInputPerToken = cachedInputPerToken
+        self.outputPerToken = outputPerToken
+    }
+
+    /// Whether any price is set.
+    public var isSet: Bool { inputPerToken != nil || outputPerToken != nil || cachedInputPerToken != nil }
+}
+
+/// One `model_list` entry as written in the file.
+public struct DeploymentEntry: Sendable, Equatable {
+    /// The public alias (`model_name`).
+    public var alias: String
+    /// `provider/upstream-model`.
+    public var model: String
+    /// `custom_llm_provider`, when given.
+    public var customProvider: String?
+    /// `api_base`.
+    public var apiBase: ConfigString?
+    /// `api_key`.
+    public var apiKey: ConfigString?
+    /// `drop_params` override.
+    public var dropParams: Bool?
+    /// `additional_drop_params`.
+    public var additionalDropParams: [String] = []
+    /// `extra_headers`, in file order.
+    public var extraHeaders: [HeaderEntry] = []
+    /// Per-model timeouts.
+    public var timeouts = Timeouts()
+    /// `model_info.id`.
+    public var id: String?
+    /// Prices.
+    public var prices = ModelPrices()
+    /// `model_info.max_input_tokens`.
+    public var maxInputTokens: Int?
+    /// Where the entry starts.
+    public var location: SourceLocation?
+    /// 0-based position in `model_list`.
+    public var index: Int
+
+    /// Creates an entry.
+    public init(alias: String, model: String, index: Int, location: SourceLocation? = nil) {
+        self.alias = alias
+        self.model = model
+        self.index = index
+        self.location = location
+    }
+}
+
+/// A header written in the config.
+public struct HeaderEntry: Sendable, Equatable {
+    /// Header name.
+    public var name: String
+    /// Header value (may be an environment reference).
+    public var value: ConfigString
+
+    /// Creates a header entry.
+    public init(name: String, value: ConfigString) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Proxy-wide settings from `litellm_settings` and `general_settings`.
+public struct ProxySettings: Sendable, Equatable {
+    /// Global `drop_params`.
+    public var dropParams = false
+    /// `general_settings.master_key`.
+    public var masterKey: ConfigString?
+    /// Global timeouts (defaults filled in).
+    public var timeouts = Timeouts.defaults
+    /// Largest request body accepted, in bytes.
+    public var maxRequestBodyBytes = 10 * 1024 * 1024
+
+    /// Default settings.
+    public init() {}
+}
+
+/// A parsed configuration file, before environment resolution.
+public struct ProxyConfig: Sendable, Equatable {
+    /// The file it came from.
+    public var path: String
+    /// `model_list` entries in order.
+    public var deployments: [DeploymentEntry] = []
+    /// Settings.
+    public var settings = ProxySettings()
+    /// `environment_variables`: values layered over the process environment.
+    public var environmentVariables: [String: String] = [:]
+
+    /// Creates an empty config for a path.
+    public init(path: String) { self.path = path }
+}

@@ -1,0 +1,107 @@
+/// A request parameter the upstream would reject, with how to make the proxy drop it.
+public struct RejectedParameter: Error, Sendable, Equatable {
+    /// The OpenAI parameter name.
+    public let parameter: String
+    /// `provider/model` of the deployment.
+    public let model: String
+    /// Why the upstream rejects it.
+    public let note: String
+
+    /// The message the client sees.
+    public var message: String {
+        "\(parameter) is not supported by \(model)\(note.isEmpty ? "" : " (\(note))"). "
+            + "Remove it, or let the proxy drop it: set drop_params: true in litellm_settings or in this model's "
+            + "litellm_params, or list it in additional_drop_params."
+    }
+}
+
+/// A request body made ready for one deployment.
+public struct NormalizedRequest: Sendable {
+    /// The body to send upstream.
+    public var body: JSONObject
+    /// Parameters removed because the upstream does not take them.
+    public var dropped: [String] = []
+    /// Parameters renamed, clamped or cleaned (`max_tokens->max_completion_tokens`, `messages[].name`).
+    public var transformed: [String] = []
+    /// Whether the client asked for a stream.
+    public var stream: Bool
+    /// Whether the proxy added `stream_options.include_usage`, so the usage chunk must not reach the client.
+    public var stripUsageChunk = false
+}
+
+/// Applies a provider profile's parameter table to a request body. Pure: no I/O, no logging.
+public enum ParamNormalizer {
+    /// Normalizes a chat, completion or embedding body for `deployment`.
+    public static func normalize(
+        _ body: JSONObject,
+        for deployment: Deployment,
+        endpoint: UpstreamEndpoint
+    ) -> Result<NormalizedRequest, RejectedParameter> {
+        var body = body
+        body["model"] = .string(deployment.upstreamModel)
+        let stream = body["stream"]?.boolValue ?? false
+        var result = NormalizedRequest(body: body, stream: stream)
+
+        for parameter in deployment.additionalDropParams where result.body.removeValue(forKey: parameter) != nil {
+            result.dropped.append(parameter)
+        }
+        let rules = deployment.provider?.rules(for: deployment.upstreamModel) ?? []
+        for rule in rules {
+            guard let value = result.body[rule.parameter] else { continue }
+            switch rule.action {
+            case .unsupported:
+                if value == .null || deployment.dropParams {
+                    result.body.removeValue(forKey: rule.parameter)
+                    result.dropped.append(rule.parameter)
+                } else {
+                    return .failure(
+                        RejectedParameter(parameter: rule.parameter, model: deployment.qualifiedModel, note: rule.note))
+                }
+            case .rename(let target):
+                result.body.removeValue(forKey: rule.parameter)
+                if result.body[target] == nil { result.body[target] = value }
+                result.transformed.append("\(rule.parameter)->\(target)")
+            case .clampMaximum(let maximum):
+                if let number = value.doubleValue, number > Double(maximum) {
+                    result.body[rule.parameter] = .int(maximum)
+                    result.transformed.append("\(rule.parameter)<=\(maximum)")
+                }
+            case .onlyWhenStreaming:
+                if !stream {
+                    result.body.removeValue(forKey: rule.parameter)
+                    result.transformed.append("\(rule.parameter) removed without stream")
+                }
+            }
+        }
+        if endpoint == .chatCompletions, deployment.provider?.stripsNameFromNonUserMessages == true {
+            stripNames(&result)
+        }
+        if stream, endpoint != .embeddings, deployment.provider?.supportsStreamUsage == true {
+            let options = result.body["stream_options"]?.objectValue ?? JSONObject()
+            if options["include_usage"]?.boolValue != true {
+                var updated = options
+                updated["include_usage"] = .bool(true)
+                result.body["stream_options"] = .object(updated)
+                result.stripUsageChunk = true
+            }
+        }
+        return .success(result)
+    }
+
+    private static func stripNames(_ result: inout NormalizedRequest) {
+        guard case .array(var messages) = result.body["messages"] else { return }
+        var changed = false
+        for index in messages.indices {
+            guard case .object(var message) = messages[index], message["name"] != nil,
+                message["role"]?.stringValue != "user"
+            else { continue }
+            message.removeValue(forKey: "name")
+            messages[index] = .object(message)
+            changed = true
+        }
+        if changed {
+            result.body["messages"] = .array(messages)
+            result.transformed.append("messages[].name removed from non-user roles")
+        }
+    }
+}

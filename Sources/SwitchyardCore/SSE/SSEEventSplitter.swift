@@ -1,0 +1,158 @@
+/// Cuts a byte stream into whole Server-Sent Events, keeping each event's bytes exactly as received.
+///
+/// Chunk boundaries mean nothing: a partial event waits in the buffer until its blank line arrives.
+/// Events end at `\n\n`, `\r\n\r\n` or `\r\r`. The buffer is bounded: an event larger than
+/// `maxEventBytes` is an error, so a hostile upstream cannot grow memory without limit.
+public struct SSEEventSplitter: Sendable {
+    /// Largest single event accepted.
+    public let maxEventBytes: Int
+    private var buffer: [UInt8] = []
+    private var scanned = 0
+
+    /// An event over the size limit.
+    public struct EventTooLarge: Error, Sendable {
+        /// The limit that was exceeded.
+        public let limit: Int
+    }
+
+    /// Creates a splitter.
+    public init(maxEventBytes: Int = 4 * 1024 * 1024) {
+        self.maxEventBytes = maxEventBytes
+    }
+
+    /// Bytes received but not yet part of a whole event.
+    public var pendingByteCount: Int { buffer.count }
+
+    /// Whether the pending bytes hold anything but white space.
+    public var hasPendingContent: Bool {
+        buffer.contains { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: " ") }
+    }
+
+    /// Adds bytes and returns every event they complete, each with its terminating blank line.
+    public mutating func append(_ bytes: some Collection<UInt8>) throws(EventTooLarge) -> [[UInt8]] {
+        buffer.append(contentsOf: bytes)
+        var events: [[UInt8]] = []
+        var start = 0
+        var index = max(scanned, 0)
+        while index < buffer.count {
+            let byte = buffer[index]
+            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                if let end = Self.eventEnd(buffer, newlineAt: index) {
+                    events.append(Array(buffer[start..<end]))
+                    start = end
+                    index = end
+                    continue
+                }
+            }
+            index += 1
+        }
+        if start > 0 { buffer.removeFirst(start) }
+        // Re-scan the last few bytes next time: a terminator may straddle chunks.
+        scanned = max(0, buffer.count - 3)
+        if buffer.count > maxEventBytes { throw EventTooLarge(limit: maxEventBytes) }
+        return events
+    }
+
+    /// The end index of an event whose terminator starts at `index`, or nil.
+    private static func eventEnd(_ bytes: [UInt8], newlineAt index: Int) -> Int? {
+        let lf = UInt8(ascii: "\n")
+        let cr = UInt8(ascii: "\r")
+        let count = bytes.count
+        if bytes[index] == lf {
+            if index + 1 < count, bytes[index + 1] == lf { return index + 2 }
+            if index + 2 < count, bytes[index + 1] == cr, bytes[index + 2] == lf { return index + 3 }
+            return nil
+        }
+        // CR
+        if index + 1 < count, bytes[index + 1] == lf {
+            if index + 3 < count, bytes[index + 2] == cr, bytes[index + 3] == lf { return index + 4 }
+            if index + 2 < count, bytes[index + 2] == lf { return index + 3 }
+            return nil
+        }
+        if index + 1 < count, bytes[index + 1] == cr { return index + 2 }
+        return nil
+    }
+
+    /// Takes whatever is left when the stream ends (an unterminated last event), clearing the buffer.
+    public mutating func drain() -> [UInt8] {
+        defer {
+            buffer.removeAll()
+            scanned = 0
+        }
+        return buffer
+    }
+}
+
+/// What one SSE event is, from its field lines.
+public struct SSEEvent: Sendable, Equatable {
+    /// The joined `data:` lines, or nil when the event has none.
+    public let data: [UInt8]?
+    /// Whether the event has only `:` comment lines.
+    public let isCommentOnly: Bool
+
+    /// Parses one event's bytes (as produced by ``SSEEventSplitter``).
+    public init(bytes: [UInt8]) {
+        var data: [UInt8]?
+        var sawField = false
+        var lineStart = 0
+        var index = 0
+        func handleLine(_ line: ArraySlice<UInt8>) {
+            guard !line.isEmpty else { return }
+            if line.first == UInt8(ascii: ":") { return }
+            sawField = true
+            var name = line[...]
+            var value: ArraySlice<UInt8> = []
+            if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+                name = line[line.startIndex..<colon]
+                value = line[(colon + 1)...]
+                if value.first == UInt8(ascii: " ") { value = value.dropFirst() }
+            }
+            if name.elementsEqual("data".utf8) {
+                if data == nil { data = Array(value) } else { data?.append(UInt8(ascii: "\n")); data?.append(contentsOf: value) }
+            }
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                handleLine(bytes[lineStart..<index])
+                if byte == UInt8(ascii: "\r"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") { index += 1 }
+                lineStart = index + 1
+            }
+            index += 1
+        }
+        if lineStart < bytes.count { handleLine(bytes[lineStart..<bytes.count]) }
+        self.data = data
+        self.isCommentOnly = !sawField
+    }
+
+    /// Whether the data is the `[DONE]` sentinel.
+    public var isDone: Bool {
+        guard let data else { return false }
+        return data.elementsEqual("[DONE]".utf8)
+    }
+}
+
+extension Collection<UInt8> {
+    /// Whether these bytes contain `needle` (a short ASCII marker).
+    public func containsBytes(_ needle: String) -> Bool {
+        let pattern = Array(needle.utf8)
+        guard let first = pattern.first, count >= pattern.count else { return false }
+        var index = startIndex
+        while index != endIndex {
+            if self[index] == first {
+                var probe = index
+                var matched = true
+                for byte in pattern {
+                    guard probe != endIndex, self[probe] == byte else {
+                        matched = false
+                        break
+                    }
+                    probe = self.index(after: probe)
+                }
+                if matched { return true }
+            }
+            index = self.index(after: index)
+        }
+        return false
+    }
+}

@@ -1,0 +1,101 @@
+import AsyncHTTPClient
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+
+/// `/health`, `/health/liveliness`, `/health/readiness`.
+enum HealthRoutes {
+    static func add(to router: Router<BasicRequestContext>, engine: ProxyEngine) {
+        for path in ["/health/liveliness", "/health/liveness"] {
+            router.get(RouterPath(path)) { request, _ in
+                ProxyEngine.jsonResponse(.object(["status": "alive"]), requestID: ProxyEngine.requestID(from: request))
+            }
+        }
+        router.get("/health/readiness") { request, _ in
+            let enabled = engine.table.deployments.filter(\.status.isEnabled).count
+            let body: JSONValue = .object([
+                "status": "ready",
+                "models": .object(["enabled": .int(enabled), "disabled": .int(engine.table.deployments.count - enabled)]),
+                "version": .string(SwitchyardVersion.current),
+            ])
+            return ProxyEngine.jsonResponse(body, requestID: ProxyEngine.requestID(from: request))
+        }
+        router.get("/health") { request, _ in
+            let requestID = ProxyEngine.requestID(from: request)
+            do throws(ProxyError) { try engine.authorize(request) } catch {
+                return engine.errorResponse(error, requestID: requestID)
+            }
+            let probe = request.uri.queryParameters.get("probe") == "true"
+            return ProxyEngine.jsonResponse(await report(engine: engine, probe: probe), requestID: requestID)
+        }
+    }
+
+    static func report(engine: ProxyEngine, probe: Bool) async -> JSONValue {
+        var models = JSONObject()
+        var healthy = 0
+        var unhealthy = 0
+        for alias in engine.table.aliases {
+            var deployments: [JSONValue] = []
+            var aliasHealthy = false
+            for deployment in engine.table.deployments(for: alias) ?? [] {
+                var entry: JSONObject = [
+                    "id": .string(deployment.id), "provider": .string(deployment.providerName),
+                    "model": .string(deployment.upstreamModel),
+                ]
+                switch deployment.status {
+                case .enabled:
+                    entry["status"] = "enabled"
+                    if probe {
+                        let result = await self.probe(deployment, engine: engine)
+                        entry["probe"] = .string(result.map { "failed: \($0)" } ?? "ok")
+                        if result == nil { aliasHealthy = true }
+                    } else {
+                        aliasHealthy = true
+                    }
+                case .disabled(let reason, let fix):
+                    entry["status"] = "disabled"
+                    entry["reason"] = .string(reason)
+                    entry["fix"] = .string(fix)
+                }
+                deployments.append(.object(entry))
+            }
+            if aliasHealthy { healthy += 1 } else { unhealthy += 1 }
+            models[alias] = .object([
+                "status": .string(aliasHealthy ? "healthy" : "unhealthy"), "deployments": .array(deployments),
+            ])
+        }
+        return .object([
+            "healthy_count": .int(healthy), "unhealthy_count": .int(unhealthy), "probed": .bool(probe),
+            "models": .object(models),
+        ])
+    }
+
+    /// Sends a one-token request; nil when it succeeds, else a redacted reason.
+    static func probe(_ deployment: Deployment, engine: ProxyEngine) async -> String? {
+        guard let provider = deployment.provider, !provider.isBuiltIn else { return nil }
+        guard let base = deployment.baseURL?.value else { return "no base URL" }
+        var request = HTTPClientRequest(url: base + "/chat/completions")
+        request.method = .POST
+        for field in UpstreamHeaderSet(deployment: deployment, clientHeaders: [], streaming: false).fields {
+            request.headers.add(name: field.name, value: field.value)
+        }
+        let body: JSONValue = .object([
+            "model": .string(deployment.upstreamModel), "max_completion_tokens": 1,
+            "messages": .array([.object(["role": "user", "content": "ping"])]),
+        ])
+        request.body = .bytes(ByteBuffer(bytes: body.encodedBytes()))
+        do {
+            let response = try await engine.clients.client(for: deployment).execute(request, timeout: .seconds(15))
+            let bytes = try await UpstreamRelay.readBounded(response.body, limit: 16 * 1024)
+            guard (200..<300).contains(Int(response.status.code)) else {
+                let error = UpstreamErrorMapper.map(
+                    status: Int(response.status.code), contentType: response.headers.first(name: "content-type"),
+                    body: bytes, deployment: deployment.id, redactor: engine.redactors.redactor)
+                return engine.redactors.redactor.redact(error.message)
+            }
+            return nil
+        } catch {
+            return ProxyEngine.classify(error, deployment: deployment.id).message
+        }
+    }
+}

@@ -1,0 +1,330 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SwitchyardCore
+import Synchronization
+
+/// A standalone HTTP server that behaves like xAI's API (see shared/xai-upstream.md): flat error bodies,
+/// rejected parameters, reasoning deltas, the usage chunk, and faults chosen by magic words in the prompt.
+///
+/// Its parameter checks are written here on purpose, apart from the proxy's provider table, so a wrong
+/// table row shows up as a test failure instead of agreeing with itself.
+public struct MockUpstream: Sendable {
+    /// Options.
+    public let options: MockUpstreamOptions
+    /// What it has seen.
+    public let recorder: MockRecorder
+    private let counter = ResponseCounter()
+
+    /// Known models and the name each answers as.
+    static let models: [String: String] = [
+        "grok-code-fast-1": "grok-code-fast-1", "grok-code-fast": "grok-code-fast-1",
+        "grok-code-fast-1-0825": "grok-code-fast-1", "grok-4": "grok-4-0709", "grok-4-0709": "grok-4-0709",
+        "grok-4-latest": "grok-4-0709", "grok-4-fast-reasoning": "grok-4-fast-reasoning",
+        "grok-4-fast-non-reasoning": "grok-4-fast-non-reasoning", "grok-3": "grok-3", "grok-3-latest": "grok-3",
+        "grok-3-mini": "grok-3-mini", "grok-3-mini-latest": "grok-3-mini", "grok-2-vision-1212": "grok-2-vision-1212",
+        "grok-embed": "grok-embed",
+    ]
+
+    /// Creates a mock upstream.
+    public init(options: MockUpstreamOptions = MockUpstreamOptions(), recorder: MockRecorder = MockRecorder()) {
+        self.options = options
+        self.recorder = recorder
+    }
+
+    /// A router serving the xAI routes under `/v1`.
+    public func buildRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/v1/models") { _, _ in
+            let data: [JSONValue] = Self.models.keys.sorted().map {
+                .object(["id": .string($0), "created": 1_700_000_000, "object": "model", "owned_by": "xai"])
+            }
+            return Self.json(.object(["object": "list", "data": .array(data)]))
+        }
+        router.post("/v1/chat/completions") { request, _ in await self.handle(request, kind: .chatCompletions) }
+        router.post("/v1/completions") { request, _ in await self.handle(request, kind: .completions) }
+        router.post("/v1/embeddings") { request, _ in await self.handle(request, kind: .embeddings) }
+        router.get("/_mock/requests") { _, _ in
+            let items: [JSONValue] = self.recorder.requests.map { recorded in
+                .object([
+                    "path": .string(recorded.path),
+                    "headers": .object(
+                        JSONObject(recorded.headers.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+                    "body": recorded.body ?? .null,
+                ])
+            }
+            return Self.json(.array(items))
+        }
+        return router
+    }
+
+    /// The mock as a Hummingbird application; `onRunning` receives the bound port.
+    public func application(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol
+    {
+        Application(
+            router: buildRouter(),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "switchyard-mock"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    // MARK: Responses
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: value.encodedBytes())))
+    }
+
+    /// xAI's flat error body.
+    static func flatError(_ status: HTTPResponse.Status, code: String, message: String) -> Response {
+        json(.object(["code": .string(code), "error": .string(message)]), status: status)
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ body: String, contentType: String = "text/plain") -> Response {
+        Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static let rateLimitHeaders: HTTPFields = [
+        HTTPField.Name("x-ratelimit-limit-requests")!: "480",
+        HTTPField.Name("x-ratelimit-remaining-requests")!: "479",
+        HTTPField.Name("x-ratelimit-limit-tokens")!: "2000000",
+        HTTPField.Name("x-ratelimit-remaining-tokens")!: "1999000",
+    ]
+
+    // MARK: Handling
+
+    func handle(_ request: Request, kind: UpstreamEndpoint) async -> Response {
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        let bytes = (try? await request.body.collect(upTo: 64 * 1024 * 1024)) ?? ByteBuffer()
+        let parsed = try? JSONParser.parse(bytes.readableBytesView)
+        if options.recordRequests {
+            recorder.record(RecordedRequest(path: request.uri.path, headers: headers, body: parsed))
+        }
+        guard let authorization = headers["authorization"], authorization.lowercased().hasPrefix("bearer ") else {
+            return Self.flatError(
+                .unauthorized, code: "Unauthenticated",
+                message: "No API key provided. Provide an API key in the Authorization header as a Bearer token.")
+        }
+        let key = String(authorization.dropFirst(7))
+        if let required = options.requiredKey, key != required {
+            return Self.flatError(
+                .badRequest, code: "Client specified an invalid argument",
+                message:
+                    "Incorrect API key provided: \(Self.maskLikeXAI(key)). You can obtain an API key from https://console.x.ai.")
+        }
+        guard headers["content-type"]?.lowercased().hasPrefix("application/json") == true else {
+            return Self.flatError(
+                .unsupportedMediaType, code: "Unsupported Media Type",
+                message: "Expected request with `Content-Type: application/json`")
+        }
+        guard case .object(let body)? = parsed else {
+            return Self.text(
+                .unprocessableContent,
+                "Failed to deserialize the JSON body into the target type: expected value at line 1 column 1")
+        }
+        let requested = body["model"]?.stringValue ?? ""
+        guard let answeredModel = Self.models[requested] else {
+            return Self.flatError(
+                .notFound, code: "Some requested entity was not found",
+                message: "The model \(requested) does not exist or your team does not have access to it.")
+        }
+        if let rejection = Self.rejection(of: body, model: requested, kind: kind) { return rejection }
+        let prompt = MockCompletion.lastUserText(in: body)
+        if let fault = await fault(in: prompt, body: body, key: key) { return fault }
+        if options.firstByteLatency > .zero { try? await Task.sleep(for: options.firstByteLatency) }
+        let number = counter.next()
+        let id = "\(UUID().uuidString.lowercased().prefix(8))-\(number)"
+        switch kind {
+        case .embeddings:
+            let inputs: [String]
+            switch body["input"] {
+            case .string(let text)?: inputs = [text]
+            case .array(let items)?: inputs = items.compactMap(\.stringValue)
+            default: inputs = []
+            }
+            return Self.json(MockCompletion.embeddings(model: answeredModel, inputs: inputs))
+        case .completions, .chatCompletions:
+            let completion = makeCompletion(id: id, model: answeredModel, prompt: prompt, body: body)
+            if body["stream"]?.boolValue == true {
+                let includeUsage = body["stream_options"]?.objectValue?["include_usage"]?.boolValue == true
+                return stream(completion.streamFrames(includeUsage: includeUsage))
+            }
+            var response = Self.json(kind == .chatCompletions ? completion.chatCompletion : completion.textCompletion)
+            response.headers.append(contentsOf: Self.rateLimitHeaders)
+            return response
+        }
+    }
+
+    func makeCompletion(id: String, model: String, prompt: String, body: JSONObject) -> MockCompletion {
+        let padding = options.paddingBytes > 0 ? " " + String(repeating: "x", count: options.paddingBytes) : ""
+        let content = "You said: \(prompt)\(padding)"
+        let reasoning: String? = Self.isReasoning(model) ? "The user wrote \(prompt.count) characters; answer briefly." : nil
+        var completion = MockCompletion(
+            id: "chatcmpl-\(id)", model: model, created: Int(Date().timeIntervalSince1970), content: content,
+            reasoning: reasoning, reasoningInMessage: model.hasPrefix("grok-3-mini"),
+            promptTokens: MockCompletion.promptTokens(of: body), contentChunks: options.chunks,
+            emptyDeltas: model.hasPrefix("grok-code-fast") ? 3 : 0)
+        completion.reasoningInStream = model.hasPrefix("grok-code-fast") || model.hasPrefix("grok-3-mini")
+        return completion
+    }
+
+    static func isReasoning(_ model: String) -> Bool {
+        model.hasPrefix("grok-code-fast") || model.hasPrefix("grok-3-mini")
+            || (model.hasPrefix("grok-4") && !model.contains("non-reasoning"))
+    }
+
+    /// xAI masks keys it echoes as the first two and last two characters.
+    static func maskLikeXAI(_ key: String) -> String {
+        guard key.count > 4 else { return "***" }
+        return "\(key.prefix(2))***\(key.suffix(2))"
+    }
+
+    /// The 400/410 xAI gives for a parameter the model does not take, or nil.
+    static func rejection(of body: JSONObject, model: String, kind: UpstreamEndpoint) -> Response? {
+        func unsupported(_ camel: String) -> Response {
+            flatError(
+                .badRequest, code: "Client specified an invalid argument",
+                message: "Argument not supported on this model: \(camel)")
+        }
+        let reasoning = isReasoning(model)
+        if body["search_parameters"] != nil {
+            return flatError(.gone, code: "Gone", message: "Live search is deprecated. Please switch to the Agent Tools API.")
+        }
+        if (reasoning || model.hasPrefix("grok-4") || model.hasPrefix("grok-3")) && body["presence_penalty"] != nil {
+            return unsupported("presencePenalty")
+        }
+        if reasoning && body["frequency_penalty"] != nil { return unsupported("frequencyPenalty") }
+        if reasoning && body["stop"] != nil { return unsupported("stop") }
+        if body["reasoning_effort"] != nil && !model.hasPrefix("grok-3-mini") && !model.hasPrefix("grok-4.3") {
+            return unsupported("reasoningEffort")
+        }
+        if body["logit_bias"] != nil { return unsupported("logitBias") }
+        if let top = body["top_logprobs"]?.intValue, top > 8 {
+            return flatError(.badRequest, code: "Client specified an invalid argument", message: "top_logprobs must be at most 8")
+        }
+        if body["stream_options"] != nil && body["stream"]?.boolValue != true {
+            return flatError(
+                .badRequest, code: "Client specified an invalid argument",
+                message: "stream_options is only allowed when stream is true")
+        }
+        if case .array(let tools)? = body["tools"], tools.count > 128 {
+            return flatError(.badRequest, code: "Client specified an invalid argument", message: "At most 128 tools")
+        }
+        if kind == .chatCompletions, case .array(let messages)? = body["messages"] {
+            for message in messages {
+                guard let object = message.objectValue, object["name"] != nil, object["role"]?.stringValue != "user"
+                else { continue }
+                return flatError(
+                    .badRequest, code: "Client specified an invalid argument",
+                    message: "Only messages of role 'user' can have a name.")
+            }
+        }
+        return nil
+    }
+
+    /// A fault chosen by a magic word in the prompt, or nil.
+    func fault(in prompt: String, body: JSONObject, key: String) async -> Response? {
+        guard let range = prompt.range(of: "FAULT:") else { return nil }
+        let word = prompt[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" }
+        let streaming = body["stream"]?.boolValue == true
+        switch word {
+        case "500":
+            return Self.flatError(.internalServerError, code: "Internal error", message: "Service temporarily failed")
+        case "503":
+            return Self.flatError(.serviceUnavailable, code: "Unavailable", message: "The service is currently unavailable")
+        case "429":
+            var response = Self.flatError(
+                .tooManyRequests, code: "Some resource has been exhausted",
+                message: "Too many tokens for team 00000000 and model grok-code-fast-1. Try again later.")
+            response.headers.append(contentsOf: Self.rateLimitHeaders)
+            response.headers[.retryAfter] = "2"
+            return response
+        case "html":
+            return Self.text(
+                .badGateway, "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+                contentType: "text/html")
+        case "non-json":
+            return Self.text(.internalServerError, "upstream exploded; key=\(key)")
+        case "echo-key":
+            return Self.flatError(
+                .badRequest, code: "Client specified an invalid argument",
+                message: "Incorrect API key provided: \(key). Authorization: Bearer \(key)")
+        case "json-on-stream":
+            return Self.flatError(
+                .ok, code: "The service is currently unavailable", message: "Timed out waiting for first token")
+        case "slow":
+            try? await Task.sleep(for: .seconds(3))
+            return nil
+        case "empty-stream":
+            return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init())
+        case "abrupt", "stall", "error-event", "keepalive":
+            guard streaming else { return Self.text(.ok, "{\"id\":\"chatcmpl-trunc", contentType: "application/json") }
+            let completion = makeCompletion(
+                id: "fault", model: body["model"]?.stringValue ?? "grok-3", prompt: prompt, body: body)
+            var frames = Array(completion.streamFrames(includeUsage: false).prefix(3))
+            switch word {
+            case "error-event":
+                frames.append(
+                    MockCompletion.frame(
+                        JSONValue.object([
+                            "error": .object([
+                                "message": .string("Internal failure while generating; key \(key)"), "type": "server_error",
+                                "code": "500",
+                            ])
+                        ]).encodedBytes()))
+            case "stall":
+                return stream(frames, stallAfter: .seconds(5))
+            case "keepalive":
+                frames = completion.streamFrames(includeUsage: false)
+                frames.insert(Array(": keepalive\n\n".utf8), at: 1)
+                frames.insert(Array(": keepalive\n\n".utf8), at: 3)
+            default: break
+            }
+            return stream(frames)
+        default:
+            return nil
+        }
+    }
+
+    /// A streamed answer: each frame written (and flushed) on its own, `chunkInterval` apart.
+    func stream(_ frames: [[UInt8]], stallAfter stall: Duration? = nil) -> Response {
+        let interval = options.chunkInterval
+        let keepalive = options.keepaliveComment
+        let recorder = self.recorder
+        var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        headers.append(contentsOf: Self.rateLimitHeaders)
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                do {
+                    if keepalive { try await writer.write(ByteBuffer(string: ": keepalive\n\n")) }
+                    for (index, frame) in frames.enumerated() {
+                        if index > 0, interval > .zero { try await Task.sleep(for: interval) }
+                        try await writer.write(ByteBuffer(bytes: frame))
+                    }
+                    if let stall {
+                        try await Task.sleep(for: stall)
+                        try await writer.write(ByteBuffer(string: ": still here\n\n"))
+                    }
+                    try await writer.finish(nil)
+                    recorder.streamFinished(cancelled: false)
+                } catch {
+                    recorder.streamFinished(cancelled: true)
+                    throw error
+                }
+            })
+    }
+}
+
+/// Numbers responses so every id is unique.
+final class ResponseCounter: Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// The next number, from 1.
+    func next() -> Int { value.add(1, ordering: .relaxed).newValue }
+}

@@ -1,0 +1,24 @@
+/// Knobs of the standalone mock upstream.
+public struct MockUpstreamOptions: Sendable {
+    /// Bind host (loopback by default).
+    public var host = "127.0.0.1"
+    /// Bind port; 0 picks a free one.
+    public var port = 0
+    /// Delay before the response head.
+    public var firstByteLatency: Duration = .zero
+    /// Content deltas per streamed answer.
+    public var chunks = 8
+    /// Delay between streamed frames.
+    public var chunkInterval: Duration = .zero
+    /// Extra bytes of content per answer (body size knob).
+    public var paddingBytes = 0
+    /// When set, any other key gets xAI's 400 "Incorrect API key provided".
+    public var requiredKey: String?
+    /// Send a `: keepalive` comment before the first frame, as xAI sometimes does.
+    public var keepaliveComment = true
+    /// Record requests (headers and body) for tests; off for benchmarks.
+    public var recordRequests = true
+
+    /// Default options.
+    public init() {}
+}

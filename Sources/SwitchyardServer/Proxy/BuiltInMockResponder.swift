@@ -1,0 +1,58 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+
+/// Answers `mock/<name>` deployments in-process: the last user message echoed back, as JSON or SSE.
+///
+/// A model name containing `reason` streams `reasoning_content` first, as grok-code-fast-1 does.
+enum BuiltInMockResponder {
+    static func completion(for body: JSONObject, model: String, requestID: String) -> MockCompletion {
+        let text = MockCompletion.lastUserText(in: body)
+        let reasoning = model.contains("reason") ? "Thinking about: \(text.prefix(40))" : nil
+        return MockCompletion(
+            id: "chatcmpl-mock-\(requestID.prefix(12))", model: model, created: Int(Date().timeIntervalSince1970),
+            content: text.isEmpty ? "(mock) empty prompt" : text, reasoning: reasoning,
+            reasoningInMessage: reasoning != nil, promptTokens: MockCompletion.promptTokens(of: body), contentChunks: 4,
+            emptyDeltas: reasoning == nil ? 0 : 2)
+    }
+
+    static func respond(to request: NormalizedRequest, endpoint: UpstreamEndpoint, context: RelayContext) -> Response {
+        let model = context.deployment.upstreamModel
+        let now = ContinuousClock.now
+        var headers: HTTPFields = [.requestID: context.requestID, .switchyardDeployment: context.deployment.id]
+        switch endpoint {
+        case .embeddings:
+            let inputs: [String]
+            switch request.body["input"] {
+            case .string(let text)?: inputs = [text]
+            case .array(let items)?: inputs = items.map { $0.stringValue ?? $0.encodedString() }
+            default: inputs = []
+            }
+            let answer = MockCompletion.embeddings(model: model, inputs: inputs)
+            let tokens = answer.objectValue?["usage"]?.objectValue?["prompt_tokens"]?.intValue ?? 0
+            context.finish(status: 200, usage: Usage(promptTokens: tokens), firstByte: now)
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.encodedBytes())))
+        case .completions, .chatCompletions:
+            let completion = completion(for: request.body, model: model, requestID: context.requestID)
+            let usage = context.usage(from: completion.usage)
+            if request.stream {
+                let clientWantsUsage =
+                    !request.stripUsageChunk && request.body["stream_options"]?.objectValue?["include_usage"]?.boolValue == true
+                let frames = completion.streamFrames(includeUsage: clientWantsUsage)
+                context.finish(status: 200, usage: usage, firstByte: now)
+                headers[.contentType] = "text/event-stream"
+                headers[.cacheControl] = "no-cache"
+                return Response(
+                    status: .ok, headers: headers,
+                    body: .init(contentsOf: frames.map { ByteBuffer(bytes: $0) }))
+            }
+            let answer = endpoint == .chatCompletions ? completion.chatCompletion : completion.textCompletion
+            context.finish(status: 200, usage: usage, firstByte: now)
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.encodedBytes())))
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import HTTPTypes
+
+extension HTTPField.Name {
+    /// `x-request-id`.
+    static let requestID = HTTPField.Name("x-request-id")!
+    /// `x-api-key`.
+    static let apiKey = HTTPField.Name("x-api-key")!
+    /// `x-switchyard-deployment`.
+    static let switchyardDeployment = HTTPField.Name("x-switchyard-deployment")!
+    /// `x-accel-buffering`: tells nginx-like hops not to buffer a stream.
+    static let accelBuffering = HTTPField.Name("x-accel-buffering")!
+}

@@ -1,0 +1,274 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+
+/// Everything a request needs, fixed for the life of one configuration: the model table, upstream clients,
+/// the redactor and the request log.
+public struct ProxyEngine: Sendable {
+    /// The resolved models.
+    public let table: ModelTable
+    /// Upstream HTTP clients.
+    public let clients: UpstreamClientPool
+    /// The redactor in force.
+    public let redactors: RedactorStore
+    /// The request log (off the response path).
+    public let requestLog: RequestLog
+    /// The server logger.
+    public let logger: Logger
+
+    /// Creates an engine.
+    public init(table: ModelTable, clients: UpstreamClientPool, redactors: RedactorStore, requestLog: RequestLog, logger: Logger)
+    {
+        self.table = table
+        self.clients = clients
+        self.redactors = redactors
+        self.requestLog = requestLog
+        self.logger = logger
+    }
+
+    /// The request id a client sent (if sane) or a new one.
+    static func requestID(from request: Request) -> String {
+        if let given = request.headers[.requestID], !given.isEmpty, given.utf8.count <= 128,
+            given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        {
+            return given
+        }
+        return UUID().uuidString.lowercased()
+    }
+
+    /// Checks the master key, when one is set.
+    func authorize(_ request: Request) throws(ProxyError) {
+        guard let masterKey = table.masterKey?.value.revealed else { return }
+        var presented: String?
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                presented = String(parts[1]).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        if presented == nil { presented = request.headers[.apiKey] }
+        guard let presented else {
+            throw .unauthorized(
+                "No API key provided. Send 'Authorization: Bearer <key>' (or 'x-api-key: <key>') with the proxy's key.")
+        }
+        guard Self.constantTimeEquals(presented, masterKey) else {
+            throw .unauthorized("Incorrect API key provided. Use the proxy's master key or a key it issued.")
+        }
+    }
+
+    static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+        let a = Array(lhs.utf8)
+        let b = Array(rhs.utf8)
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
+    }
+
+    /// An error response in OpenAI's envelope.
+    func errorResponse(_ error: ProxyError, requestID: String) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json", .requestID: requestID]
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(
+            status: .init(code: error.status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: error.body(redactor: redactors.redactor))))
+    }
+
+    /// A 200 JSON response.
+    static func jsonResponse(_ value: JSONValue, requestID: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json", .requestID: requestID],
+            body: .init(byteBuffer: ByteBuffer(bytes: value.encodedBytes())))
+    }
+
+    // MARK: Completions
+
+    /// Handles `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings`.
+    public func handleCompletion(_ request: Request, endpoint: UpstreamEndpoint) async -> Response {
+        let started = ContinuousClock.now
+        let requestID = Self.requestID(from: request)
+        var record = RequestRecord(requestID: requestID, route: request.uri.path, status: 200)
+        do {
+            return try await proxy(request, endpoint: endpoint, requestID: requestID, started: started, record: &record)
+        } catch {
+            let proxyError = (error as? ProxyError) ?? Self.classify(error, deployment: record.deploymentID ?? "the upstream")
+            record.status = proxyError.status
+            record.errorCode = proxyError.code
+            record.latency = ContinuousClock.now - started
+            requestLog.record(record)
+            if proxyError.status >= 500 {
+                logger.debug(
+                    "upstream failure", metadata: ["request_id": .string(requestID), "error": .string(proxyError.message)])
+            }
+            return errorResponse(proxyError, requestID: requestID)
+        }
+    }
+
+    private func proxy(
+        _ request: Request,
+        endpoint: UpstreamEndpoint,
+        requestID: String,
+        started: ContinuousClock.Instant,
+        record: inout RequestRecord
+    ) async throws -> Response {
+        try authorize(request)
+        let limit = table.settings.maxRequestBodyBytes
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw ProxyError.bodyTooLarge(limit: limit)
+        }
+        let body = try Self.parseBody(buffer, endpoint: endpoint)
+        guard case .string(let alias)? = body["model"], !alias.isEmpty else {
+            throw ProxyError.invalidRequest("'model' is required and must be a string naming a model alias.", param: "model")
+        }
+        record.alias = alias
+        let deployment = try pickDeployment(alias)
+        record.deploymentID = deployment.id
+        record.provider = deployment.providerName
+        guard let provider = deployment.provider, provider.endpoints.contains(endpoint) else {
+            throw ProxyError.invalidRequest(
+                "The model '\(alias)' (\(deployment.qualifiedModel)) does not serve /v1/\(endpoint.rawValue).",
+                param: "model", code: "unsupported_endpoint")
+        }
+        let normalized: NormalizedRequest
+        switch ParamNormalizer.normalize(body, for: deployment, endpoint: endpoint) {
+        case .success(let value): normalized = value
+        case .failure(let rejected):
+            throw ProxyError.invalidRequest(rejected.message, param: rejected.parameter, code: "unsupported_parameter")
+        }
+        if !normalized.dropped.isEmpty {
+            record.droppedParams = normalized.dropped
+            logger.debug(
+                "dropped parameters",
+                metadata: [
+                    "model": .string(deployment.qualifiedModel),
+                    "params": .string(normalized.dropped.joined(separator: ",")),
+                ])
+        }
+        record.stream = normalized.stream && endpoint != .embeddings
+        let context = RelayContext(
+            engine: self, deployment: deployment, requestID: requestID, started: started, record: record,
+            stripUsageChunk: normalized.stripUsageChunk)
+        if provider.isBuiltIn {
+            return BuiltInMockResponder.respond(to: normalized, endpoint: endpoint, context: context)
+        }
+        let clientHeaders =
+            request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+            .filter { $0.name != "x-request-id" } + [(name: "x-request-id", value: requestID)]
+        let headers = UpstreamHeaderSet(deployment: deployment, clientHeaders: clientHeaders, streaming: record.stream)
+        return try await UpstreamRelay.send(
+            normalized.body, to: deployment, endpoint: endpoint, headers: headers, stream: record.stream, context: context)
+    }
+
+    /// Parses and checks the request body once.
+    static func parseBody(_ buffer: ByteBuffer, endpoint: UpstreamEndpoint) throws(ProxyError) -> JSONObject {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(buffer.readableBytesView)
+        } catch {
+            throw .invalidRequest("The request body is not valid JSON: \(error.description).", code: "invalid_json")
+        }
+        guard case .object(let object) = value else {
+            throw .invalidRequest("The request body must be a JSON object, not \(value.typeName).", code: "invalid_json")
+        }
+        switch endpoint {
+        case .chatCompletions:
+            guard let messages = object["messages"] else {
+                throw .invalidRequest("'messages' is required: a list of {role, content} objects.", param: "messages")
+            }
+            guard case .array(let list) = messages, !list.isEmpty else {
+                throw .invalidRequest("'messages' must be a non-empty array.", param: "messages")
+            }
+            for (index, message) in list.enumerated() {
+                guard case .object(let fields) = message, fields["role"]?.stringValue != nil else {
+                    throw .invalidRequest("messages[\(index)] must be an object with a string 'role'.", param: "messages")
+                }
+            }
+        case .completions:
+            guard object["prompt"] != nil else { throw .invalidRequest("'prompt' is required.", param: "prompt") }
+        case .embeddings:
+            guard object["input"] != nil else { throw .invalidRequest("'input' is required.", param: "input") }
+        }
+        if let stream = object["stream"], stream != .null, stream.boolValue == nil {
+            throw .invalidRequest("'stream' must be true or false.", param: "stream")
+        }
+        return object
+    }
+
+    /// The deployment to use for an alias: the first enabled one (balancing comes with the router).
+    func pickDeployment(_ alias: String) throws(ProxyError) -> Deployment {
+        guard let deployments = table.deployments(for: alias) else { throw .modelNotFound(alias) }
+        if let enabled = deployments.first(where: { $0.status.isEnabled }) { return enabled }
+        if let first = deployments.first, case .disabled(let reason, let fix) = first.status {
+            throw .modelDisabled(alias, reason: reason, fix: fix)
+        }
+        throw .modelNotFound(alias)
+    }
+
+    /// Maps a transport error to a client error.
+    static func classify(_ error: any Error, deployment: String) -> ProxyError {
+        if let clientError = error as? HTTPClientError {
+            switch clientError {
+            case .connectTimeout, .socksHandshakeTimeout, .tlsHandshakeTimeout:
+                return ProxyError(
+                    status: 504, type: "timeout_error", code: "upstream_timeout",
+                    message: "Connecting to the upstream for \(deployment) timed out.")
+            case .readTimeout:
+                return ProxyError(
+                    status: 504, type: "timeout_error", code: "upstream_timeout",
+                    message: "The upstream for \(deployment) sent nothing within the idle timeout.")
+            case .deadlineExceeded:
+                return ProxyError(
+                    status: 504, type: "timeout_error", code: "upstream_timeout",
+                    message: "The upstream for \(deployment) did not answer within the first-byte timeout.")
+            case .remoteConnectionClosed:
+                return .upstreamUnreachable(deployment, detail: "the connection closed before a response")
+            default:
+                return .upstreamUnreachable(deployment, detail: String(describing: clientError))
+            }
+        }
+        if error is CancellationError {
+            return ProxyError(status: 499, type: "api_error", code: "client_closed_request", message: "The client went away.")
+        }
+        return .upstreamUnreachable(deployment, detail: String(describing: type(of: error)))
+    }
+
+    // MARK: Models
+
+    /// `GET /v1/models`.
+    public func listModels(_ request: Request) -> Response {
+        let requestID = Self.requestID(from: request)
+        do throws(ProxyError) { try authorize(request) } catch { return errorResponse(error, requestID: requestID) }
+        let data = table.enabledAliases.map(Self.modelObject)
+        return Self.jsonResponse(.object(["object": "list", "data": .array(data)]), requestID: requestID)
+    }
+
+    /// `GET /v1/models/{alias}`.
+    public func model(_ request: Request, alias: String) -> Response {
+        let requestID = Self.requestID(from: request)
+        do throws(ProxyError) {
+            try authorize(request)
+            guard table.enabledAliases.contains(alias) else {
+                _ = try pickDeployment(alias)
+                throw .modelNotFound(alias)
+            }
+        } catch {
+            return errorResponse(error, requestID: requestID)
+        }
+        return Self.jsonResponse(Self.modelObject(alias), requestID: requestID)
+    }
+
+    static let startedAt = Int(Date().timeIntervalSince1970)
+
+    static func modelObject(_ alias: String) -> JSONValue {
+        .object(["id": .string(alias), "object": "model", "created": .int(startedAt), "owned_by": "switchyard"])
+    }
+}

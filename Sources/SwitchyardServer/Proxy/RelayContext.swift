@@ -1,0 +1,31 @@
+import SwitchyardCore
+
+/// The per-request facts a relay needs to finish the request and write its record.
+struct RelayContext: Sendable {
+    let engine: ProxyEngine
+    let deployment: Deployment
+    let requestID: String
+    let started: ContinuousClock.Instant
+    var record: RequestRecord
+    let stripUsageChunk: Bool
+
+    /// Completes the record with usage and cost and hands it to the request log.
+    func finish(
+        status: Int, usage: Usage?, firstByte: ContinuousClock.Instant?, errorCode: String? = nil, truncated: Bool = false
+    ) {
+        var record = self.record
+        record.status = status
+        record.errorCode = errorCode
+        record.usage = usage
+        record.cost = usage.flatMap { $0.cost(with: deployment.prices) }
+        record.latency = ContinuousClock.now - started
+        record.timeToFirstByte = firstByte.map { $0 - started }
+        record.streamTruncated = truncated
+        engine.requestLog.record(record)
+    }
+
+    /// Usage from an OpenAI-shaped `usage` value in this deployment's semantics.
+    func usage(from json: JSONValue?) -> Usage? {
+        Usage(json: json, completionIncludesReasoning: deployment.provider?.completionIncludesReasoning ?? false)
+    }
+}

@@ -1,0 +1,107 @@
+import Logging
+import ServiceLifecycle
+import SwitchyardCore
+
+/// What one finished request leaves behind: written to the request log off the response path.
+public struct RequestRecord: Sendable {
+    /// The request id (client's `x-request-id` or generated).
+    public var requestID: String
+    /// The route, e.g. `/v1/chat/completions`.
+    public var route: String
+    /// The alias asked for, when known.
+    public var alias: String?
+    /// The deployment that answered, when one was picked.
+    public var deploymentID: String?
+    /// The provider, when known.
+    public var provider: String?
+    /// HTTP status sent to the client.
+    public var status: Int
+    /// The error code sent, if any.
+    public var errorCode: String?
+    /// Whether the answer streamed.
+    public var stream = false
+    /// Total time from request to the last byte.
+    public var latency: Duration = .zero
+    /// Time from request to the first byte of the upstream answer.
+    public var timeToFirstByte: Duration?
+    /// Token usage, when reported.
+    public var usage: Usage?
+    /// Cost in USD from `model_info` prices.
+    public var cost: Double?
+    /// Parameters dropped by the normalizer.
+    public var droppedParams: [String] = []
+    /// Whether the stream ended without `[DONE]`.
+    public var streamTruncated = false
+
+    /// Creates a record.
+    public init(requestID: String, route: String, status: Int) {
+        self.requestID = requestID
+        self.route = route
+        self.status = status
+    }
+
+    /// The log metadata for the request's one info line.
+    public var metadata: Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "request_id": .string(requestID),
+            "route": .string(route),
+            "status": .stringConvertible(status),
+            "latency_ms": .stringConvertible(Self.milliseconds(latency)),
+            "stream": .stringConvertible(stream),
+        ]
+        if let alias { metadata["alias"] = .string(alias) }
+        if let deploymentID { metadata["deployment"] = .string(deploymentID) }
+        if let provider { metadata["provider"] = .string(provider) }
+        if let errorCode { metadata["error_code"] = .string(errorCode) }
+        if let timeToFirstByte { metadata["ttfb_ms"] = .stringConvertible(Self.milliseconds(timeToFirstByte)) }
+        if let usage {
+            metadata["prompt_tokens"] = .stringConvertible(usage.promptTokens)
+            metadata["completion_tokens"] = .stringConvertible(usage.completionTokens)
+            metadata["reasoning_tokens"] = .stringConvertible(usage.reasoningTokens)
+            metadata["cached_tokens"] = .stringConvertible(usage.cachedTokens)
+            if let upstreamCost = usage.upstreamCostUSD { metadata["upstream_cost_usd"] = .stringConvertible(upstreamCost) }
+        }
+        if let cost { metadata["cost_usd"] = .stringConvertible(cost) }
+        if !droppedParams.isEmpty { metadata["dropped_params"] = .string(droppedParams.joined(separator: ",")) }
+        if streamTruncated { metadata["stream_truncated"] = .stringConvertible(true) }
+        return metadata
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        let value = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        return (value * 1000).rounded() / 1000
+    }
+}
+
+/// Receives request records on the response path and writes them from a service, off that path.
+///
+/// The buffer is bounded: when the writer falls behind, the oldest waiting records are dropped and counted.
+public final class RequestLog: Service, Sendable {
+    private let stream: AsyncStream<RequestRecord>
+    private let continuation: AsyncStream<RequestRecord>.Continuation
+    private let logger: Logger
+
+    /// Creates a log writing through `logger`, buffering at most `capacity` records.
+    public init(logger: Logger, capacity: Int = 10_000) {
+        (stream, continuation) = AsyncStream.makeStream(of: RequestRecord.self, bufferingPolicy: .bufferingNewest(capacity))
+        self.logger = logger
+    }
+
+    /// Hands a record over; never blocks.
+    public func record(_ record: RequestRecord) {
+        continuation.yield(record)
+    }
+
+    /// Writes records until shutdown, then everything still buffered.
+    public func run() async {
+        await withGracefulShutdownHandler {
+            for await record in stream {
+                let level: Logger.Level = record.status >= 500 || record.streamTruncated ? .warning : .info
+                logger.log(level: level, "request", metadata: record.metadata)
+            }
+        } onGracefulShutdown: {
+            self.continuation.finish()
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import AsyncHTTPClient
+import Hummingbird
+import Logging
+import NIOCore
+import SwitchyardCore
+
+/// Relays one upstream SSE stream: peeks the first event before the 200 is committed, then forwards each
+/// event's bytes as they arrive, unchanged, with the writer's back-pressure.
+///
+/// Unchecked `Sendable`: the relay is owned by one task at a time, never shared. The request handler uses it
+/// to peek, then hands it to the response-body writer and never touches it again.
+final class SSERelay: @unchecked Sendable {
+    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    private var splitter = SSEEventSplitter()
+    private var pending: [[UInt8]] = []
+    private let context: RelayContext
+    private let firstByte: ContinuousClock.Instant
+    private let totalDeadline: ContinuousClock.Instant
+    private var usage: Usage?
+    private var sawDone = false
+    private var sawData = false
+
+    init(
+        iterator: HTTPClientResponse.Body.AsyncIterator, context: RelayContext, firstByte: ContinuousClock.Instant,
+        totalDeadline: ContinuousClock.Instant
+    ) {
+        self.iterator = iterator
+        self.context = context
+        self.firstByte = firstByte
+        self.totalDeadline = totalDeadline
+    }
+
+    private var deploymentID: String { context.deployment.id }
+
+    /// Reads until the first data event, so a failure before it still gets a real status.
+    func peek() async throws {
+        while !sawData {
+            guard let chunk = try await nextChunk() else {
+                throw ProxyError(
+                    status: 502, type: "api_error", code: "upstream_empty_stream",
+                    message: "The upstream for \(deploymentID) ended the stream before sending any event.")
+            }
+            for event in try split(chunk) {
+                let parsed = SSEEvent(bytes: event)
+                if parsed.data != nil {
+                    if !sawData, let error = errorIn(event: parsed) { throw error }
+                    sawData = true
+                }
+                pending.append(event)
+            }
+        }
+    }
+
+    /// The next upstream chunk, or nil at the end; enforces the total timeout at chunk boundaries.
+    private func nextChunk() async throws -> ByteBuffer? {
+        let chunk = try await iterator.next()
+        if chunk != nil, ContinuousClock.now > totalDeadline {
+            throw ProxyError.upstreamTimeout(deploymentID, which: "total", seconds: context.deployment.timeouts.total ?? 600)
+        }
+        return chunk
+    }
+
+    private func split(_ chunk: ByteBuffer) throws -> [[UInt8]] {
+        do {
+            return try splitter.append(chunk.readableBytesView)
+        } catch {
+            throw ProxyError(
+                status: 502, type: "api_error", code: "upstream_bad_stream",
+                message: "The upstream for \(deploymentID) sent an SSE event larger than \(error.limit) bytes.")
+        }
+    }
+
+    /// An upstream `{"error": ...}` event as a proxy error, or nil.
+    private func errorIn(event: SSEEvent) -> ProxyError? {
+        guard let data = event.data, data.containsBytes("\"error\""),
+            case .object(let object)? = try? JSONParser.parse(data), object["error"] != nil, object["choices"] == nil
+        else { return nil }
+        let status = object["error"]?.objectValue?["code"]?.intValue ?? object["status"]?.intValue ?? 502
+        return UpstreamErrorMapper.map(
+            status: (400..<600).contains(status) ? status : 502, contentType: "application/json", body: data,
+            deployment: deploymentID, redactor: context.engine.redactors.redactor)
+    }
+
+    /// What to send the client for one upstream event, or nil to hold it back.
+    private func process(_ event: [UInt8]) -> [UInt8]? {
+        let parsed = SSEEvent(bytes: event)
+        guard let data = parsed.data else { return event }
+        if parsed.isDone {
+            sawDone = true
+            return event
+        }
+        if data.containsBytes("\"usage\""), case .object(let object)? = try? JSONParser.parse(data),
+            case .object = object["usage"]
+        {
+            usage = context.usage(from: object["usage"])
+            if context.stripUsageChunk, object["choices"]?.arrayValue?.isEmpty ?? true { return nil }
+            return event
+        }
+        if let error = errorIn(event: parsed) { return error.sseFrame(redactor: context.engine.redactors.redactor) }
+        return event
+    }
+
+    /// Writes every event to the client until `[DONE]` or the end of the upstream stream.
+    func pump(into writer: inout any ResponseBodyWriter) async throws {
+        var failure: ProxyError?
+        var truncated = false
+        do {
+            try await write(pending, to: &writer)
+            pending = []
+            upstream: while !sawDone {
+                let chunk: ByteBuffer?
+                do {
+                    chunk = try await nextChunk()
+                } catch {
+                    failure = (error as? ProxyError) ?? ProxyEngine.classify(error, deployment: deploymentID)
+                    break upstream
+                }
+                guard let chunk else { break upstream }
+                let events: [[UInt8]]
+                do {
+                    events = try split(chunk)
+                } catch {
+                    failure = error as? ProxyError
+                    break upstream
+                }
+                try await write(events, to: &writer)
+            }
+            if !sawDone {
+                truncated = true
+                let error =
+                    failure
+                    ?? ProxyError(
+                        status: 502, type: "api_error", code: "upstream_stream_truncated",
+                        message: "The upstream for \(deploymentID) ended the stream without [DONE]; the answer may be incomplete."
+                    )
+                context.engine.logger.warning(
+                    "stream ended without [DONE]",
+                    metadata: [
+                        "request_id": .string(context.requestID), "deployment": .string(deploymentID),
+                        "reason": .string(error.code),
+                    ])
+                try await writer.write(ByteBuffer(bytes: error.sseFrame(redactor: context.engine.redactors.redactor)))
+                failure = error
+            }
+            try await writer.finish(nil)
+        } catch {
+            // The client went away: returning drops the upstream iterator, which cancels the upstream request.
+            context.finish(
+                status: 499, usage: usage, firstByte: firstByte, errorCode: "client_closed_request", truncated: !sawDone)
+            return
+        }
+        context.finish(
+            status: 200, usage: usage, firstByte: firstByte, errorCode: failure?.code, truncated: truncated)
+    }
+
+    private func write(_ events: [[UInt8]], to writer: inout any ResponseBodyWriter) async throws {
+        guard !events.isEmpty else { return }
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(events.reduce(0) { $0 + $1.count })
+        for event in events {
+            if let bytes = process(event) { buffer.writeBytes(bytes) }
+        }
+        if buffer.readableBytes > 0 { try await writer.write(buffer) }
+    }
+}

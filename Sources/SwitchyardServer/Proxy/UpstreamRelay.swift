@@ -1,0 +1,117 @@
+import AsyncHTTPClient
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTP1
+import SwitchyardCore
+
+/// Sends one normalized request upstream and relays the answer: JSON as bytes, SSE event by event.
+enum UpstreamRelay {
+    /// Largest JSON answer relayed.
+    static let maxJSONBytes = 64 * 1024 * 1024
+    /// Largest error body read from an upstream.
+    static let maxErrorBytes = 64 * 1024
+    /// Upstream response headers passed to the client.
+    static let passedHeaderPrefixes = ["x-ratelimit-", "retry-after"]
+
+    static func send(
+        _ body: JSONObject,
+        to deployment: Deployment,
+        endpoint: UpstreamEndpoint,
+        headers: UpstreamHeaderSet,
+        stream: Bool,
+        context: RelayContext
+    ) async throws -> Response {
+        guard let base = deployment.baseURL?.value else {
+            throw ProxyError.modelDisabled(deployment.alias, reason: "no base URL", fix: "set api_base")
+        }
+        var request = HTTPClientRequest(url: base + "/" + endpoint.rawValue)
+        request.method = .POST
+        for field in headers.fields { request.headers.add(name: field.name, value: field.value) }
+        request.body = .bytes(ByteBuffer(bytes: JSONValue.object(body).encodedBytes()))
+        let timeouts = deployment.timeouts
+        let firstByteSeconds = timeouts.firstByte ?? Timeouts.defaults.firstByte ?? 120
+        let totalDeadline = context.started + .milliseconds(Int64((timeouts.total ?? 600) * 1000))
+        let response = try await context.engine.clients.client(for: deployment).execute(
+            request, deadline: .now() + .milliseconds(Int64(firstByteSeconds * 1000)))
+        let firstByte = ContinuousClock.now
+        let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let bytes = try await readBounded(response.body, limit: maxErrorBytes)
+            throw UpstreamErrorMapper.map(
+                status: Int(response.status.code), contentType: contentType, body: bytes, deployment: deployment.id,
+                redactor: context.engine.redactors.redactor,
+                retryAfter: response.headers.first(name: "retry-after").flatMap { Int($0) })
+        }
+        if stream {
+            guard contentType.contains("text/event-stream") else {
+                // xAI answers some stream requests with 200 + a JSON error: a failed upstream, not a stream.
+                let bytes = try await readBounded(response.body, limit: maxErrorBytes)
+                let mapped = UpstreamErrorMapper.map(
+                    status: 503, contentType: contentType, body: bytes, deployment: deployment.id,
+                    redactor: context.engine.redactors.redactor)
+                throw ProxyError(
+                    status: 503, type: "api_error", code: "upstream_unavailable",
+                    message: mapped.message.replacingOccurrences(of: "answered 503", with: "answered a stream request with JSON"),
+                    retryAfter: 1)
+            }
+            let relay = SSERelay(
+                iterator: response.body.makeAsyncIterator(), context: context, firstByte: firstByte,
+                totalDeadline: totalDeadline)
+            try await relay.peek()
+            var responseHeaders = passedHeaders(response.headers, requestID: context.requestID, deployment: deployment.id)
+            responseHeaders[.contentType] = "text/event-stream"
+            responseHeaders[.cacheControl] = "no-cache"
+            responseHeaders[.accelBuffering] = "no"
+            return Response(
+                status: .ok, headers: responseHeaders,
+                body: ResponseBody { writer in try await relay.pump(into: &writer) })
+        }
+        let bytes = try await readAll(response.body, limit: maxJSONBytes, deadline: totalDeadline, deployment: deployment)
+        context.finish(status: 200, usage: context.usage(from: UsageScanner.usage(in: bytes)), firstByte: firstByte)
+        var responseHeaders = passedHeaders(response.headers, requestID: context.requestID, deployment: deployment.id)
+        responseHeaders[.contentType] = contentType.isEmpty ? "application/json" : contentType
+        return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func passedHeaders(_ upstream: HTTPHeaders, requestID: String, deployment: String) -> HTTPFields {
+        var fields: HTTPFields = [.requestID: requestID, .switchyardDeployment: deployment]
+        for header in upstream {
+            let name = header.name.lowercased()
+            guard passedHeaderPrefixes.contains(where: { name.hasPrefix($0) }), let fieldName = HTTPField.Name(name) else {
+                continue
+            }
+            fields.append(HTTPField(name: fieldName, value: header.value))
+        }
+        return fields
+    }
+
+    /// Reads at most `limit` bytes of a body, ignoring the rest.
+    static func readBounded(_ body: HTTPClientResponse.Body, limit: Int) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        for try await chunk in body {
+            bytes.append(contentsOf: chunk.readableBytesView.prefix(limit - bytes.count))
+            if bytes.count >= limit { break }
+        }
+        return bytes
+    }
+
+    /// Reads a whole body within a size limit and the total deadline.
+    static func readAll(
+        _ body: HTTPClientResponse.Body, limit: Int, deadline: ContinuousClock.Instant, deployment: Deployment
+    ) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        for try await chunk in body {
+            bytes.append(contentsOf: chunk.readableBytesView)
+            if bytes.count > limit {
+                throw ProxyError(
+                    status: 502, type: "api_error", code: "upstream_response_too_large",
+                    message: "The upstream for \(deployment.id) sent more than \(limit) bytes.")
+            }
+            if ContinuousClock.now > deadline {
+                throw ProxyError.upstreamTimeout(deployment.id, which: "total", seconds: deployment.timeouts.total ?? 600)
+            }
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SwitchyardServer
+
+/// `switchyard mock`.
+struct Mock: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a mock upstream that speaks xAI's dialect (for tests, demos and benchmarks).",
+        discussion: """
+            Serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models like api.x.ai: flat error
+            bodies, rejected parameters, reasoning deltas, the usage chunk. A prompt containing FAULT:<name> picks a
+            fault: 500, 503, 429, html, non-json, echo-key, json-on-stream, slow, empty-stream, abrupt, stall,
+            error-event, keepalive. Prints 'mock upstream listening on http://HOST:PORT' once ready.
+            """)
+
+    @Option(name: .long, help: "Address to bind.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Port to bind (0 picks a free port).")
+    var port = 4010
+
+    @Option(name: .long, help: "Delay before the response head, in milliseconds.")
+    var latencyMs = 0
+
+    @Option(name: .long, help: "Content deltas per streamed answer.")
+    var chunks = 8
+
+    @Option(name: .long, help: "Delay between streamed frames, in milliseconds.")
+    var chunkIntervalMs = 0
+
+    @Option(name: .long, help: "Extra bytes of content per answer.")
+    var paddingBytes = 0
+
+    @Option(name: .long, help: "Accept only this API key (others get xAI's 400 'Incorrect API key').")
+    var key: String?
+
+    @Flag(name: .long, help: "Do not keep a record of requests (for benchmarks).")
+    var noRecord = false
+
+    func validate() throws {
+        guard latencyMs >= 0, chunkIntervalMs >= 0, paddingBytes >= 0 else {
+            throw ValidationError("--latency-ms, --chunk-interval-ms and --padding-bytes must not be negative")
+        }
+        guard chunks >= 1 else { throw ValidationError("--chunks must be at least 1") }
+    }
+
+    func run() async throws {
+        var options = MockUpstreamOptions()
+        options.host = host
+        options.port = port
+        options.firstByteLatency = .milliseconds(latencyMs)
+        options.chunks = chunks
+        options.chunkInterval = .milliseconds(chunkIntervalMs)
+        options.paddingBytes = paddingBytes
+        options.requiredKey = key
+        options.recordRequests = !noRecord
+        var logger = Logger(label: "switchyard-mock")
+        logger.logLevel = .warning
+        let host = self.host
+        let application = MockUpstream(options: options).application(logger: logger) { boundPort in
+            say("mock upstream listening on http://\(host):\(boundPort)")
+        }
+        try await application.runService()
+    }
+}

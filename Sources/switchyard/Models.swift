@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import SwitchyardCore
+
+/// `switchyard models ...`.
+struct Models: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect the configured models.", subcommands: [List.self])
+
+    /// `switchyard models list`.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One row per deployment: alias, provider, model, base URL, status, and where key and URL came from.",
+            discussion: "Keys are never printed in full. With --url, asks a running proxy for its enabled models instead.")
+
+        @OptionGroup var options: ConfigOptions
+
+        @Flag(name: .long, help: "Print JSON instead of a table.")
+        var json = false
+
+        @Option(name: .long, help: "Ask a running proxy (e.g. http://127.0.0.1:4000) instead of reading the file.")
+        var url: String?
+
+        @Option(name: .long, help: "Key for --url (default: $SWITCHYARD_API_KEY).")
+        var key: String?
+
+        func run() async throws {
+            if let url {
+                try await RemoteModels.list(url: url, key: key, json: json)
+                return
+            }
+            let loaded = LoadedConfig.load(path: options.path, strict: options.strict)
+            guard let table = loaded.table, !loaded.result.hasErrors else {
+                for diagnostic in loaded.diagnostics where diagnostic.severity == .error { warn(diagnostic.description) }
+                throw ExitCode(1)
+            }
+            let rows = table.deployments.map(Row.init)
+            if json {
+                say(JSONValue.array(rows.map(\.json)).encodedString())
+            } else {
+                say(Row.table(rows))
+            }
+        }
+    }
+
+    /// One deployment, printable.
+    struct Row {
+        let alias: String
+        let provider: String
+        let model: String
+        let baseURL: String
+        let status: String
+        let key: String
+        let keySource: String
+        let baseURLSource: String
+        let reason: String
+
+        init(_ deployment: Deployment) {
+            let redactor = Redactor()
+            alias = deployment.alias
+            provider = deployment.providerName.isEmpty ? "-" : deployment.providerName
+            model = deployment.upstreamModel
+            baseURL = deployment.provider?.isBuiltIn == true ? "(built-in)" : redactor.redact(deployment.baseURL?.value ?? "-")
+            switch deployment.status {
+            case .enabled:
+                status = "enabled"
+                reason = ""
+            case .disabled(let why, let fix):
+                status = "disabled"
+                reason = "\(why); fix: \(fix)"
+            }
+            key = deployment.apiKey?.value.masked ?? "-"
+            keySource = deployment.apiKey?.source.description ?? (deployment.provider?.isBuiltIn == true ? "not needed" : "unset")
+            baseURLSource = deployment.baseURL?.source.description ?? "-"
+        }
+
+        var json: JSONValue {
+            .object([
+                "alias": .string(alias), "provider": .string(provider), "model": .string(model),
+                "base_url": .string(baseURL), "status": .string(status), "key": .string(key),
+                "key_source": .string(keySource), "base_url_source": .string(baseURLSource),
+                "reason": reason.isEmpty ? .null : .string(reason),
+            ])
+        }
+
+        static func table(_ rows: [Row]) -> String {
+            let header = ["ALIAS", "PROVIDER", "MODEL", "BASE URL", "STATUS", "KEY", "KEY FROM", "URL FROM", "REASON"]
+            let cells = rows.map {
+                [$0.alias, $0.provider, $0.model, $0.baseURL, $0.status, $0.key, $0.keySource, $0.baseURLSource, $0.reason]
+            }
+            return TextTable.render(header: header, rows: cells)
+        }
+    }
+}
+
+/// Aligned plain-text tables.
+enum TextTable {
+    static func render(header: [String], rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}

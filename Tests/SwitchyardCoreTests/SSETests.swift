@@ -1,0 +1,55 @@
+import Testing
+
+@testable import SwitchyardCore
+
+@Suite struct SSETests {
+    let stream = Array(
+        ": keepalive\n\ndata: {\"a\":1}\n\ndata: {\"choices\":[]}\r\n\r\ndata: line1\ndata: line2\n\ndata: [DONE]\n\n".utf8)
+
+    @Test func everySplitPointYieldsTheSameEvents() throws {
+        var whole = SSEEventSplitter()
+        let expected = try whole.append(stream)
+        #expect(expected.count == 5)
+        for cut in 0...stream.count {
+            var splitter = SSEEventSplitter()
+            let events = try splitter.append(stream[..<cut]) + splitter.append(stream[cut...])
+            #expect(events == expected, "cut at \(cut)")
+        }
+    }
+
+    @Test func byteAtATimeYieldsTheSameEvents() throws {
+        var splitter = SSEEventSplitter()
+        var events: [[UInt8]] = []
+        for byte in stream { events += try splitter.append([byte]) }
+        #expect(events.count == 5)
+        #expect(events.joined().elementsEqual(stream), "event bytes are forwarded unchanged")
+    }
+
+    @Test func eventFieldsParse() throws {
+        var splitter = SSEEventSplitter()
+        let events = try splitter.append(stream).map(SSEEvent.init(bytes:))
+        #expect(events[0].isCommentOnly)
+        #expect(events[1].data == Array("{\"a\":1}".utf8))
+        #expect(events[3].data == Array("line1\nline2".utf8))
+        #expect(events[4].isDone)
+    }
+
+    @Test func unterminatedTailIsLeftForDrain() throws {
+        var splitter = SSEEventSplitter()
+        #expect(try splitter.append(Array("data: {\"partial\"".utf8)).isEmpty)
+        #expect(splitter.hasPendingContent)
+        #expect(splitter.drain() == Array("data: {\"partial\"".utf8))
+    }
+
+    @Test func oversizedEventIsAnError() {
+        var splitter = SSEEventSplitter(maxEventBytes: 16)
+        #expect(throws: SSEEventSplitter.EventTooLarge.self) {
+            try splitter.append(Array(repeating: UInt8(ascii: "x"), count: 32))
+        }
+    }
+
+    @Test func containsBytesFindsMarkersButNotEscapedOnes() {
+        #expect(Array(#"{"usage":{}}"#.utf8).containsBytes("\"usage\""))
+        #expect(!Array(#"{"content":"say \"usage\" now"}"#.utf8).containsBytes("\"usage\""))
+    }
+}

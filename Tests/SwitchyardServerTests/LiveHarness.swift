@@ -1,0 +1,181 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import SwitchyardCore
+import SwitchyardServer
+
+/// Runs services until `body` returns, handing it the port the HTTP service bound.
+func withServices<T: Sendable>(
+    _ make: (@escaping @Sendable (Int) async -> Void) -> [any Service],
+    _ body: (Int) async throws -> T
+) async throws -> T {
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    let services = make { port in continuation.yield(port) }
+    let group = ServiceGroup(
+        configuration: .init(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [],
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })))
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw HarnessError.didNotStart }
+        do {
+            let result = try await body(port)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return result
+        } catch {
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
+            throw error
+        }
+    }
+}
+
+enum HarnessError: Error {
+    case didNotStart
+}
+
+/// A running mock upstream.
+struct MockHandle: Sendable {
+    let port: Int
+    let recorder: MockRecorder
+    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+}
+
+/// Runs the mock upstream on 127.0.0.1, port 0.
+func withMockUpstream<T: Sendable>(
+    _ options: MockUpstreamOptions = MockUpstreamOptions(), _ body: (MockHandle) async throws -> T
+) async throws -> T {
+    let mock = MockUpstream(options: options)
+    let logger = Logger(label: "mock", factory: { _ in SwiftLogNoOpLogHandler() })
+    return try await withServices({ onRunning in [mock.application(logger: logger, onRunning: onRunning)] }) { port in
+        try await body(MockHandle(port: port, recorder: mock.recorder))
+    }
+}
+
+/// A running proxy and what it logged.
+struct ProxyHandle: Sendable {
+    let port: Int
+    let logs: LogSink
+    let table: ModelTable
+    var url: String { "http://127.0.0.1:\(port)" }
+}
+
+/// Runs the real proxy on 127.0.0.1, port 0, with `yaml` resolved against `environment` (not the process's).
+func withProxy<T: Sendable>(
+    yaml: String, environment: [String: String] = [:], logLevel: Logger.Level = .debug,
+    _ body: (ProxyHandle) async throws -> T
+) async throws -> T {
+    let result = ConfigLoader.parse(yaml, path: "test.yaml")
+    guard let config = result.config else { throw ConfigError(diagnostics: result.diagnostics) }
+    let table = ModelTable(config: config, environment: EnvironmentSnapshot(environment))
+    let sink = LogSink(capturing: true)
+    let redactors = RedactorStore()
+    let logger = Logger(label: "switchyard") { label in
+        ProxyLogHandler(label: label, level: logLevel, format: .json, redactors: redactors, sink: sink)
+    }
+    let server = ProxyServer(table: table, logger: logger, redactors: redactors)
+    return try await withServices({ onRunning in server.services(host: "127.0.0.1", port: 0, onRunning: onRunning) }) { port in
+        try await body(ProxyHandle(port: port, logs: sink, table: table))
+    }
+}
+
+struct ConfigError: Error, CustomStringConvertible {
+    let diagnostics: [ConfigDiagnostic]
+    var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+/// A finished HTTP exchange.
+struct HTTPResult: Sendable {
+    let status: Int
+    let headers: HTTPHeaders
+    let body: [UInt8]
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+    var json: JSONObject? { (try? JSONParser.parse(body))?.objectValue }
+    var error: JSONObject? { json?["error"]?.objectValue }
+    var errorCode: String? { error?["code"]?.stringValue }
+    var errorMessage: String { error?["message"]?.stringValue ?? "" }
+
+    /// The SSE events' data payloads (comments dropped).
+    var events: [SSEEvent] {
+        var splitter = SSEEventSplitter()
+        let whole = (try? splitter.append(body)) ?? []
+        return whole.map(SSEEvent.init(bytes:))
+    }
+
+    /// The JSON objects of the data events, `[DONE]` excluded.
+    var chunks: [JSONObject] {
+        events.compactMap { event in
+            guard let data = event.data, !event.isDone else { return nil }
+            return (try? JSONParser.parse(data))?.objectValue
+        }
+    }
+}
+
+/// Sends a request and reads the whole answer.
+func send(
+    _ method: HTTPMethod = .POST, _ url: String, json: JSONValue? = nil, raw: String? = nil,
+    headers: [(String, String)] = [], timeout: TimeAmount = .seconds(30)
+) async throws -> HTTPResult {
+    var request = HTTPClientRequest(url: url)
+    request.method = method
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
+    if let json {
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: json.encodedBytes()))
+    } else if let raw {
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: raw))
+    }
+    let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+    let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
+    return HTTPResult(status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
+}
+
+/// A chat request body.
+func chat(_ model: String, _ prompt: String, stream: Bool = false, extra: JSONObject = [:]) -> JSONValue {
+    var body: JSONObject = [
+        "model": .string(model), "messages": .array([.object(["role": "user", "content": .string(prompt)])]),
+    ]
+    if stream { body["stream"] = true }
+    for (key, value) in extra { body[key] = value }
+    return .object(body)
+}
+
+/// A config with xai models pointed at `mock`.
+func xaiConfig(mock: MockHandle, extraModels: String = "", settings: String = "litellm_settings:\n  drop_params: true\n")
+    -> String
+{
+    """
+    model_list:
+      - model_name: grok-code-fast-1
+        litellm_params:
+          model: xai/grok-code-fast-1
+          api_base: \(mock.baseURL)
+        model_info:
+          input_cost_per_token: 0.0000002
+          output_cost_per_token: 0.0000015
+      - model_name: grok-4
+        litellm_params:
+          model: xai/grok-4
+          api_base: \(mock.baseURL)
+      - model_name: grok-3-mini
+        litellm_params:
+          model: xai/grok-3-mini
+          api_base: \(mock.baseURL)
+      - model_name: mock-echo
+        litellm_params:
+          model: mock/echo
+    \(extraModels)
+    \(settings)
+    """
+}
+
+/// The fake key tests use; never a real one.
+let testKey = "xai-test-key-0123456789abcdef"
