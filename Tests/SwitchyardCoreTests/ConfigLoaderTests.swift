@@ -160,7 +160,8 @@ import Testing
             return
         }
         #expect(fix.contains("set GROK_API_KEY"))
-        let withKey = ModelTable(config: try #require(result.config), environment: EnvironmentSnapshot(["GROK_API_KEY": "xai-test-key"]))
+        let withKey = ModelTable(
+            config: try #require(result.config), environment: EnvironmentSnapshot(["GROK_API_KEY": "xai-test-key"]))
         #expect(withKey.deployments(for: "grok-code-fast-1")?.first?.status == .enabled)
         #expect(withKey.deployments(for: "grok-4")?.first?.status == .enabled)
     }

@@ -12,7 +12,8 @@ import Testing
 
     @Test func flatXAIErrorBecomesAnOpenAIEnvelope() throws {
         let error = map(
-            400, #"{"code":"Client specified an invalid argument","error":"Argument not supported on this model: presencePenalty"}"#)
+            400,
+            #"{"code":"Client specified an invalid argument","error":"Argument not supported on this model: presencePenalty"}"#)
         #expect(error.status == 400)
         #expect(error.type == "invalid_request_error")
         #expect(error.code == "invalid_request")

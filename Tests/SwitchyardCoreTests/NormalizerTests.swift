@@ -42,7 +42,8 @@ import Testing
     }
 
     @Test func nonReasoningGrok4KeepsPenaltiesButNotPresencePenalty() throws {
-        let result = try normalized(["presence_penalty": 1, "frequency_penalty": 1, "stop": "x"], xai("grok-4-fast-non-reasoning"))
+        let result = try normalized(
+            ["presence_penalty": 1, "frequency_penalty": 1, "stop": "x"], xai("grok-4-fast-non-reasoning"))
         #expect(result.dropped == ["presence_penalty"])
         #expect(result.body["frequency_penalty"] != nil)
         #expect(result.body["stop"] != nil)

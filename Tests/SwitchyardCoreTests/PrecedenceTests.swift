@@ -17,7 +17,8 @@ import Testing
 
     @Test func environmentReferenceInTheModelEntryWins() throws {
         let d = try deployment(
-            "      model: xai/grok-4\n      api_key: os.environ/TEAM_KEY\n", env: ["TEAM_KEY": "xai-team", "GROK_API_KEY": "xai-env"])
+            "      model: xai/grok-4\n      api_key: os.environ/TEAM_KEY\n",
+            env: ["TEAM_KEY": "xai-team", "GROK_API_KEY": "xai-env"])
         #expect(d.apiKey == Resolved(Secret("xai-team"), from: .modelEntryEnvironment("TEAM_KEY")))
         #expect(d.apiKey?.source.description == "model entry (os.environ/TEAM_KEY)")
     }
@@ -47,7 +48,8 @@ import Testing
 
     @Test func grokBaseURLThenXAIAPIBaseThenDefault() throws {
         let both = try deployment(
-            "      model: xai/grok-4\n", env: ["GROK_API_KEY": "k", "GROK_BASE_URL": "http://g/v1", "XAI_API_BASE": "http://x/v1"])
+            "      model: xai/grok-4\n",
+            env: ["GROK_API_KEY": "k", "GROK_BASE_URL": "http://g/v1", "XAI_API_BASE": "http://x/v1"])
         #expect(both.baseURL == Resolved("http://g/v1", from: .environment("GROK_BASE_URL")))
         let second = try deployment("      model: xai/grok-4\n", env: ["GROK_API_KEY": "k", "XAI_API_BASE": "http://x/v1"])
         #expect(second.baseURL == Resolved("http://x/v1", from: .environment("XAI_API_BASE")))
@@ -72,12 +74,18 @@ import Testing
 
     @Test func missingKeyDisablesWithTheVariableToSet() throws {
         let d = try deployment("      model: xai/grok-code-fast-1\n")
-        #expect(d.status == .disabled(reason: "no API key for provider xai", fix: "set GROK_API_KEY (or XAI_API_KEY), or api_key in the model entry"))
+        #expect(
+            d.status
+                == .disabled(
+                    reason: "no API key for provider xai", fix: "set GROK_API_KEY (or XAI_API_KEY), or api_key in the model entry"
+                ))
     }
 
     @Test func unsetEnvironmentReferenceDisablesNamingIt() throws {
-        let d = try deployment("      model: xai/grok-4\n      api_key: os.environ/GROK_CODE_KEY\n", env: ["GROK_API_KEY": "xai-g"])
-        #expect(d.status == .disabled(reason: "api_key names os.environ/GROK_CODE_KEY, which is not set", fix: "set GROK_CODE_KEY"))
+        let d = try deployment(
+            "      model: xai/grok-4\n      api_key: os.environ/GROK_CODE_KEY\n", env: ["GROK_API_KEY": "xai-g"])
+        #expect(
+            d.status == .disabled(reason: "api_key names os.environ/GROK_CODE_KEY, which is not set", fix: "set GROK_CODE_KEY"))
     }
 
     @Test func unknownProviderDisablesWithASuggestion() throws {

@@ -51,11 +51,12 @@ public struct ProxyServer: Sendable {
             logger: engine.logger)
     }
 
-    /// The services to run together: the request log first, so it is the last to stop and writes every record.
+    /// The services to run together, in start order; they stop in reverse: the server first, then the upstream
+    /// clients, and the request log last, so every record is written.
     public func services(
         host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void
     ) -> [any Service] {
-        [engine.requestLog, application(host: host, port: port, onRunning: onRunning)]
+        [engine.requestLog, engine.clients, application(host: host, port: port, onRunning: onRunning)]
     }
 
     /// Serves until SIGTERM or SIGINT (or until `shutdownSignals` is empty and the task is cancelled).
@@ -68,12 +69,6 @@ public struct ProxyServer: Sendable {
                 services: services(host: host, port: port, onRunning: onRunning).map { .init(service: $0) },
                 gracefulShutdownSignals: shutdownSignals,
                 logger: engine.logger))
-        do {
-            try await group.run()
-        } catch {
-            await engine.clients.shutdown()
-            throw error
-        }
-        await engine.clients.shutdown()
+        try await group.run()
     }
 }

@@ -1,12 +1,13 @@
 import AsyncHTTPClient
 import NIOCore
+import ServiceLifecycle
 import SwitchyardCore
 
 /// One AsyncHTTPClient per distinct (connect, idle) timeout pair, built once for a model table.
 ///
 /// AsyncHTTPClient sets connect and read timeouts per client, so deployments with their own values get
 /// their own client; the map is immutable after start-up and needs no lock on the request path.
-public final class UpstreamClientPool: Sendable {
+public final class UpstreamClientPool: Service, Sendable {
     struct Key: Hashable {
         let connectMilliseconds: Int64
         let idleMilliseconds: Int64
@@ -51,6 +52,12 @@ public final class UpstreamClientPool: Sendable {
     /// The client for a deployment's timeouts.
     public func client(for deployment: Deployment) -> HTTPClient {
         clients[Self.key(for: deployment.timeouts)] ?? fallback
+    }
+
+    /// Waits for graceful shutdown (or cancellation), then shuts every client down.
+    public func run() async {
+        try? await gracefulShutdown()
+        await shutdown()
     }
 
     /// Shuts every client down.

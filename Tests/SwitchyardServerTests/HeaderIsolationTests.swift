@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardServer
+
+@Suite struct HeaderIsolationTests {
+    /// 200 concurrent requests alternate between two providers with different keys and headers; at the
+    /// upstream, each must carry only its own provider's key and headers.
+    @Test func concurrentRequestsToTwoProvidersNeverShareHeaders() async throws {
+        try await withMockUpstream { mock in
+            let yaml = """
+                model_list:
+                  - model_name: via-xai
+                    litellm_params:
+                      model: xai/grok-4
+                      api_base: \(mock.baseURL)
+                      api_key: xai-key-provider-a-000000
+                      extra_headers: {x-team: alpha}
+                  - model_name: via-openai
+                    litellm_params:
+                      model: openai/grok-3-mini
+                      api_base: \(mock.baseURL)
+                      api_key: sk-key-provider-b-111111
+                      extra_headers: {x-team: beta, x-only-b: "yes"}
+                """
+            try await withProxy(yaml: yaml, logLevel: .info) { proxy in
+                let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for index in 0..<200 {
+                        let alias = index.isMultiple(of: 2) ? "via-xai" : "via-openai"
+                        group.addTask {
+                            try await send(
+                                .POST, proxy.url + "/v1/chat/completions", json: chat(alias, "request \(index)"),
+                                headers: [("x-grok-conv-id", "conv-\(index)"), ("authorization", "Bearer client-\(index)")]
+                            ).status
+                        }
+                    }
+                    return try await group.reduce(into: [Int]()) { $0.append($1) }
+                }
+                #expect(statuses.allSatisfy { $0 == 200 })
+                let requests = mock.recorder.requests
+                #expect(requests.count == 200)
+                for request in requests {
+                    let body = try #require(request.body?.objectValue)
+                    let prompt = MockCompletion.lastUserText(in: body)
+                    let index = try #require(Int(prompt.split(separator: " ").last ?? ""))
+                    if body["model"] == "grok-4" {
+                        #expect(index.isMultiple(of: 2))
+                        #expect(request.headers["authorization"] == "Bearer xai-key-provider-a-000000")
+                        #expect(request.headers["x-team"] == "alpha")
+                        #expect(request.headers["x-only-b"] == nil)
+                        #expect(request.headers["x-grok-conv-id"] == "conv-\(index)")
+                    } else {
+                        #expect(!index.isMultiple(of: 2))
+                        #expect(request.headers["authorization"] == "Bearer sk-key-provider-b-111111")
+                        #expect(request.headers["x-team"] == "beta")
+                        #expect(request.headers["x-only-b"] == "yes")
+                        #expect(request.headers["x-grok-conv-id"] == nil, "xAI's conv id is not for other providers")
+                    }
+                }
+            }
+        }
+    }
+}
