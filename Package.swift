@@ -54,6 +54,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .executableTarget(
+            name: "ConfigLoadBench",
+            dependencies: ["SwitchyardCore"],
+            path: "bench/ConfigLoadBench"
+        ),
         .testTarget(
             name: "SwitchyardCoreTests",
             dependencies: ["SwitchyardCore"]

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// The outcome of reading a config: a config when there is no error, and every finding either way.
 public struct ConfigLoadResult: Sendable {
@@ -37,9 +36,9 @@ public enum ConfigLoader {
     /// Parses YAML text; `path` is used in locations only.
     public static func parse(_ text: String, path: String, strict: Bool = false) -> ConfigLoadResult {
         var walker = ConfigWalker(file: path, strict: strict)
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLReader.read(text)
         } catch {
             walker.report(yamlError: error)
             return ConfigLoadResult(config: nil, diagnostics: walker.diagnostics)
@@ -62,98 +61,110 @@ struct ConfigWalker {
         self.strict = strict
     }
 
-    func location(of node: Node) -> SourceLocation? {
-        node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
+    func location(of node: YAMLNode) -> SourceLocation? {
+        SourceLocation(file: file, line: node.mark.line, column: node.mark.column)
     }
 
-    mutating func error(_ message: String, fix: String?, at node: Node?) {
+    mutating func error(_ message: String, fix: String?, at node: YAMLNode?) {
         diagnostics.append(ConfigDiagnostic(.error, message, fix: fix, at: node.flatMap(location(of:))))
     }
 
-    mutating func warning(_ message: String, fix: String? = nil, at node: Node?) {
+    mutating func warning(_ message: String, fix: String? = nil, at node: YAMLNode?) {
         diagnostics.append(ConfigDiagnostic(.warning, message, fix: fix, at: node.flatMap(location(of:))))
     }
 
-    mutating func report(yamlError: any Error) {
+    mutating func report(yamlError: YAMLSyntaxError) {
         let fix = "check the indentation and quoting on that line (YAML needs spaces, not tabs, and quotes around ': ')"
-        switch yamlError {
-        case YamlError.scanner(_, let problem, let mark, _), YamlError.parser(_, let problem, let mark, _),
-            YamlError.composer(_, let problem, let mark, _):
-            diagnostics.append(
-                ConfigDiagnostic(
-                    .error, "YAML syntax error: \(problem)", fix: fix,
-                    at: SourceLocation(file: file, line: mark.line, column: mark.column)))
-        case YamlError.reader(let problem, _, _, _):
-            diagnostics.append(ConfigDiagnostic(.error, "YAML cannot be read: \(problem)", fix: "save the file as UTF-8"))
-        default:
-            diagnostics.append(ConfigDiagnostic(.error, "YAML error: \(yamlError)", fix: fix))
-        }
+        diagnostics.append(
+            ConfigDiagnostic(
+                .error, "YAML syntax error: \(yamlError.problem)", fix: fix,
+                at: yamlError.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) }))
     }
 
     // MARK: Typed accessors
 
-    /// A scalar that is YAML null (`key:` or `key: null`).
-    func isNull(_ node: Node) -> Bool {
-        if case .scalar(let scalar) = node { return node.null != nil && scalar.style == .plain }
-        return false
+    /// A scalar that is YAML null (`key:`, `key: null`, `key: ~`). Scalars are typed here, as PyYAML types them.
+    func isNull(_ node: YAMLNode) -> Bool {
+        guard case .scalar(let text, true, _) = node else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(text)
     }
 
-    mutating func mapping(_ node: Node, _ what: String) -> Node.Mapping? {
-        if case .mapping(let mapping) = node { return mapping }
-        error("\(what) must be a mapping (key: value lines)", fix: "indent its keys under \(what)", at: node)
+    /// A plain scalar's boolean value, with YAML 1.1's words as PyYAML (and so LiteLLM) reads them.
+    func boolValue(_ node: YAMLNode) -> Bool? {
+        guard case .scalar(let text, true, _) = node else { return nil }
+        switch text {
+        case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return true
+        case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": return false
+        default: return nil
+        }
+    }
+
+    /// The value for a plain key, compared as text (the last one wins, as in PyYAML).
+    func value(_ mapping: [YAMLPair], _ key: String) -> YAMLNode? {
+        var found: YAMLNode?
+        for pair in mapping where pair.key.scalarText == key { found = pair.value }
+        return found
+    }
+
+    mutating func mapping(_ node: YAMLNode, _ what: @autoclosure () -> String) -> [YAMLPair]? {
+        if case .mapping(let pairs, _) = node { return pairs }
+        error("\(what()) must be a mapping (key: value lines)", fix: "indent its keys under \(what())", at: node)
         return nil
     }
 
-    mutating func string(_ node: Node, _ what: String) -> String? {
-        if case .scalar(let scalar) = node, !isNull(node) { return scalar.string }
-        error("\(what) must be a string", fix: "write \(what) as a single value, e.g. \(what): text", at: node)
+    mutating func string(_ node: YAMLNode, _ what: @autoclosure () -> String) -> String? {
+        if case .scalar(let text, _, _) = node, !isNull(node) { return text }
+        error("\(what()) must be a string", fix: "write \(what()) as a single value, e.g. \(what()): text", at: node)
         return nil
     }
 
-    mutating func bool(_ node: Node, _ what: String) -> Bool? {
-        if let value = node.bool { return value }
-        error("\(what) must be true or false", fix: "write \(what): true or \(what): false", at: node)
+    mutating func bool(_ node: YAMLNode, _ what: @autoclosure () -> String) -> Bool? {
+        if let value = boolValue(node) { return value }
+        error("\(what()) must be true or false", fix: "write \(what()): true or \(what()): false", at: node)
         return nil
     }
 
-    mutating func number(_ node: Node, _ what: String) -> Double? {
-        if case .scalar(let scalar) = node, let value = Double(scalar.string.replacingOccurrences(of: "_", with: "")),
+    mutating func number(_ node: YAMLNode, _ what: @autoclosure () -> String) -> Double? {
+        if case .scalar(let text, _, _) = node, let value = Double(text.replacingOccurrences(of: "_", with: "")),
             value.isFinite, value >= 0
         {
             return value
         }
-        error("\(what) must be a non-negative number", fix: "write \(what): 30 (a plain number)", at: node)
+        error("\(what()) must be a non-negative number", fix: "write \(what()): 30 (a plain number)", at: node)
         return nil
     }
 
-    mutating func integer(_ node: Node, _ what: String) -> Int? {
-        guard let value = number(node, what) else { return nil }
+    mutating func integer(_ node: YAMLNode, _ what: @autoclosure () -> String) -> Int? {
+        guard let value = number(node, what()) else { return nil }
         guard let integer = Int(exactly: value.rounded()), value == value.rounded() else {
-            error("\(what) must be a whole number", fix: "write \(what) without a fraction", at: node)
+            error("\(what()) must be a whole number", fix: "write \(what()) without a fraction", at: node)
             return nil
         }
         return integer
     }
 
-    mutating func stringList(_ node: Node, _ what: String) -> [String]? {
-        if case .sequence(let sequence) = node {
+    mutating func stringList(_ node: YAMLNode, _ what: @autoclosure () -> String) -> [String]? {
+        if case .sequence(let sequence, _) = node {
             var values: [String] = []
             for item in sequence {
-                guard let value = string(item, "each item of \(what)") else { return nil }
+                guard let value = string(item, "each item of \(what())") else { return nil }
                 values.append(value)
             }
             return values
         }
-        error("\(what) must be a list", fix: "write \(what): [a, b] or one '- item' per line", at: node)
+        error("\(what()) must be a list", fix: "write \(what()): [a, b] or one '- item' per line", at: node)
         return nil
     }
 
-    mutating func stringPairs(_ node: Node, _ what: String) -> [(key: String, value: String, node: Node)]? {
-        guard let mapping = mapping(node, what) else { return nil }
-        var pairs: [(key: String, value: String, node: Node)] = []
-        for (keyNode, valueNode) in mapping {
-            guard let key = string(keyNode, "a key of \(what)") else { return nil }
-            guard let value = string(valueNode, "\(what).\(key)") else { return nil }
+    mutating func stringPairs(_ node: YAMLNode, _ what: @autoclosure () -> String) -> [(
+        key: String, value: String, node: YAMLNode
+    )]? {
+        guard let mapping = mapping(node, what()) else { return nil }
+        var pairs: [(key: String, value: String, node: YAMLNode)] = []
+        for pair in mapping {
+            let (keyNode, valueNode) = (pair.key, pair.value)
+            guard let key = string(keyNode, "a key of \(what())") else { return nil }
+            guard let value = string(valueNode, "\(what()).\(key)") else { return nil }
             pairs.append((key, value, valueNode))
         }
         return pairs
@@ -161,14 +172,14 @@ struct ConfigWalker {
 
     /// Warns about keys that are not in `known`; keys in `ignored` get a softer note.
     mutating func checkKeys(
-        _ mapping: Node.Mapping,
+        _ mapping: [YAMLPair],
         section: String,
         known: Set<String>,
         ignored: Set<String>,
         ignoredPrefixes: [String] = []
     ) {
-        for keyNode in mapping.keys {
-            guard let key = keyNode.string else { continue }
+        for keyNode in mapping.map(\.key) {
+            guard let key = keyNode.scalarText else { continue }
             if known.contains(key) { continue }
             if ignored.contains(key) || ignoredPrefixes.contains(where: { key.hasPrefix($0) }) {
                 warning("\(section).\(key) is a LiteLLM setting Switchyard does not use yet; it is ignored", at: keyNode)
@@ -186,33 +197,35 @@ struct ConfigWalker {
 
     // MARK: Sections
 
-    mutating func read(root: Node?, into config: inout ProxyConfig) {
+    mutating func read(root: YAMLNode?, into config: inout ProxyConfig) {
         guard let root, !isNull(root) else {
             error("the config file is empty", fix: "add a model_list with at least one model", at: nil)
             return
         }
         guard let mapping = mapping(root, "the top level") else { return }
         checkKeys(mapping, section: "the top level", known: ConfigKeys.topLevel, ignored: ConfigKeys.topLevelIgnored)
-        if let list = mapping["model_list"], !isNull(list) {
+        if let list = value(mapping, "model_list"), !isNull(list) {
             readModelList(list, into: &config)
         } else {
             warning("model_list is missing or empty: no model will serve", fix: "add model_list entries", at: root)
         }
         for name in ["litellm_settings", "settings"] {
-            if let section = mapping[name], !isNull(section) { readLiteLLMSettings(section, name: name, into: &config.settings) }
+            if let section = value(mapping, name), !isNull(section) {
+                readLiteLLMSettings(section, name: name, into: &config.settings)
+            }
         }
-        if let section = mapping["general_settings"], !isNull(section) {
+        if let section = value(mapping, "general_settings"), !isNull(section) {
             readGeneralSettings(section, into: &config.settings)
         }
-        if let section = mapping["environment_variables"], !isNull(section),
+        if let section = value(mapping, "environment_variables"), !isNull(section),
             let pairs = stringPairs(section, "environment_variables")
         {
             for pair in pairs { config.environmentVariables[pair.key] = pair.value }
         }
     }
 
-    mutating func readModelList(_ node: Node, into config: inout ProxyConfig) {
-        guard case .sequence(let sequence) = node else {
+    mutating func readModelList(_ node: YAMLNode, into config: inout ProxyConfig) {
+        guard case .sequence(let sequence, _) = node else {
             error("model_list must be a list", fix: "start each model with '- model_name: ...'", at: node)
             return
         }
@@ -221,17 +234,17 @@ struct ConfigWalker {
         }
     }
 
-    mutating func readModelEntry(_ node: Node, index: Int) -> DeploymentEntry? {
+    mutating func readModelEntry(_ node: YAMLNode, index: Int) -> DeploymentEntry? {
         guard let mapping = mapping(node, "model_list entry \(index + 1)") else { return nil }
         checkKeys(mapping, section: "model_list entry \(index + 1)", known: ConfigKeys.modelEntry, ignored: [])
-        guard let aliasNode = mapping["model_name"], !isNull(aliasNode) else {
+        guard let aliasNode = value(mapping, "model_name"), !isNull(aliasNode) else {
             error(
                 "model_list entry \(index + 1) has no model_name", fix: "add model_name: <public alias> to the entry",
                 at: node)
             return nil
         }
         guard let alias = string(aliasNode, "model_name") else { return nil }
-        let paramsNode = mapping["litellm_params"] ?? mapping["params"]
+        let paramsNode = value(mapping, "litellm_params") ?? value(mapping, "params")
         guard let paramsNode, !isNull(paramsNode), let params = self.mapping(paramsNode, "litellm_params of \(alias)")
         else {
             error(
@@ -241,7 +254,7 @@ struct ConfigWalker {
         }
         let section = "litellm_params of \(alias)"
         checkKeys(params, section: section, known: ConfigKeys.params, ignored: ConfigKeys.paramsIgnored)
-        guard let modelNode = params["model"], !isNull(modelNode), let model = string(modelNode, "\(section).model")
+        guard let modelNode = value(params, "model"), !isNull(modelNode), let model = string(modelNode, "\(section).model")
         else {
             error(
                 "model \(alias) has no litellm_params.model", fix: "add model: xai/grok-code-fast-1 (provider/model)",
@@ -250,15 +263,18 @@ struct ConfigWalker {
         }
         var entry = DeploymentEntry(alias: alias, model: model, index: index, location: location(of: node))
         readParams(params, section: section, into: &entry)
-        if let infoNode = mapping["model_info"], !isNull(infoNode), let info = self.mapping(infoNode, "model_info of \(alias)") {
+        if let infoNode = value(mapping, "model_info"), !isNull(infoNode),
+            let info = self.mapping(infoNode, "model_info of \(alias)")
+        {
             readModelInfo(info, section: "model_info of \(alias)", into: &entry)
         }
         return entry
     }
 
-    mutating func readParams(_ params: Node.Mapping, section: String, into entry: inout DeploymentEntry) {
-        for (keyNode, value) in params where !isNull(value) {
-            guard let key = keyNode.string else { continue }
+    mutating func readParams(_ params: [YAMLPair], section: String, into entry: inout DeploymentEntry) {
+        for pair in params where !isNull(pair.value) {
+            let (keyNode, value) = (pair.key, pair.value)
+            guard let key = keyNode.scalarText else { continue }
             let what = "\(section).\(key)"
             switch key {
             case "custom_llm_provider": entry.customProvider = string(value, what)
@@ -281,12 +297,13 @@ struct ConfigWalker {
         }
     }
 
-    mutating func readModelInfo(_ info: Node.Mapping, section: String, into entry: inout DeploymentEntry) {
+    mutating func readModelInfo(_ info: [YAMLPair], section: String, into entry: inout DeploymentEntry) {
         checkKeys(
             info, section: section, known: ConfigKeys.modelInfo, ignored: ConfigKeys.modelInfoIgnored,
             ignoredPrefixes: ConfigKeys.modelInfoIgnoredPrefixes)
-        for (keyNode, value) in info where !isNull(value) {
-            guard let key = keyNode.string else { continue }
+        for pair in info where !isNull(pair.value) {
+            let (keyNode, value) = (pair.key, pair.value)
+            guard let key = keyNode.scalarText else { continue }
             let what = "\(section).\(key)"
             switch key {
             case "id": entry.id = string(value, what)
@@ -303,24 +320,25 @@ struct ConfigWalker {
         }
     }
 
-    mutating func readLiteLLMSettings(_ node: Node, name: String, into settings: inout ProxySettings) {
+    mutating func readLiteLLMSettings(_ node: YAMLNode, name: String, into settings: inout ProxySettings) {
         guard let mapping = mapping(node, name) else { return }
         checkKeys(mapping, section: name, known: ConfigKeys.litellmSettings, ignored: ConfigKeys.litellmSettingsIgnored)
-        if let value = mapping["drop_params"], !isNull(value), let flag = bool(value, "\(name).drop_params") {
+        if let value = value(mapping, "drop_params"), !isNull(value), let flag = bool(value, "\(name).drop_params") {
             settings.dropParams = flag
         }
-        if let value = mapping["request_timeout"], !isNull(value), let seconds = number(value, "\(name).request_timeout") {
+        if let value = value(mapping, "request_timeout"), !isNull(value), let seconds = number(value, "\(name).request_timeout") {
             settings.timeouts.total = seconds
         }
     }
 
-    mutating func readGeneralSettings(_ node: Node, into settings: inout ProxySettings) {
+    mutating func readGeneralSettings(_ node: YAMLNode, into settings: inout ProxySettings) {
         guard let mapping = mapping(node, "general_settings") else { return }
         checkKeys(
             mapping, section: "general_settings", known: ConfigKeys.generalSettings,
             ignored: ConfigKeys.generalSettingsIgnored)
-        for (keyNode, value) in mapping where !isNull(value) {
-            guard let key = keyNode.string else { continue }
+        for pair in mapping where !isNull(pair.value) {
+            let (keyNode, value) = (pair.key, pair.value)
+            guard let key = keyNode.scalarText else { continue }
             let what = "general_settings.\(key)"
             switch key {
             case "master_key": settings.masterKey = string(value, what).map(ConfigString.init(raw:))

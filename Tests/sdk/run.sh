@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# End-to-end check with the official openai Python SDK: starts `switchyard mock` and `switchyard serve`
+# on loopback (port 0), then runs test_openai_sdk.py against the proxy with pytest.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+bin="$root/.build/debug/switchyard"
+venv="$here/.venv"
+[ -x "$bin" ] || (cd "$root" && swift build --product switchyard)
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "openai==1.109.1" "pytest==8.3.5"
+fi
+work="$(mktemp -d)"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Waits for "<prefix>http://HOST:PORT" in a file and prints the URL.
+wait_for_url() {
+  local file="$1" prefix="$2"
+  for _ in $(seq 1 600); do
+    if grep -q "^$prefix" "$file" 2>/dev/null; then grep "^$prefix" "$file" | head -1 | sed "s|^$prefix||"; return 0; fi
+    sleep 0.05
+  done
+  echo "timed out waiting for '$prefix' in $file" >&2; cat "$file" >&2; return 1
+}
+
+"$bin" mock --port 0 --chunks 4 > "$work/mock.out" 2>&1 & pids+=($!)
+mock_url="$(wait_for_url "$work/mock.out" "mock upstream listening on ")"
+cat > "$work/proxy.yaml" <<YAML
+model_list:
+  - model_name: grok-code-fast-1
+    litellm_params: {model: xai/grok-code-fast-1}
+    model_info: {input_cost_per_token: 0.0000002, output_cost_per_token: 0.0000015}
+  - model_name: grok-4-strict
+    litellm_params: {model: xai/grok-4, drop_params: false}
+  - model_name: mock-echo
+    litellm_params: {model: mock/echo}
+litellm_settings: {drop_params: true}
+general_settings: {master_key: os.environ/SWITCHYARD_MASTER_KEY}
+YAML
+GROK_API_KEY=xai-test-key GROK_BASE_URL="$mock_url/v1" SWITCHYARD_MASTER_KEY=sk-sdk-master-key \
+  "$bin" serve --config "$work/proxy.yaml" --port 0 > "$work/proxy.out" 2> "$work/proxy.err" & pids+=($!)
+proxy_url="$(wait_for_url "$work/proxy.out" "listening on ")"
+SWITCHYARD_URL="$proxy_url" SWITCHYARD_MASTER_KEY=sk-sdk-master-key \
+  "$venv/bin/pytest" -q -p no:cacheprovider "$here/test_openai_sdk.py"
+if grep -q "xai-test-key\|sk-sdk-master-key" "$work/proxy.err"; then echo "a key leaked into the proxy log" >&2; exit 1; fi
