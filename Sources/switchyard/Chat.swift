@@ -40,10 +40,22 @@ struct Chat: AsyncParsableCommand {
             body["stream"] = true
             body["stream_options"] = .object(["include_usage": true])
         }
-        let client = HTTPClient.shared
         let request = ProxyClient.request(
             base + "/v1/chat/completions", key: ProxyClient.key(key), method: .POST, body: .object(body))
         let started = ContinuousClock.now
+        do {
+            try await ProxyClient.withClient { client in
+                try await exchange(client, request: request, base: base, started: started)
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            warn("switchyard: \(ProxyClient.describe(error, url: base))")
+            throw ExitCode(1)
+        }
+    }
+
+    func exchange(_ client: HTTPClient, request: HTTPClientRequest, base: String, started: ContinuousClock.Instant) async throws {
         do {
             let response = try await client.execute(request, timeout: .seconds(Int64(timeout)))
             guard response.status.code == 200 else {
@@ -52,7 +64,7 @@ struct Chat: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             if stream {
-                try await printStream(response, started: started)
+                try await printStream(response, started: started, base: base, client: client)
             } else {
                 let bytes = Array(try await response.body.collect(upTo: 64 * 1024 * 1024).readableBytesView)
                 let total = ContinuousClock.now - started
@@ -63,7 +75,9 @@ struct Chat: AsyncParsableCommand {
                 let message = object["choices"]?.arrayValue?.first?.objectValue?["message"]?.objectValue
                 if let reasoning = message?["reasoning_content"]?.stringValue { say("[reasoning] \(reasoning)") }
                 say(message?["content"]?.stringValue ?? "")
-                summarize(usage: object["usage"], model: object["model"]?.stringValue, firstToken: nil, total: total)
+                let pricing = await Self.pricing(client, base: base, alias: alias, key: ProxyClient.key(key))
+                summarize(
+                    usage: object["usage"], model: object["model"]?.stringValue, firstToken: nil, total: total, pricing: pricing)
             }
         } catch let exit as ExitCode {
             throw exit
@@ -73,7 +87,9 @@ struct Chat: AsyncParsableCommand {
         }
     }
 
-    func printStream(_ response: HTTPClientResponse, started: ContinuousClock.Instant) async throws {
+    func printStream(_ response: HTTPClientResponse, started: ContinuousClock.Instant, base: String, client: HTTPClient)
+        async throws
+    {
         var splitter = SSEEventSplitter()
         var firstToken: Duration?
         var usage: JSONValue?
@@ -105,20 +121,50 @@ struct Chat: AsyncParsableCommand {
         }
         output.write(Data("\n".utf8))
         if !sawDone { warn("switchyard: the stream ended without [DONE]") }
-        summarize(usage: usage, model: model, firstToken: firstToken, total: ContinuousClock.now - started)
+        let total = ContinuousClock.now - started
+        let pricing = await Self.pricing(client, base: base, alias: alias, key: ProxyClient.key(key))
+        summarize(usage: usage, model: model, firstToken: firstToken, total: total, pricing: pricing)
     }
 
-    func summarize(usage: JSONValue?, model: String?, firstToken: Duration?, total: Duration) {
+    /// Prices of the alias's first deployment from the proxy's `/model/info`, if it has any.
+    static func pricing(_ client: HTTPClient, base: String, alias: String, key: String?) async -> (
+        prices: ModelPrices, includesReasoning: Bool
+    )? {
+        let encoded = alias.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? alias
+        guard
+            let response = try? await client.execute(
+                ProxyClient.request(base + "/model/info?model=" + encoded, key: key), timeout: .seconds(10)),
+            response.status.code == 200,
+            let body = try? await response.body.collect(upTo: 4 * 1024 * 1024),
+            case .object(let object)? = try? JSONParser.parse(body.readableBytesView),
+            let info = object["data"]?.arrayValue?.first?.objectValue?["model_info"]?.objectValue
+        else { return nil }
+        let prices = ModelPrices(
+            inputPerToken: info["input_cost_per_token"]?.doubleValue,
+            cachedInputPerToken: info["cache_read_input_token_cost"]?.doubleValue,
+            outputPerToken: info["output_cost_per_token"]?.doubleValue)
+        return (prices, info["completion_tokens_include_reasoning"]?.boolValue ?? false)
+    }
+
+    func summarize(
+        usage: JSONValue?, model: String?, firstToken: Duration?, total: Duration,
+        pricing: (prices: ModelPrices, includesReasoning: Bool)?
+    ) {
         func ms(_ duration: Duration) -> String {
             let (seconds, attoseconds) = duration.components
             return String(format: "%.1f ms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
         }
         var parts: [String] = []
         if let model { parts.append("model \(model)") }
-        if let usage = Usage(json: usage, completionIncludesReasoning: false) {
+        if let usage = Usage(json: usage, completionIncludesReasoning: pricing?.includesReasoning ?? false) {
             parts.append(
-                "tokens: prompt \(usage.promptTokens), completion \(usage.completionTokens), reasoning \(usage.reasoningTokens), cached \(usage.cachedTokens)"
-            )
+                "tokens: prompt \(usage.promptTokens), completion \(usage.completionTokens), "
+                    + "reasoning \(usage.reasoningTokens), cached \(usage.cachedTokens)")
+            if let pricing, let cost = usage.cost(with: pricing.prices) {
+                parts.append(String(format: "cost $%.8f", cost))
+            } else {
+                parts.append("cost unknown (no prices in model_info)")
+            }
         }
         if let firstToken { parts.append("first token \(ms(firstToken))") }
         parts.append("total \(ms(total))")

@@ -14,6 +14,21 @@ enum ProxyClient {
             .compactMap { $0 }.first { !$0.isEmpty }
     }
 
+    /// Runs `body` with an HTTP client that reports a refused connection at once, then shuts it down.
+    static func withClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            let result = try await body(client)
+            try? await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
     /// `base` without a trailing slash.
     static func base(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
 
@@ -48,13 +63,14 @@ enum ProxyClient {
     }
 }
 
-/// `switchyard models list --url`.
+/// `switchyard models list --url`: the running proxy's enabled deployments, from `/model/info`.
 enum RemoteModels {
     static func list(url: String, key: String?, json: Bool) async throws {
-        let client = HTTPClient.shared
-        let target = ProxyClient.base(url) + "/v1/models"
+        let target = ProxyClient.base(url) + "/model/info"
         do {
-            let response = try await client.execute(ProxyClient.request(target, key: ProxyClient.key(key)), timeout: .seconds(10))
+            let response = try await ProxyClient.withClient { client in
+                try await client.execute(ProxyClient.request(target, key: ProxyClient.key(key)), timeout: .seconds(10))
+            }
             let bytes = Array(try await response.body.collect(upTo: 16 * 1024 * 1024).readableBytesView)
             guard response.status.code == 200 else {
                 warn("switchyard: \(target) answered \(response.status.code): \(ProxyClient.errorMessage(bytes))")
@@ -64,12 +80,27 @@ enum RemoteModels {
                 warn("switchyard: \(target) did not answer with a model list")
                 throw ExitCode(1)
             }
-            let ids = data.compactMap { $0.objectValue?["id"]?.stringValue }
+            let rows: [[String]] = data.compactMap { item in
+                guard let entry = item.objectValue, let alias = entry["model_name"]?.stringValue else { return nil }
+                let info = entry["model_info"]?.objectValue
+                let model = entry["litellm_params"]?.objectValue?["model"]?.stringValue ?? "-"
+                func perMillion(_ key: String) -> String {
+                    info?[key]?.doubleValue.map { String(format: "%.4g", $0 * 1_000_000) } ?? "-"
+                }
+                return [
+                    alias, info?["id"]?.stringValue ?? "-", model, "enabled", perMillion("input_cost_per_token"),
+                    perMillion("output_cost_per_token"),
+                ]
+            }
             if json {
-                let rows: [JSONValue] = ids.map { id in JSONValue.object(["alias": .string(id), "status": "enabled"]) }
-                say(JSONValue.array(rows).encodedString())
+                let objects: [JSONValue] = rows.map { row in
+                    .object([
+                        "alias": .string(row[0]), "id": .string(row[1]), "model": .string(row[2]), "status": .string(row[3]),
+                    ])
+                }
+                say(JSONValue.array(objects).encodedString())
             } else {
-                say(TextTable.render(header: ["ALIAS", "STATUS"], rows: ids.map { [$0, "enabled"] }))
+                say(TextTable.render(header: ["ALIAS", "ID", "MODEL", "STATUS", "IN $/1M", "OUT $/1M"], rows: rows))
             }
         } catch let exit as ExitCode {
             throw exit

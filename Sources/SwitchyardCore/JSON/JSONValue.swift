@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON document held as a value: objects keep their key order, numbers keep their text.
 ///
 /// Keeping number text means a request is re-encoded byte-faithfully (no `0.1` turning into
@@ -52,6 +54,10 @@ public enum JSONValue: Sendable, Equatable {
     /// A number value from a double.
     public static func double(_ value: Double) -> JSONValue {
         if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return .number(String(Int(value))) }
+        if value.isFinite, abs(value) < 1e-4, value != 0 {
+            // Swift prints 2e-07; JSON allows it, but keep prices readable and exact to 12 significant digits.
+            return .number(String(format: "%.12g", value))
+        }
         return .number(value.isFinite ? String(value) : "0")
     }
 

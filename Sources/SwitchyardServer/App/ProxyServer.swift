@@ -36,6 +36,9 @@ public struct ProxyServer: Sendable {
                 engine.model(request, alias: context.parameters.get("alias") ?? "")
             }
         }
+        for path in ["/model/info", "/v1/model/info"] {
+            router.get(RouterPath(path)) { request, _ in engine.modelInfo(request) }
+        }
         HealthRoutes.add(to: router, engine: engine)
         return router
     }

@@ -266,6 +266,27 @@ public struct ProxyEngine: Sendable {
         return Self.jsonResponse(Self.modelObject(alias), requestID: requestID)
     }
 
+    /// `GET /model/info` (LiteLLM's route): each enabled deployment's alias, upstream model and prices; never a key.
+    public func modelInfo(_ request: Request) -> Response {
+        let requestID = Self.requestID(from: request)
+        do throws(ProxyError) { try authorize(request) } catch { return errorResponse(error, requestID: requestID) }
+        let wanted = request.uri.queryParameters.get("model")
+        let data: [JSONValue] = table.deployments.filter { $0.status.isEnabled && (wanted == nil || $0.alias == wanted) }.map {
+            deployment in
+            var info: JSONObject = ["id": .string(deployment.id), "provider": .string(deployment.providerName)]
+            if let price = deployment.prices.inputPerToken { info["input_cost_per_token"] = .double(price) }
+            if let price = deployment.prices.cachedInputPerToken { info["cache_read_input_token_cost"] = .double(price) }
+            if let price = deployment.prices.outputPerToken { info["output_cost_per_token"] = .double(price) }
+            info["completion_tokens_include_reasoning"] = .bool(deployment.provider?.completionIncludesReasoning ?? false)
+            return .object([
+                "model_name": .string(deployment.alias),
+                "litellm_params": .object(["model": .string(deployment.qualifiedModel)]),
+                "model_info": .object(info),
+            ])
+        }
+        return Self.jsonResponse(.object(["data": .array(data)]), requestID: requestID)
+    }
+
     static let startedAt = Int(Date().timeIntervalSince1970)
 
     static func modelObject(_ alias: String) -> JSONValue {

@@ -45,6 +45,9 @@ public final class UpstreamClientPool: Service, Sendable {
             decompression: .disabled)
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 2048)
+        // A refused connection is an answer (502 now), not something to retry until the deadline; retries
+        // across deployments are the router's decision.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .automatic
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
