@@ -19,6 +19,17 @@ import Testing
         #expect(output.contains(Redactor.mask))
     }
 
+    @Test func configuredSecretWithUnusualFirstLettersIsStillFound() {
+        let redactor = Redactor(secrets: ["zq9-odd-secret-value"])
+        #expect(redactor.redact("value=zq9-odd-secret-value;") == "value=\(Redactor.mask);")
+    }
+
+    @Test func caseVariantsOfBearerAreMasked() {
+        for word in ["bearer", "Bearer", "BEARER"] {
+            #expect(!redactor.redact("\(word) tok-123456789").contains("tok-123456789"))
+        }
+    }
+
     @Test func ordinaryTextIsUntouched() {
         let text = "model grok-code-fast-1 answered 200 in 12 ms; sketch the xai- prefix; skip"
         #expect(redactor.redact(text) == text)

@@ -3,7 +3,8 @@ import Testing
 
 /// Every shell command shown in README.md and docs/*.md, run for real so the docs cannot rot.
 ///
-/// Rewrites, and only these: `swift run switchyard` runs the built binary; `swift run -c release X` runs the
+/// `bench/run.sh` is mirrored (its flags are checked against `bench/run.py --help`), not run: a benchmark run
+/// takes half an hour. Rewrites, and only these: `swift run switchyard` runs the built binary; `swift run -c release X` runs the
 /// debug build of X; servers get `--port 0` and are stopped with SIGTERM; `http://127.0.0.1:4000` becomes a
 /// live proxy on the shipped proxy.yaml; the placeholder key `xai-...` becomes a fake key, with
 /// GROK_BASE_URL pointing at a live mock upstream so no call leaves the machine.
@@ -59,6 +60,18 @@ import Testing
         for command in commands {
             if command.text == "./test.sh" {
                 #expect(FileManager.default.isExecutableFile(atPath: repositoryRoot() + "/test.sh"), "\(command)")
+                continue
+            }
+            if command.text.hasPrefix("bench/run.sh") {
+                // Mirrored, not run: a benchmark run builds release binaries and installs LiteLLM (30 min).
+                #expect(FileManager.default.isExecutableFile(atPath: repositoryRoot() + "/bench/run.sh"), "\(command)")
+                let help = try await RunningCommand(
+                    ["bench/run.py", "--help"], environment: shellEnvironment, executable: "/usr/bin/env"
+                ).finish()
+                #expect(help.status == 0, "\(help.output)")
+                for flag in command.text.split(separator: " ").dropFirst() where flag.hasPrefix("--") {
+                    #expect(help.stdout.contains(String(flag)), "bench/run.py does not take \(flag)")
+                }
                 continue
             }
             var text = command.text

@@ -39,6 +39,8 @@ public struct Deployment: Sendable {
     public let prices: ModelPrices
     /// Where the entry is in the file.
     public let location: SourceLocation?
+    /// The provider's parameter rules for this upstream model, resolved once.
+    public let paramRules: [ParamRule]
 
     /// Creates a deployment (tests and the resolver).
     public init(
@@ -71,6 +73,7 @@ public struct Deployment: Sendable {
         self.timeouts = timeouts
         self.prices = prices
         self.location = location
+        self.paramRules = provider?.rules(for: upstreamModel) ?? []
     }
 
     /// `provider/model` as written.

@@ -45,8 +45,7 @@ public enum ParamNormalizer {
         for parameter in deployment.additionalDropParams where result.body.removeValue(forKey: parameter) != nil {
             result.dropped.append(parameter)
         }
-        let rules = deployment.provider?.rules(for: deployment.upstreamModel) ?? []
-        for rule in rules {
+        for rule in deployment.paramRules {
             guard let value = result.body[rule.parameter] else { continue }
             switch rule.action {
             case .unsupported:

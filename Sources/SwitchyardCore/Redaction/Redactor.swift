@@ -8,12 +8,23 @@ public struct Redactor: Sendable {
 
     private let secrets: [[UInt8]]
     private let secretFirstBytes: Set<UInt8>
+    /// Byte pairs that start something worth a closer look: `xa`, `sk`, `be` (bearer), `ke`, `ap`, and each secret's.
+    private let triggerPairs: Set<UInt16>
 
     /// A redactor that also masks these exact strings (shorter than 6 characters are ignored).
     public init(secrets: some Sequence<String> = []) {
         let unique = Set(secrets.filter { $0.utf8.count >= 6 })
         self.secrets = unique.map { Array($0.utf8) }.sorted { $0.count > $1.count }
         self.secretFirstBytes = Set(self.secrets.compactMap(\.first))
+        var pairs: Set<UInt16> = []
+        for word in ["xa", "sk", "be", "Be", "BE", "ke", "Ke", "KE", "ap", "Ap", "AP"] {
+            let bytes = Array(word.utf8)
+            pairs.insert(UInt16(bytes[0]) << 8 | UInt16(bytes[1]))
+        }
+        for secret in self.secrets where secret.count >= 2 {
+            pairs.insert(UInt16(secret[0]) << 8 | UInt16(secret[1]))
+        }
+        self.triggerPairs = pairs
     }
 
     /// A redactor that knows these secrets too.
@@ -50,14 +61,12 @@ public struct Redactor: Sendable {
     }
 
     private func mightContainSecret(_ input: [UInt8]) -> Bool {
-        for byte in input {
-            if secretFirstBytes.contains(byte) { return true }
-            switch byte {
-            case UInt8(ascii: "x"), UInt8(ascii: "s"), UInt8(ascii: "b"), UInt8(ascii: "B"), UInt8(ascii: "k"),
-                UInt8(ascii: "K"):
-                return true
-            default: continue
-            }
+        guard input.count >= 2 else { return false }
+        var previous = UInt16(input[0])
+        for byte in input.dropFirst() {
+            let pair = previous << 8 | UInt16(byte)
+            if triggerPairs.contains(pair) { return true }
+            previous = UInt16(byte)
         }
         return false
     }
