@@ -1,7 +1,5 @@
 import ArgumentParser
 import Foundation
-import NIOCore
-import NIOPosix
 
 /// The `switchyard` command: lists its subcommands and maps usage errors to exit code 2.
 @main
@@ -18,12 +16,6 @@ struct Switchyard: AsyncParsableCommand {
     )
 
     static func main() async {
-        // Run Swift concurrency on NIO's event loops: request handlers and the upstream client then share
-        // threads, saving a thread hop each way on every request.
-        let installed = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        if ProcessInfo.processInfo.environment["SWITCHYARD_DEBUG_EXECUTOR"] != nil {
-            warn("NIO global executor installed: \(installed)")
-        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
