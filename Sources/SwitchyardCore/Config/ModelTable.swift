@@ -44,18 +44,24 @@ public struct ModelTable: Sendable {
                 )
             }
         }
-        var byAlias: [String: [Int]] = [:]
-        var aliases: [String] = []
-        for (index, deployment) in deployments.enumerated() {
-            if byAlias[deployment.alias] == nil { aliases.append(deployment.alias) }
-            byAlias[deployment.alias, default: []].append(index)
-        }
         self.deployments = deployments
         self.settings = config.settings
         self.masterKey = resolver.resolveMasterKey(&diagnostics)
         self.diagnostics = diagnostics
-        self.byAlias = byAlias
-        self.aliases = aliases
+        (self.byAlias, self.aliases, self.enabledAliases) = Self.index(deployments)
+    }
+
+    /// Deployment positions by alias, aliases in first-appearance order, and the aliases that can serve.
+    private static func index(_ deployments: [Deployment]) -> ([String: [Int]], [String], [String]) {
+        var byAlias: [String: [Int]] = [:]
+        var aliases: [String] = []
+        var serving: Set<String> = []
+        for (index, deployment) in deployments.enumerated() {
+            if byAlias[deployment.alias] == nil { aliases.append(deployment.alias) }
+            byAlias[deployment.alias, default: []].append(index)
+            if deployment.status.isEnabled { serving.insert(deployment.alias) }
+        }
+        return (byAlias, aliases, aliases.filter { serving.contains($0) })
     }
 
     /// Every deployment of an alias, enabled or not; nil for an unknown alias.
@@ -63,14 +69,13 @@ public struct ModelTable: Sendable {
         byAlias[alias].map { $0.map { deployments[$0] } }
     }
 
-    /// Aliases with at least one enabled deployment.
-    public var enabledAliases: [String] {
-        aliases.filter { alias in deployments(for: alias)?.contains { $0.status.isEnabled } ?? false }
-    }
+    /// Aliases with at least one enabled deployment, in first-appearance order.
+    public let enabledAliases: [String]
 
     /// Aliases with no enabled deployment.
     public var disabledAliases: [String] {
-        aliases.filter { !enabledAliases.contains($0) }
+        let serving = Set(enabledAliases)
+        return aliases.filter { !serving.contains($0) }
     }
 
     /// Keeps only the named aliases; unknown names are returned separately.
@@ -83,18 +88,11 @@ public struct ModelTable: Sendable {
 
     private init(copying table: ModelTable, keeping keep: (Deployment) -> Bool) {
         let kept = table.deployments.filter(keep)
-        var byAlias: [String: [Int]] = [:]
-        var aliases: [String] = []
-        for (index, deployment) in kept.enumerated() {
-            if byAlias[deployment.alias] == nil { aliases.append(deployment.alias) }
-            byAlias[deployment.alias, default: []].append(index)
-        }
         self.deployments = kept
         self.settings = table.settings
         self.masterKey = table.masterKey
         self.diagnostics = table.diagnostics
-        self.byAlias = byAlias
-        self.aliases = aliases
+        (self.byAlias, self.aliases, self.enabledAliases) = Self.index(kept)
     }
 
     /// Every secret in the table (keys, master key, secret-looking header values), for the redactor.
