@@ -48,6 +48,8 @@ public final class UpstreamClientPool: Service, Sendable {
         // A refused connection is an answer (502 now), not something to retry until the deadline; retries
         // across deployments are the router's decision.
         configuration.connectionPool.retryConnectionEstablishment = false
+        // No tracer: a span per upstream request is work nobody reads until tracing is configured.
+        configuration.tracing.tracer = nil
         configuration.httpVersion = .automatic
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
