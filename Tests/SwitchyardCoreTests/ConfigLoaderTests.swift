@@ -50,7 +50,9 @@ import Testing
         #expect(config.deployments[0].id == "gpt4o-primary")
         #expect(config.deployments[0].prices.inputPerToken == 0.0000025)
         #expect(!result.diagnostics.contains { $0.isUnknownKey }, "LiteLLM keys are known, not unknown")
-        #expect(result.diagnostics.contains { $0.message.contains("litellm_settings.num_retries") })
+        #expect(result.diagnostics.contains { $0.message.contains("litellm_settings.set_verbose") })
+        #expect(config.settings.numRetries == 3)
+        #expect(config.deployments[0].rpm == 60)
         let table = ModelTable(config: config, environment: EnvironmentSnapshot(["XAI_API_KEY": "xai-test-key"]))
         #expect(table.deployments.allSatisfy { $0.status.isEnabled }, "\(table.diagnostics)")
         #expect(table.deployments[0].apiKey?.value.revealed == "sk-from-config-file-123456")
@@ -171,4 +173,36 @@ func packageRoot(file: String = #filePath) -> String {
     var components = file.split(separator: "/", omittingEmptySubsequences: false)
     components.removeLast(3)
     return components.joined(separator: "/")
+}
+
+@Suite struct RouterSettingsTests {
+    @Test func routerSettingsLoad() throws {
+        let yaml = """
+            model_list:
+              - model_name: a
+                litellm_params: {model: mock/echo, weight: 2, num_retries: 4}
+            router_settings: {routing_strategy: least-busy, num_retries: 2, retry_strategy: constant_retry, retry_after: 0.5}
+            """
+        let config = try #require(ConfigLoader.parse(yaml, path: "r.yaml").config)
+        #expect(config.settings.routingStrategy == .leastBusy)
+        #expect(config.settings.numRetries == 2)
+        #expect(config.settings.retryStrategy == .fixed)
+        #expect(config.settings.retryAfter == 0.5)
+        let table = ModelTable(config: config, environment: .init())
+        #expect(table.deployments.first?.weight == 2)
+        #expect(table.deployments.first?.numRetries == 4)
+    }
+
+    @Test func unsupportedStrategyWarnsAndFallsBack() throws {
+        let yaml = "model_list: []\nrouter_settings: {routing_strategy: latency-based-routing}\n"
+        let result = ConfigLoader.parse(yaml, path: "r.yaml")
+        #expect(result.config?.settings.routingStrategy == .simpleShuffle)
+        #expect(result.diagnostics.contains { $0.message.contains("not supported yet") })
+    }
+
+    @Test func litellmNumRetriesIsUsed() throws {
+        let config = try #require(
+            ConfigLoader.parse("model_list: []\nlitellm_settings: {num_retries: 3}\n", path: "r.yaml").config)
+        #expect(config.settings.numRetries == 3)
+    }
 }

@@ -1,20 +1,20 @@
 /// The keys each config section understands, and the LiteLLM keys it accepts but does not act on.
 enum ConfigKeys {
     static let topLevel: Set<String> = [
-        "model_list", "litellm_settings", "settings", "general_settings", "environment_variables",
+        "model_list", "litellm_settings", "settings", "general_settings", "environment_variables", "router_settings",
     ]
     static let topLevelIgnored: Set<String> = [
-        "router_settings", "include", "callback_settings", "credential_list", "guardrails", "files_settings",
+        "include", "callback_settings", "credential_list", "guardrails", "files_settings",
         "assistant_settings", "finetune_settings", "mcp_servers", "search_tools", "vector_store_registry",
     ]
     static let modelEntry: Set<String> = ["model_name", "litellm_params", "params", "model_info"]
     static let params: Set<String> = [
         "model", "api_base", "base_url", "api_key", "custom_llm_provider", "drop_params", "additional_drop_params",
         "extra_headers", "headers", "timeout", "stream_timeout", "connect_timeout", "first_byte_timeout",
-        "idle_timeout", "input_cost_per_token", "output_cost_per_token",
+        "idle_timeout", "input_cost_per_token", "output_cost_per_token", "weight", "rpm", "num_retries",
     ]
     static let paramsIgnored: Set<String> = [
-        "rpm", "tpm", "weight", "order", "max_parallel_requests", "max_retries", "num_retries", "api_version",
+        "tpm", "order", "max_parallel_requests", "max_retries", "api_version",
         "organization", "region_name", "tags", "mock_response", "merge_reasoning_content_in_choices",
         "use_in_pass_through", "use_litellm_proxy", "configurable_clientside_auth_params", "litellm_credential_name",
         "cache_control_injection_points", "max_budget", "budget_duration", "vertex_project", "vertex_location",
@@ -32,11 +32,11 @@ enum ConfigKeys {
         "cache_creation_input_token_cost", "output_cost_per_reasoning_token", "updated_at", "updated_by",
         "created_at", "created_by",
     ]
-    static let litellmSettings: Set<String> = ["drop_params", "request_timeout"]
+    static let litellmSettings: Set<String> = ["drop_params", "request_timeout", "num_retries"]
     static let litellmSettingsIgnored: Set<String> = [
         "set_verbose", "json_logs", "callbacks", "success_callback", "failure_callback", "service_callback",
         "cache", "cache_params", "turn_off_message_logging", "redact_user_api_key_info", "telemetry",
-        "num_retries", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks",
+        "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks",
         "max_fallbacks", "allowed_fails", "cooldown_time", "retry_policy", "max_budget", "budget_duration",
         "modify_params", "enable_preview_features", "ssl_verify", "default_internal_user_params",
         "upperbound_key_generate_params", "default_key_generate_params", "max_internal_user_budget",
@@ -58,5 +58,15 @@ enum ConfigKeys {
         "user_header_name", "retention", "maximum_spend_logs_retention_period", "infer_model_from_keys",
         "disable_retry_on_max_parallel_request_limit_error", "global_max_parallel_requests", "pass_through_endpoints",
         "ui_access_mode", "allow_user_auth", "key_management_system", "use_redis_transaction_buffer",
+    ]
+}
+
+extension ConfigKeys {
+    static let routerSettings: Set<String> = ["routing_strategy", "num_retries", "retry_strategy", "retry_after"]
+    static let routerSettingsIgnored: Set<String> = [
+        "fallbacks", "context_window_fallbacks", "default_fallbacks", "max_fallbacks", "allowed_fails", "cooldown_time",
+        "retry_policy", "allowed_fails_policy", "redis_host", "redis_port", "redis_password", "timeout",
+        "model_group_alias", "enable_pre_call_checks", "routing_strategy_args", "provider_budget_config",
+        "enable_tag_filtering", "default_max_parallel_requests", "disable_cooldowns",
     ]
 }

@@ -214,6 +214,9 @@ struct ConfigWalker {
                 readLiteLLMSettings(section, name: name, into: &config.settings)
             }
         }
+        if let section = value(mapping, "router_settings"), !isNull(section) {
+            readRouterSettings(section, into: &config.settings)
+        }
         if let section = value(mapping, "general_settings"), !isNull(section) {
             readGeneralSettings(section, into: &config.settings)
         }
@@ -292,8 +295,45 @@ struct ConfigWalker {
             case "first_byte_timeout": entry.timeouts.firstByte = number(value, what)
             case "input_cost_per_token": entry.prices.inputPerToken = number(value, what)
             case "output_cost_per_token": entry.prices.outputPerToken = number(value, what)
+            case "weight": entry.weight = number(value, what)
+            case "rpm": entry.rpm = number(value, what)
+            case "num_retries": entry.numRetries = integer(value, what)
             default: break
             }
+        }
+    }
+
+    mutating func readRouterSettings(_ node: YAMLNode, into settings: inout ProxySettings) {
+        guard let mapping = mapping(node, "router_settings") else { return }
+        checkKeys(
+            mapping, section: "router_settings", known: ConfigKeys.routerSettings, ignored: ConfigKeys.routerSettingsIgnored)
+        if let value = value(mapping, "routing_strategy"), !isNull(value),
+            let text = string(value, "router_settings.routing_strategy")
+        {
+            if let strategy = RoutingStrategy(rawValue: text) {
+                settings.routingStrategy = strategy
+            } else {
+                warning(
+                    "routing_strategy '\(text)' is not supported yet; using simple-shuffle",
+                    fix: "use one of: \(RoutingStrategy.allCases.map(\.rawValue).joined(separator: ", "))", at: value)
+            }
+        }
+        if let value = value(mapping, "num_retries"), !isNull(value), let count = integer(value, "router_settings.num_retries") {
+            settings.numRetries = count
+        }
+        if let value = value(mapping, "retry_after"), !isNull(value), let seconds = number(value, "router_settings.retry_after") {
+            settings.retryAfter = seconds
+        }
+        if let value = value(mapping, "retry_strategy"), !isNull(value),
+            let text = string(value, "router_settings.retry_strategy")
+        {
+            guard let strategy = RetryStrategy(rawValue: text) else {
+                error(
+                    "router_settings.retry_strategy must be exponential_backoff_retry or constant_retry",
+                    fix: "write retry_strategy: exponential_backoff_retry", at: value)
+                return
+            }
+            settings.retryStrategy = strategy
         }
     }
 
@@ -328,6 +368,9 @@ struct ConfigWalker {
         }
         if let value = value(mapping, "request_timeout"), !isNull(value), let seconds = number(value, "\(name).request_timeout") {
             settings.timeouts.total = seconds
+        }
+        if let value = value(mapping, "num_retries"), !isNull(value), let count = integer(value, "\(name).num_retries") {
+            settings.numRetries = count
         }
     }
 

@@ -41,6 +41,10 @@ public struct Deployment: Sendable {
     public let location: SourceLocation?
     /// The provider's parameter rules for this upstream model, resolved once.
     public let paramRules: [ParamRule]
+    /// Share of traffic under simple-shuffle: `weight`, else `rpm`, else 1.
+    public let weight: Double
+    /// Per-model retries, overriding the router's.
+    public let numRetries: Int?
 
     /// Creates a deployment (tests and the resolver).
     public init(
@@ -57,7 +61,9 @@ public struct Deployment: Sendable {
         extraHeaders: [(name: String, value: String)] = [],
         timeouts: Timeouts = .defaults,
         prices: ModelPrices = ModelPrices(),
-        location: SourceLocation? = nil
+        location: SourceLocation? = nil,
+        weight: Double = 1,
+        numRetries: Int? = nil
     ) {
         self.id = id
         self.alias = alias
@@ -74,6 +80,8 @@ public struct Deployment: Sendable {
         self.prices = prices
         self.location = location
         self.paramRules = provider?.rules(for: upstreamModel) ?? []
+        self.weight = weight
+        self.numRetries = numRetries
     }
 
     /// `provider/model` as written.

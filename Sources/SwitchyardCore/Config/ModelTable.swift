@@ -115,7 +115,7 @@ extension Deployment {
             id: id, alias: alias, providerName: providerName, provider: provider, upstreamModel: upstreamModel,
             baseURL: baseURL, apiKey: apiKey, status: .disabled(reason: reason, fix: fix), dropParams: dropParams,
             additionalDropParams: additionalDropParams, extraHeaders: extraHeaders, timeouts: timeouts, prices: prices,
-            location: location)
+            location: location, weight: weight, numRetries: numRetries)
     }
 }
 
@@ -290,7 +290,9 @@ struct DeploymentResolver {
             extraHeaders: headers,
             timeouts: timeouts,
             prices: entry.prices,
-            location: entry.location)
+            location: entry.location,
+            weight: entry.weight ?? entry.rpm ?? 1,
+            numRetries: entry.numRetries)
     }
 
     /// Why `text` is not a usable base URL, or nil.

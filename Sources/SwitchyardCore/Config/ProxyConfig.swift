@@ -75,6 +75,12 @@ public struct DeploymentEntry: Sendable, Equatable {
     public var id: String?
     /// Prices.
     public var prices = ModelPrices()
+    /// `weight` for simple-shuffle.
+    public var weight: Double?
+    /// `rpm`: weight for simple-shuffle when no weight is given.
+    public var rpm: Double?
+    /// Per-model `num_retries`.
+    public var numRetries: Int?
     /// `model_info.max_input_tokens`.
     public var maxInputTokens: Int?
     /// Where the entry starts.
@@ -105,6 +111,22 @@ public struct HeaderEntry: Sendable, Equatable {
     }
 }
 
+/// How an alias with several deployments picks one (`router_settings.routing_strategy`).
+public enum RoutingStrategy: String, Sendable, Equatable, CaseIterable {
+    /// Random, weighted by `weight`, else `rpm`, else even.
+    case simpleShuffle = "simple-shuffle"
+    /// Fewest requests in flight.
+    case leastBusy = "least-busy"
+}
+
+/// How long to wait between attempts.
+public enum RetryStrategy: String, Sendable, Equatable {
+    /// `retry_after * 2^attempt`, with full jitter.
+    case exponentialBackoff = "exponential_backoff_retry"
+    /// `retry_after` each time.
+    case fixed = "constant_retry"
+}
+
 /// Proxy-wide settings from `litellm_settings` and `general_settings`.
 public struct ProxySettings: Sendable, Equatable {
     /// Global `drop_params`.
@@ -115,6 +137,14 @@ public struct ProxySettings: Sendable, Equatable {
     public var timeouts = Timeouts.defaults
     /// Largest request body accepted, in bytes.
     public var maxRequestBodyBytes = 10 * 1024 * 1024
+    /// `router_settings.routing_strategy`.
+    public var routingStrategy = RoutingStrategy.simpleShuffle
+    /// Retries after the first attempt (`router_settings.num_retries` or `litellm_settings.num_retries`).
+    public var numRetries = 0
+    /// `router_settings.retry_strategy`.
+    public var retryStrategy = RetryStrategy.exponentialBackoff
+    /// Base wait between attempts, seconds (`router_settings.retry_after`).
+    public var retryAfter = 0.1
 
     /// Default settings.
     public init() {}

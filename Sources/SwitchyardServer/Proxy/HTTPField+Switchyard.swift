@@ -7,6 +7,8 @@ extension HTTPField.Name {
     static let apiKey = HTTPField.Name("x-api-key")!
     /// `x-switchyard-deployment`.
     static let switchyardDeployment = HTTPField.Name("x-switchyard-deployment")!
+    /// `x-switchyard-attempted-retries`.
+    static let attemptedRetries = HTTPField.Name("x-switchyard-attempted-retries")!
     /// `x-accel-buffering`: tells nginx-like hops not to buffer a stream.
     static let accelBuffering = HTTPField.Name("x-accel-buffering")!
 }

@@ -20,6 +20,8 @@ public struct ProxyEngine: Sendable {
     public let requestLog: RequestLog
     /// The server logger.
     public let logger: Logger
+    /// Picks deployments and counts requests in flight.
+    public let router: DeploymentRouter
 
     /// Creates an engine.
     public init(table: ModelTable, clients: UpstreamClientPool, redactors: RedactorStore, requestLog: RequestLog, logger: Logger)
@@ -29,6 +31,7 @@ public struct ProxyEngine: Sendable {
         self.redactors = redactors
         self.requestLog = requestLog
         self.logger = logger
+        self.router = DeploymentRouter(strategy: table.settings.routingStrategy)
     }
 
     /// The request id a client sent (if sane) or a new one.
@@ -130,7 +133,48 @@ public struct ProxyEngine: Sendable {
             throw ProxyError.invalidRequest("'model' is required and must be a string naming a model alias.", param: "model")
         }
         record.alias = alias
-        let deployment = try pickDeployment(alias)
+        let deployments = try enabledDeployments(alias)
+        var tried: Set<String> = []
+        var attempt = 0
+        while true {
+            let untried = deployments.filter { !tried.contains($0.id) }
+            guard let deployment = router.pick(untried.isEmpty ? deployments : untried) else {
+                throw ProxyError.modelNotFound(alias)
+            }
+            router.begin(deployment.id)
+            do {
+                var response = try await attemptOnce(
+                    request, body: body, endpoint: endpoint, deployment: deployment, requestID: requestID, started: started,
+                    record: &record)
+                response.headers[HTTPField.Name.attemptedRetries] = String(attempt)
+                return response
+            } catch {
+                router.end(deployment.id)
+                let proxyError = (error as? ProxyError) ?? Self.classify(error, deployment: deployment.id)
+                let allowed = deployment.numRetries ?? table.settings.numRetries
+                guard attempt < allowed, RetryPolicy.isRetryable(proxyError), !Task.isCancelled else { throw proxyError }
+                attempt += 1
+                tried.insert(deployment.id)
+                logger.debug(
+                    "retrying",
+                    metadata: [
+                        "request_id": .string(requestID), "deployment": .string(deployment.id),
+                        "status": .stringConvertible(proxyError.status), "attempt": .stringConvertible(attempt),
+                    ])
+                try await Task.sleep(
+                    for: RetryPolicy.delay(
+                        attempt: attempt, base: table.settings.retryAfter, strategy: table.settings.retryStrategy,
+                        retryAfter: proxyError.retryAfter))
+            }
+        }
+    }
+
+    /// One attempt against one deployment: normalize for it, build its headers, send and relay.
+    private func attemptOnce(
+        _ request: Request, body: JSONObject, endpoint: UpstreamEndpoint, deployment: Deployment, requestID: String,
+        started: ContinuousClock.Instant, record: inout RequestRecord
+    ) async throws -> Response {
+        let alias = deployment.alias
         record.deploymentID = deployment.id
         record.provider = deployment.providerName
         guard let provider = deployment.provider, provider.endpoints.contains(endpoint) else {
@@ -203,10 +247,11 @@ public struct ProxyEngine: Sendable {
         return object
     }
 
-    /// The deployment to use for an alias: the first enabled one (balancing comes with the router).
-    func pickDeployment(_ alias: String) throws(ProxyError) -> Deployment {
+    /// The enabled deployments of an alias; 404 for an unknown alias, 503 naming what to set when none is enabled.
+    func enabledDeployments(_ alias: String) throws(ProxyError) -> [Deployment] {
         guard let deployments = table.deployments(for: alias) else { throw .modelNotFound(alias) }
-        if let enabled = deployments.first(where: { $0.status.isEnabled }) { return enabled }
+        let enabled = deployments.filter(\.status.isEnabled)
+        if !enabled.isEmpty { return enabled }
         if let first = deployments.first, case .disabled(let reason, let fix) = first.status {
             throw .modelDisabled(alias, reason: reason, fix: fix)
         }
@@ -257,7 +302,7 @@ public struct ProxyEngine: Sendable {
         do throws(ProxyError) {
             try authorize(request)
             guard table.enabledAliases.contains(alias) else {
-                _ = try pickDeployment(alias)
+                _ = try enabledDeployments(alias)
                 throw .modelNotFound(alias)
             }
         } catch {

@@ -21,6 +21,7 @@ struct RelayContext: Sendable {
         record.latency = ContinuousClock.now - started
         record.timeToFirstByte = firstByte.map { $0 - started }
         record.streamTruncated = truncated
+        engine.router.end(deployment.id)
         engine.requestLog.record(record)
     }
 
