@@ -32,12 +32,14 @@ enum ConfigKeys {
         "cache_creation_input_token_cost", "output_cost_per_reasoning_token", "updated_at", "updated_by",
         "created_at", "created_by",
     ]
-    static let litellmSettings: Set<String> = ["drop_params", "request_timeout", "num_retries"]
+    static let litellmSettings: Set<String> = [
+        "drop_params", "request_timeout", "num_retries", "fallbacks", "default_fallbacks", "max_fallbacks",
+    ]
     static let litellmSettingsIgnored: Set<String> = [
         "set_verbose", "json_logs", "callbacks", "success_callback", "failure_callback", "service_callback",
         "cache", "cache_params", "turn_off_message_logging", "redact_user_api_key_info", "telemetry",
-        "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks",
-        "max_fallbacks", "allowed_fails", "cooldown_time", "retry_policy", "max_budget", "budget_duration",
+        "context_window_fallbacks", "content_policy_fallbacks", "allowed_fails", "cooldown_time", "retry_policy", "max_budget",
+        "budget_duration",
         "modify_params", "enable_preview_features", "ssl_verify", "default_internal_user_params",
         "upperbound_key_generate_params", "default_key_generate_params", "max_internal_user_budget",
         "internal_user_budget_duration", "force_ipv4", "disable_end_user_cost_tracking", "return_response_headers",
@@ -62,9 +64,12 @@ enum ConfigKeys {
 }
 
 extension ConfigKeys {
-    static let routerSettings: Set<String> = ["routing_strategy", "num_retries", "retry_strategy", "retry_after"]
+    static let routerSettings: Set<String> = [
+        "routing_strategy", "num_retries", "retry_strategy", "retry_after", "fallbacks", "default_fallbacks",
+        "max_fallbacks",
+    ]
     static let routerSettingsIgnored: Set<String> = [
-        "fallbacks", "context_window_fallbacks", "default_fallbacks", "max_fallbacks", "allowed_fails", "cooldown_time",
+        "context_window_fallbacks", "allowed_fails", "cooldown_time",
         "retry_policy", "allowed_fails_policy", "redis_host", "redis_port", "redis_password", "timeout",
         "model_group_alias", "enable_pre_call_checks", "routing_strategy_args", "provider_budget_config",
         "enable_tag_filtering", "default_max_parallel_requests", "disable_cooldowns",

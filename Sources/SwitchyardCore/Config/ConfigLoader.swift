@@ -303,10 +303,38 @@ struct ConfigWalker {
         }
     }
 
+    /// `fallbacks`, `default_fallbacks` and `max_fallbacks`, in either settings section.
+    mutating func readFallbacks(_ mapping: [YAMLPair], section: String, into settings: inout ProxySettings) {
+        if let node = value(mapping, "fallbacks"), !isNull(node) {
+            guard case .sequence(let items, _) = node else {
+                error("\(section).fallbacks must be a list", fix: "write fallbacks: [{grok-4: [grok-3-mini]}]", at: node)
+                return
+            }
+            for item in items {
+                guard let pairs = self.mapping(item, "each item of \(section).fallbacks") else { return }
+                for pair in pairs {
+                    guard let alias = string(pair.key, "a fallback alias"),
+                        let targets = stringList(pair.value, "\(section).fallbacks.\(alias)")
+                    else { return }
+                    settings.fallbacks[alias] = targets
+                }
+            }
+        }
+        if let node = value(mapping, "default_fallbacks"), !isNull(node),
+            let targets = stringList(node, "\(section).default_fallbacks")
+        {
+            settings.defaultFallbacks = targets
+        }
+        if let node = value(mapping, "max_fallbacks"), !isNull(node), let count = integer(node, "\(section).max_fallbacks") {
+            settings.maxFallbacks = count
+        }
+    }
+
     mutating func readRouterSettings(_ node: YAMLNode, into settings: inout ProxySettings) {
         guard let mapping = mapping(node, "router_settings") else { return }
         checkKeys(
             mapping, section: "router_settings", known: ConfigKeys.routerSettings, ignored: ConfigKeys.routerSettingsIgnored)
+        readFallbacks(mapping, section: "router_settings", into: &settings)
         if let value = value(mapping, "routing_strategy"), !isNull(value),
             let text = string(value, "router_settings.routing_strategy")
         {
@@ -372,6 +400,7 @@ struct ConfigWalker {
         if let value = value(mapping, "num_retries"), !isNull(value), let count = integer(value, "\(name).num_retries") {
             settings.numRetries = count
         }
+        readFallbacks(mapping, section: name, into: &settings)
     }
 
     mutating func readGeneralSettings(_ node: YAMLNode, into settings: inout ProxySettings) {

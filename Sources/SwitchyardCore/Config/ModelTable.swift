@@ -37,6 +37,14 @@ public struct ModelTable: Sendable {
             deployments.append(deployment)
         }
         var diagnostics = resolver.diagnostics
+        let known = Set(config.deployments.map(\.alias))
+        let named = config.settings.fallbacks.flatMap { [$0.key] + $0.value } + config.settings.defaultFallbacks
+        for alias in Set(named).sorted() where !known.contains(alias) {
+            diagnostics.append(
+                ConfigDiagnostic(
+                    .warning, "fallbacks name '\(alias)', which is not a model alias",
+                    fix: "use a model_name from model_list (\(known.sorted().prefix(5).joined(separator: ", ")))"))
+        }
         for deployment in deployments {
             if case .disabled(let reason, let fix) = deployment.status {
                 diagnostics.append(

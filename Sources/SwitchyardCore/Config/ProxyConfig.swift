@@ -145,6 +145,17 @@ public struct ProxySettings: Sendable, Equatable {
     public var retryStrategy = RetryStrategy.exponentialBackoff
     /// Base wait between attempts, seconds (`router_settings.retry_after`).
     public var retryAfter = 0.1
+    /// `fallbacks`: aliases to try, in order, when an alias fails.
+    public var fallbacks: [String: [String]] = [:]
+    /// `default_fallbacks`: for aliases without their own.
+    public var defaultFallbacks: [String] = []
+    /// `max_fallbacks`.
+    public var maxFallbacks = 5
+
+    /// The fallback aliases for `alias`, at most `maxFallbacks`, never `alias` itself.
+    public func fallbackChain(for alias: String) -> [String] {
+        Array((fallbacks[alias] ?? defaultFallbacks).filter { $0 != alias }.prefix(maxFallbacks))
+    }
 
     /// Default settings.
     public init() {}

@@ -133,13 +133,49 @@ public struct ProxyEngine: Sendable {
             throw ProxyError.invalidRequest("'model' is required and must be a string naming a model alias.", param: "model")
         }
         record.alias = alias
-        let deployments = try enabledDeployments(alias)
+        let chain = [alias] + table.settings.fallbackChain(for: alias)
+        var lastError: ProxyError?
+        for (fallbacks, current) in chain.enumerated() {
+            let deployments: [Deployment]
+            do {
+                deployments = try enabledDeployments(current)
+            } catch {
+                // An unknown alias is the client's mistake; a disabled one may fall back.
+                if fallbacks == 0, error.code == "model_not_found" || chain.count == 1 { throw error }
+                lastError = lastError ?? error
+                continue
+            }
+            do {
+                var response = try await withRetries(
+                    deployments, request: request, body: body, endpoint: endpoint, requestID: requestID, started: started,
+                    record: &record)
+                response.headers[HTTPField.Name.attemptedFallbacks] = String(fallbacks)
+                return response
+            } catch let error as ProxyError {
+                guard RetryPolicy.isRetryable(error), fallbacks < chain.count - 1 else { throw error }
+                lastError = error
+                logger.debug(
+                    "falling back",
+                    metadata: [
+                        "request_id": .string(requestID), "from": .string(current),
+                        "to": .string(chain[fallbacks + 1]), "status": .stringConvertible(error.status),
+                    ])
+            }
+        }
+        throw lastError ?? ProxyError.modelNotFound(alias)
+    }
+
+    /// Attempts on an alias's deployments: one, then up to `num_retries` more on untried ones, with backoff.
+    private func withRetries(
+        _ deployments: [Deployment], request: Request, body: JSONObject, endpoint: UpstreamEndpoint, requestID: String,
+        started: ContinuousClock.Instant, record: inout RequestRecord
+    ) async throws -> Response {
         var tried: Set<String> = []
         var attempt = 0
         while true {
             let untried = deployments.filter { !tried.contains($0.id) }
             guard let deployment = router.pick(untried.isEmpty ? deployments : untried) else {
-                throw ProxyError.modelNotFound(alias)
+                throw ProxyError.modelNotFound(record.alias ?? "")
             }
             router.begin(deployment.id)
             do {
