@@ -61,7 +61,9 @@ import Testing
                 responses.append(try await send(.GET, proxy.url + "/health?probe=true", headers: auth))
                 #expect(responses.contains { $0.status >= 400 })
                 #expect(responses.contains { $0.text.contains(Redactor.mask) }, "the echo-key fault must have been masked")
-                try await Task.sleep(for: .milliseconds(300))
+                // Every completion request writes one request-log line; wait for all of them (the health probe writes none).
+                let expected = responses.count - 1
+                try await waitFor { proxy.logs.lines.filter { $0.contains("\"msg\":\"request\"") }.count >= expected }
                 let logs = proxy.logs.lines.joined(separator: "\n")
                 #expect(logs.contains("request"), "logs were captured")
                 for secret in [upstreamKey, otherKey, masterKey] {
