@@ -335,6 +335,16 @@ struct ConfigWalker {
         checkKeys(
             mapping, section: "router_settings", known: ConfigKeys.routerSettings, ignored: ConfigKeys.routerSettingsIgnored)
         readFallbacks(mapping, section: "router_settings", into: &settings)
+        if let value = value(mapping, "allowed_fails"), !isNull(value),
+            let count = integer(value, "router_settings.allowed_fails")
+        {
+            settings.allowedFails = max(1, count)
+        }
+        if let value = value(mapping, "cooldown_time"), !isNull(value),
+            let seconds = number(value, "router_settings.cooldown_time")
+        {
+            settings.cooldownTime = seconds
+        }
         if let value = value(mapping, "routing_strategy"), !isNull(value),
             let text = string(value, "router_settings.routing_strategy")
         {

@@ -151,6 +151,10 @@ public struct ProxySettings: Sendable, Equatable {
     public var defaultFallbacks: [String] = []
     /// `max_fallbacks`.
     public var maxFallbacks = 5
+    /// Failures of one deployment within a minute that put it in cooldown (`router_settings.allowed_fails`).
+    public var allowedFails = 3
+    /// Seconds a deployment rests before one probe request may try it again (`router_settings.cooldown_time`).
+    public var cooldownTime = 5.0
 
     /// The fallback aliases for `alias`, at most `maxFallbacks`, never `alias` itself.
     public func fallbackChain(for alias: String) -> [String] {

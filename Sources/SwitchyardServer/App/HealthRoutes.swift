@@ -45,6 +45,7 @@ enum HealthRoutes {
                 switch deployment.status {
                 case .enabled:
                     entry["status"] = "enabled"
+                    entry["breaker"] = .string(engine.router.breakerState(deployment.id).rawValue)
                     if probe {
                         let result = await self.probe(deployment, engine: engine)
                         entry["probe"] = .string(result.map { "failed: \($0)" } ?? "ok")

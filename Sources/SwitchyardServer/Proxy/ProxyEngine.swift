@@ -31,7 +31,9 @@ public struct ProxyEngine: Sendable {
         self.redactors = redactors
         self.requestLog = requestLog
         self.logger = logger
-        self.router = DeploymentRouter(strategy: table.settings.routingStrategy)
+        self.router = DeploymentRouter(
+            strategy: table.settings.routingStrategy, allowedFails: table.settings.allowedFails,
+            cooldownSeconds: table.settings.cooldownTime)
     }
 
     /// The request id a client sent (if sane) or a new one.
@@ -174,19 +176,39 @@ public struct ProxyEngine: Sendable {
         var attempt = 0
         while true {
             let untried = deployments.filter { !tried.contains($0.id) }
-            guard let deployment = router.pick(untried.isEmpty ? deployments : untried) else {
-                throw ProxyError.modelNotFound(record.alias ?? "")
+            let deployment: Deployment
+            switch router.pick(untried.isEmpty ? deployments : untried) {
+            case .deployment(let picked): deployment = picked
+            case .coolingDown(let seconds):
+                throw ProxyError(
+                    status: 503, type: "api_error", code: "deployment_cooldown",
+                    message: "Every deployment of '\(deployments.first?.alias ?? "")' is cooling down after upstream failures; "
+                        + "retry in \(seconds) s.",
+                    retryAfter: seconds)
             }
-            router.begin(deployment.id)
             do {
                 var response = try await attemptOnce(
                     request, body: body, endpoint: endpoint, deployment: deployment, requestID: requestID, started: started,
                     record: &record)
+                router.recordSuccess(deployment.id)
                 response.headers[HTTPField.Name.attemptedRetries] = String(attempt)
                 return response
             } catch {
                 router.end(deployment.id)
                 let proxyError = (error as? ProxyError) ?? Self.classify(error, deployment: deployment.id)
+                let rejectedKey = proxyError.status == 401 || proxyError.status == 403
+                if RetryPolicy.isRetryable(proxyError) || rejectedKey {
+                    if router.recordFailure(deployment.id, immediate: rejectedKey) {
+                        logger.warning(
+                            "deployment cooling down",
+                            metadata: [
+                                "deployment": .string(deployment.id), "status": .stringConvertible(proxyError.status),
+                                "seconds": .stringConvertible(table.settings.cooldownTime),
+                            ])
+                    }
+                } else {
+                    router.recordSuccess(deployment.id)
+                }
                 let allowed = deployment.numRetries ?? table.settings.numRetries
                 guard attempt < allowed, RetryPolicy.isRetryable(proxyError), !Task.isCancelled else { throw proxyError }
                 attempt += 1
