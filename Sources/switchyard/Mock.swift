@@ -36,6 +36,9 @@ struct Mock: AsyncParsableCommand {
     @Option(name: .long, help: "Accept only this API key (others get xAI's 400 'Incorrect API key').")
     var key: String?
 
+    @Option(name: .long, help: "Prompt tokens every model takes (default: each model's real context window).")
+    var contextWindow: Int?
+
     @Flag(name: .long, help: "Do not keep a record of requests (for benchmarks).")
     var noRecord = false
 
@@ -44,6 +47,7 @@ struct Mock: AsyncParsableCommand {
             throw ValidationError("--latency-ms, --chunk-interval-ms and --padding-bytes must not be negative")
         }
         guard chunks >= 1 else { throw ValidationError("--chunks must be at least 1") }
+        guard (contextWindow ?? 1) >= 1 else { throw ValidationError("--context-window must be at least 1") }
     }
 
     func run() async throws {
@@ -55,6 +59,7 @@ struct Mock: AsyncParsableCommand {
         options.chunkInterval = .milliseconds(chunkIntervalMs)
         options.paddingBytes = paddingBytes
         options.requiredKey = key
+        options.contextWindow = contextWindow
         options.recordRequests = !noRecord
         var logger = Logger(label: "switchyard-mock")
         logger.logLevel = .warning

@@ -12,7 +12,10 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate the config, report disabled models, then serve the OpenAI-compatible API.",
         discussion: """
-            Prints 'listening on http://HOST:PORT' once ready. SIGTERM or SIGINT stops it gracefully.
+            Prints 'listening on http://HOST:PORT' once ready. SIGHUP re-reads the config (so does a change to the file
+            with --watch): an invalid config is rejected with a log line and the running one keeps serving. SIGTERM or
+            SIGINT stops accepting connections, lets requests in flight finish for the grace period, ends the rest with
+            a clean error, and exits 0.
             Exit codes: 0 after a clean shutdown; 1 when the config is invalid or the port cannot be bound; 2 usage error.
             """)
 
@@ -27,11 +30,41 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: "Serve only this alias (repeatable).")
     var model: [String] = []
 
+    @Flag(name: .long, help: "Reload the config when the file changes (checked every second).")
+    var watch = false
+
+    @Option(name: .long, help: "Seconds in-flight requests may take to finish after SIGTERM (default: config, else 30).")
+    var gracePeriod: Double?
+
     @Option(name: .long, help: "Log format: text or json.")
     var logFormat: LogFormat = .text
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        if let gracePeriod, gracePeriod < 0 || !gracePeriod.isFinite {
+            throw ValidationError("--grace-period must be zero or more seconds")
+        }
+    }
+
+    /// The config read again for a reload, with the same checks and `--model` restriction as at start-up.
+    static func reloadTable(path: String, strict: Bool, models: [String]) -> Result<ModelTable, ConfigReloadError> {
+        let loaded = LoadedConfig.load(path: path, strict: strict)
+        guard var table = loaded.table, !loaded.result.hasErrors else {
+            let errors = loaded.result.diagnostics.filter { $0.severity == .error }.map(\.description)
+            return .failure(ConfigReloadError(problems: errors.isEmpty ? ["\(path) could not be read"] : errors))
+        }
+        if !models.isEmpty {
+            let (restricted, unknown) = table.restricted(to: models)
+            guard unknown.isEmpty else {
+                return .failure(
+                    ConfigReloadError(problems: ["--model names \(unknown.joined(separator: ", ")), no longer in \(path)"]))
+            }
+            table = restricted
+        }
+        return .success(table)
+    }
 
     func run() async throws {
         let loaded = LoadedConfig.load(path: options.path, strict: options.strict)
@@ -71,10 +104,12 @@ struct Serve: AsyncParsableCommand {
                 "config": .string(options.path), "deployments": .stringConvertible(table.deployments.count),
                 "enabled": .stringConvertible(enabled), "aliases": .string(table.enabledAliases.joined(separator: ",")),
             ])
-        let server = ProxyServer(table: table, logger: logger, redactors: redactors)
+        let (path, strict, models) = (options.path, options.strict, model)
+        let source = ConfigSource(path: path) { Self.reloadTable(path: path, strict: strict, models: models) }
+        let server = ProxyServer(table: table, logger: logger, redactors: redactors, source: source, gracePeriod: gracePeriod)
         let host = self.host
         do {
-            try await server.run(host: host, port: port) { boundPort in
+            try await server.run(host: host, port: port, watchInterval: watch ? .seconds(1) : nil) { boundPort in
                 say("listening on http://\(host):\(boundPort)")
             }
         } catch {

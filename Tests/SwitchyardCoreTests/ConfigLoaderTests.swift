@@ -194,10 +194,48 @@ func packageRoot(file: String = #filePath) -> String {
     }
 
     @Test func unsupportedStrategyWarnsAndFallsBack() throws {
-        let yaml = "model_list: []\nrouter_settings: {routing_strategy: latency-based-routing}\n"
+        let yaml = "model_list: []\nrouter_settings: {routing_strategy: cost-based-routing}\n"
         let result = ConfigLoader.parse(yaml, path: "r.yaml")
         #expect(result.config?.settings.routingStrategy == .simpleShuffle)
-        #expect(result.diagnostics.contains { $0.message.contains("not supported yet") })
+        #expect(result.diagnostics.contains { $0.message.contains("is not supported") })
+    }
+
+    @Test func everyStrategyByItsLiteLLMName() throws {
+        let names: [(String, RoutingStrategy)] = [
+            ("simple-shuffle", .simpleShuffle), ("least-busy", .leastBusy), ("latency-based-routing", .latencyBased),
+            ("usage-based-routing", .usageBased), ("usage-based-routing-v2", .usageBased),
+        ]
+        for (name, strategy) in names {
+            let result = ConfigLoader.parse("model_list: []\nrouter_settings: {routing_strategy: \(name)}\n", path: "r.yaml")
+            #expect(result.config?.settings.routingStrategy == strategy, "\(name)")
+            #expect(result.diagnostics.isEmpty, "\(result.diagnostics)")
+        }
+    }
+
+    @Test func limitsContextWindowFallbacksAndGracePeriodAreRead() throws {
+        let yaml = """
+            model_list:
+              - model_name: a
+                litellm_params: {model: mock/echo, rpm: 10, tpm: 5000, max_parallel_requests: 3}
+                model_info: {max_input_tokens: 1000}
+              - model_name: b
+                litellm_params: {model: mock/echo}
+            router_settings:
+              context_window_fallbacks: [{a: [b]}]
+            general_settings: {shutdown_grace_period: 12.5}
+            """
+        let result = ConfigLoader.parse(yaml, path: "r.yaml", strict: true)
+        #expect(!result.hasErrors && result.diagnostics.isEmpty, "\(result.diagnostics)")
+        let config = try #require(result.config)
+        #expect(config.settings.contextWindowChain(for: "a") == ["b"])
+        #expect(config.settings.fallbackChain(for: "a").isEmpty)
+        #expect(config.settings.shutdownGracePeriod == 12.5)
+        let limits = ModelTable(config: config, environment: .init()).deployments[0].limits
+        #expect(
+            limits == DeploymentLimits(requestsPerMinute: 10, tokensPerMinute: 5000, maxParallelRequests: 3, maxInputTokens: 1000)
+        )
+        let negative = ConfigLoader.parse("model_list: []\ngeneral_settings: {shutdown_grace_period: -1}\n", path: "r.yaml")
+        #expect(negative.hasErrors)
     }
 
     @Test func litellmNumRetriesIsUsed() throws {

@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func strictLeavesKnownLiteLLMKeysAsWarnings() {
-        let yaml = "model_list:\n  - model_name: a\n    litellm_params: {model: mock/echo, tpm: 10}\ncallback_settings: {}\n"
+        let yaml = "model_list:\n  - model_name: a\n    litellm_params: {model: mock/echo, order: 10}\ncallback_settings: {}\n"
         let result = ConfigLoader.parse(yaml, path: "k.yaml", strict: true)
         #expect(!result.hasErrors, "\(result.diagnostics)")
         #expect(result.diagnostics.filter { $0.message.contains("ignored") }.count == 2)

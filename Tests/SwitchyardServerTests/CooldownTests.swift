@@ -110,14 +110,15 @@ import Testing
 
     @Test func failuresBelowTheLimitKeepItClosedAndASuccessForgetsThem() {
         let router = DeploymentRouter(strategy: .simpleShuffle, allowedFails: 3, cooldownSeconds: 60)
-        #expect(!router.recordFailure("a"))
-        #expect(!router.recordFailure("a"))
-        router.recordSuccess("a")
-        #expect(!router.recordFailure("a"))
-        #expect(router.breakerState("a") == .closed)
-        #expect(!router.recordFailure("a"))
-        #expect(router.recordFailure("a"))
-        #expect(router.breakerState("a") == .cooldown)
+        let slot = router.slot(for: deployment("a"))
+        #expect(!router.recordFailure(slot))
+        #expect(!router.recordFailure(slot))
+        slot.recordSuccess(latency: nil)
+        #expect(!router.recordFailure(slot))
+        #expect(slot.breakerState == .closed)
+        #expect(!router.recordFailure(slot))
+        #expect(router.recordFailure(slot))
+        #expect(slot.breakerState == .cooldown)
         guard case .coolingDown = router.pick([deployment("a")]) else {
             Issue.record("a cooling deployment must not be picked")
             return
@@ -126,12 +127,12 @@ import Testing
 
     @Test func inFlightCountsRiseAndFall() {
         let router = DeploymentRouter(strategy: .leastBusy)
-        guard case .deployment(let picked) = router.pick([deployment("a")]) else {
+        guard case .deployment(_, let slot) = router.pick([deployment("a")]) else {
             Issue.record("expected a deployment")
             return
         }
-        #expect(router.inFlight(picked.id) == 1)
-        router.end(picked.id)
-        #expect(router.inFlight(picked.id) == 0)
+        #expect(slot.inFlight == 1)
+        slot.end()
+        #expect(slot.inFlight == 0)
     }
 }

@@ -121,7 +121,7 @@ struct HTTPResult: Sendable {
 /// Sends a request and reads the whole answer.
 func send(
     _ method: HTTPMethod = .POST, _ url: String, json: JSONValue? = nil, raw: String? = nil,
-    headers: [(String, String)] = [], timeout: TimeAmount = .seconds(30)
+    headers: [(String, String)] = [], timeout: TimeAmount = .seconds(30), client: HTTPClient = .shared
 ) async throws -> HTTPResult {
     var request = HTTPClientRequest(url: url)
     request.method = method
@@ -133,7 +133,7 @@ func send(
         request.headers.add(name: "content-type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: raw))
     }
-    let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+    let response = try await client.execute(request, timeout: timeout)
     let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
     return HTTPResult(status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
 }

@@ -106,7 +106,7 @@ import Testing
                 litellm_params: {model: mock/echo, weight: 3}
                 model_info: {id: heavy}
               - model_name: m
-                litellm_params: {model: mock/echo, rpm: 1}
+                litellm_params: {model: mock/echo, weight: 1}
                 model_info: {id: light}
             """
         try await withProxy(yaml: yaml, logLevel: .warning) { proxy in

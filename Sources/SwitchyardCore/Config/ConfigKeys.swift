@@ -12,9 +12,10 @@ enum ConfigKeys {
         "model", "api_base", "base_url", "api_key", "custom_llm_provider", "drop_params", "additional_drop_params",
         "extra_headers", "headers", "timeout", "stream_timeout", "connect_timeout", "first_byte_timeout",
         "idle_timeout", "input_cost_per_token", "output_cost_per_token", "weight", "rpm", "num_retries",
+        "tpm", "max_parallel_requests",
     ]
     static let paramsIgnored: Set<String> = [
-        "tpm", "order", "max_parallel_requests", "max_retries", "api_version",
+        "order", "max_retries", "api_version",
         "organization", "region_name", "tags", "mock_response", "merge_reasoning_content_in_choices",
         "use_in_pass_through", "use_litellm_proxy", "configurable_clientside_auth_params", "litellm_credential_name",
         "cache_control_injection_points", "max_budget", "budget_duration", "vertex_project", "vertex_location",
@@ -34,11 +35,12 @@ enum ConfigKeys {
     ]
     static let litellmSettings: Set<String> = [
         "drop_params", "request_timeout", "num_retries", "fallbacks", "default_fallbacks", "max_fallbacks",
+        "context_window_fallbacks",
     ]
     static let litellmSettingsIgnored: Set<String> = [
         "set_verbose", "json_logs", "callbacks", "success_callback", "failure_callback", "service_callback",
         "cache", "cache_params", "turn_off_message_logging", "redact_user_api_key_info", "telemetry",
-        "context_window_fallbacks", "content_policy_fallbacks", "allowed_fails", "cooldown_time", "retry_policy", "max_budget",
+        "content_policy_fallbacks", "allowed_fails", "cooldown_time", "retry_policy", "max_budget",
         "budget_duration",
         "modify_params", "enable_preview_features", "ssl_verify", "default_internal_user_params",
         "upperbound_key_generate_params", "default_key_generate_params", "max_internal_user_budget",
@@ -48,7 +50,7 @@ enum ConfigKeys {
     ]
     static let generalSettings: Set<String> = [
         "master_key", "max_request_size_mb", "max_request_body_bytes", "connect_timeout", "first_byte_timeout",
-        "idle_timeout", "request_timeout",
+        "idle_timeout", "request_timeout", "shutdown_grace_period",
     ]
     static let generalSettingsIgnored: Set<String> = [
         "database_url", "database_connection_pool_limit", "database_connection_timeout", "store_prompts",
@@ -66,10 +68,9 @@ enum ConfigKeys {
 extension ConfigKeys {
     static let routerSettings: Set<String> = [
         "routing_strategy", "num_retries", "retry_strategy", "retry_after", "fallbacks", "default_fallbacks",
-        "max_fallbacks", "allowed_fails", "cooldown_time",
+        "max_fallbacks", "allowed_fails", "cooldown_time", "context_window_fallbacks",
     ]
     static let routerSettingsIgnored: Set<String> = [
-        "context_window_fallbacks",
         "retry_policy", "allowed_fails_policy", "redis_host", "redis_port", "redis_password", "timeout",
         "model_group_alias", "enable_pre_call_checks", "routing_strategy_args", "provider_budget_config",
         "enable_tag_filtering", "default_max_parallel_requests", "disable_cooldowns",

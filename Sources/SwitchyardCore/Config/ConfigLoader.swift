@@ -297,6 +297,8 @@ struct ConfigWalker {
             case "output_cost_per_token": entry.prices.outputPerToken = number(value, what)
             case "weight": entry.weight = number(value, what)
             case "rpm": entry.rpm = number(value, what)
+            case "tpm": entry.tpm = integer(value, what)
+            case "max_parallel_requests": entry.maxParallelRequests = integer(value, what)
             case "num_retries": entry.numRetries = integer(value, what)
             default: break
             }
@@ -305,20 +307,11 @@ struct ConfigWalker {
 
     /// `fallbacks`, `default_fallbacks` and `max_fallbacks`, in either settings section.
     mutating func readFallbacks(_ mapping: [YAMLPair], section: String, into settings: inout ProxySettings) {
-        if let node = value(mapping, "fallbacks"), !isNull(node) {
-            guard case .sequence(let items, _) = node else {
-                error("\(section).fallbacks must be a list", fix: "write fallbacks: [{grok-4: [grok-3-mini]}]", at: node)
-                return
-            }
-            for item in items {
-                guard let pairs = self.mapping(item, "each item of \(section).fallbacks") else { return }
-                for pair in pairs {
-                    guard let alias = string(pair.key, "a fallback alias"),
-                        let targets = stringList(pair.value, "\(section).fallbacks.\(alias)")
-                    else { return }
-                    settings.fallbacks[alias] = targets
-                }
-            }
+        if let table = fallbackTable(mapping, key: "fallbacks", section: section) {
+            settings.fallbacks.merge(table) { $1 }
+        }
+        if let table = fallbackTable(mapping, key: "context_window_fallbacks", section: section) {
+            settings.contextWindowFallbacks.merge(table) { $1 }
         }
         if let node = value(mapping, "default_fallbacks"), !isNull(node),
             let targets = stringList(node, "\(section).default_fallbacks")
@@ -328,6 +321,26 @@ struct ConfigWalker {
         if let node = value(mapping, "max_fallbacks"), !isNull(node), let count = integer(node, "\(section).max_fallbacks") {
             settings.maxFallbacks = count
         }
+    }
+
+    /// A list of `{alias: [fallback, ...]}` mappings under `key`, or nil when absent or malformed (reported).
+    mutating func fallbackTable(_ mapping: [YAMLPair], key: String, section: String) -> [String: [String]]? {
+        guard let node = value(mapping, key), !isNull(node) else { return nil }
+        guard case .sequence(let items, _) = node else {
+            error("\(section).\(key) must be a list", fix: "write \(key): [{grok-4: [grok-3-mini]}]", at: node)
+            return nil
+        }
+        var table: [String: [String]] = [:]
+        for item in items {
+            guard let pairs = self.mapping(item, "each item of \(section).\(key)") else { return nil }
+            for pair in pairs {
+                guard let alias = string(pair.key, "a fallback alias"),
+                    let targets = stringList(pair.value, "\(section).\(key).\(alias)")
+                else { return nil }
+                table[alias] = targets
+            }
+        }
+        return table
     }
 
     mutating func readRouterSettings(_ node: YAMLNode, into settings: inout ProxySettings) {
@@ -348,11 +361,11 @@ struct ConfigWalker {
         if let value = value(mapping, "routing_strategy"), !isNull(value),
             let text = string(value, "router_settings.routing_strategy")
         {
-            if let strategy = RoutingStrategy(rawValue: text) {
+            if let strategy = RoutingStrategy(name: text) {
                 settings.routingStrategy = strategy
             } else {
                 warning(
-                    "routing_strategy '\(text)' is not supported yet; using simple-shuffle",
+                    "routing_strategy '\(text)' is not supported; using simple-shuffle",
                     fix: "use one of: \(RoutingStrategy.allCases.map(\.rawValue).joined(separator: ", "))", at: value)
             }
         }
@@ -432,6 +445,14 @@ struct ConfigWalker {
             case "first_byte_timeout": settings.timeouts.firstByte = number(value, what) ?? settings.timeouts.firstByte
             case "idle_timeout": settings.timeouts.idle = number(value, what) ?? settings.timeouts.idle
             case "request_timeout": settings.timeouts.total = number(value, what) ?? settings.timeouts.total
+            case "shutdown_grace_period":
+                if let seconds = number(value, what) {
+                    guard seconds >= 0 else {
+                        error("\(what) must be zero or more seconds", fix: "write shutdown_grace_period: 30", at: value)
+                        continue
+                    }
+                    settings.shutdownGracePeriod = seconds
+                }
             default: break
             }
         }

@@ -45,6 +45,8 @@ public struct Deployment: Sendable {
     public let weight: Double
     /// Per-model retries, overriding the router's.
     public let numRetries: Int?
+    /// Local limits (`rpm`, `tpm`, `max_parallel_requests`, `model_info.max_input_tokens`).
+    public let limits: DeploymentLimits
 
     /// Creates a deployment (tests and the resolver).
     public init(
@@ -63,7 +65,8 @@ public struct Deployment: Sendable {
         prices: ModelPrices = ModelPrices(),
         location: SourceLocation? = nil,
         weight: Double = 1,
-        numRetries: Int? = nil
+        numRetries: Int? = nil,
+        limits: DeploymentLimits = DeploymentLimits()
     ) {
         self.id = id
         self.alias = alias
@@ -82,8 +85,35 @@ public struct Deployment: Sendable {
         self.paramRules = provider?.rules(for: upstreamModel) ?? []
         self.weight = weight
         self.numRetries = numRetries
+        self.limits = limits
     }
 
     /// `provider/model` as written.
     public var qualifiedModel: String { "\(providerName)/\(upstreamModel)" }
+}
+
+/// Limits a deployment enforces locally, before the upstream's own.
+public struct DeploymentLimits: Sendable, Equatable {
+    /// Requests per minute (`rpm`).
+    public var requestsPerMinute: Int?
+    /// Tokens per minute (`tpm`), prompt and completion together.
+    public var tokensPerMinute: Int?
+    /// Requests in flight at once (`max_parallel_requests`).
+    public var maxParallelRequests: Int?
+    /// Largest prompt, in estimated tokens (`model_info.max_input_tokens`).
+    public var maxInputTokens: Int?
+
+    /// Limits; nil means none.
+    public init(
+        requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil, maxParallelRequests: Int? = nil,
+        maxInputTokens: Int? = nil
+    ) {
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+        self.maxParallelRequests = maxParallelRequests
+        self.maxInputTokens = maxInputTokens
+    }
+
+    /// Whether any rate or concurrency limit is set.
+    public var limitsTraffic: Bool { requestsPerMinute != nil || tokensPerMinute != nil || maxParallelRequests != nil }
 }

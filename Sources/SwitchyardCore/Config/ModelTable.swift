@@ -38,7 +38,11 @@ public struct ModelTable: Sendable {
         }
         var diagnostics = resolver.diagnostics
         let known = Set(config.deployments.map(\.alias))
-        let named = config.settings.fallbacks.flatMap { [$0.key] + $0.value } + config.settings.defaultFallbacks
+        let named =
+            (config.settings.fallbacks.merging(config.settings.contextWindowFallbacks) { $0 + $1 }).flatMap {
+                [$0.key] + $0.value
+            }
+            + config.settings.defaultFallbacks
         for alias in Set(named).sorted() where !known.contains(alias) {
             diagnostics.append(
                 ConfigDiagnostic(
@@ -123,7 +127,7 @@ extension Deployment {
             id: id, alias: alias, providerName: providerName, provider: provider, upstreamModel: upstreamModel,
             baseURL: baseURL, apiKey: apiKey, status: .disabled(reason: reason, fix: fix), dropParams: dropParams,
             additionalDropParams: additionalDropParams, extraHeaders: extraHeaders, timeouts: timeouts, prices: prices,
-            location: location, weight: weight, numRetries: numRetries)
+            location: location, weight: weight, numRetries: numRetries, limits: limits)
     }
 }
 
@@ -300,7 +304,10 @@ struct DeploymentResolver {
             prices: entry.prices,
             location: entry.location,
             weight: entry.weight ?? entry.rpm ?? 1,
-            numRetries: entry.numRetries)
+            numRetries: entry.numRetries,
+            limits: DeploymentLimits(
+                requestsPerMinute: entry.rpm.map { Int($0) }, tokensPerMinute: entry.tpm,
+                maxParallelRequests: entry.maxParallelRequests, maxInputTokens: entry.maxInputTokens))
     }
 
     /// Why `text` is not a usable base URL, or nil.

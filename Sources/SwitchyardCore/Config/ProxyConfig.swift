@@ -81,6 +81,10 @@ public struct DeploymentEntry: Sendable, Equatable {
     public var rpm: Double?
     /// Per-model `num_retries`.
     public var numRetries: Int?
+    /// `tpm`: local tokens-per-minute limit.
+    public var tpm: Int?
+    /// `max_parallel_requests`: local concurrency cap.
+    public var maxParallelRequests: Int?
     /// `model_info.max_input_tokens`.
     public var maxInputTokens: Int?
     /// Where the entry starts.
@@ -117,6 +121,19 @@ public enum RoutingStrategy: String, Sendable, Equatable, CaseIterable {
     case simpleShuffle = "simple-shuffle"
     /// Fewest requests in flight.
     case leastBusy = "least-busy"
+    /// Lowest moving average of time to first byte (first event for streams) over the last minute.
+    case latencyBased = "latency-based-routing"
+    /// Fewest tokens in the last minute, among deployments within their limits.
+    case usageBased = "usage-based-routing"
+
+    /// A strategy by its LiteLLM name (`usage-based-routing-v2` is accepted as `usage-based-routing`).
+    public init?(name: String) {
+        if name == "usage-based-routing-v2" {
+            self = .usageBased
+        } else {
+            self.init(rawValue: name)
+        }
+    }
 }
 
 /// How long to wait between attempts.
@@ -147,6 +164,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var retryAfter = 0.1
     /// `fallbacks`: aliases to try, in order, when an alias fails.
     public var fallbacks: [String: [String]] = [:]
+    /// `context_window_fallbacks`: aliases to try when a prompt is too long for an alias.
+    public var contextWindowFallbacks: [String: [String]] = [:]
     /// `default_fallbacks`: for aliases without their own.
     public var defaultFallbacks: [String] = []
     /// `max_fallbacks`.
@@ -156,9 +175,17 @@ public struct ProxySettings: Sendable, Equatable {
     /// Seconds a deployment rests before one probe request may try it again (`router_settings.cooldown_time`).
     public var cooldownTime = 5.0
 
+    /// Seconds in-flight requests may take to finish after SIGTERM (`general_settings.shutdown_grace_period`).
+    public var shutdownGracePeriod = 30.0
+
     /// The fallback aliases for `alias`, at most `maxFallbacks`, never `alias` itself.
     public func fallbackChain(for alias: String) -> [String] {
         Array((fallbacks[alias] ?? defaultFallbacks).filter { $0 != alias }.prefix(maxFallbacks))
+    }
+
+    /// The aliases to try when `alias` rejects a prompt as too long, at most `maxFallbacks`.
+    public func contextWindowChain(for alias: String) -> [String] {
+        Array((contextWindowFallbacks[alias] ?? []).filter { $0 != alias }.prefix(maxFallbacks))
     }
 
     /// Default settings.

@@ -12,6 +12,8 @@ public struct ProxyError: Error, Sendable, Equatable {
     public let param: String?
     /// Seconds a client should wait, for 429/503.
     public let retryAfter: Int?
+    /// Extra response headers (`x-ratelimit-*` for a local limit).
+    public var headers: [String: String] = [:]
 
     /// Creates an error.
     public init(status: Int, type: String, code: String, message: String, param: String? = nil, retryAfter: Int? = nil) {
@@ -59,6 +61,33 @@ public struct ProxyError: Error, Sendable, Equatable {
 }
 
 extension ProxyError {
+    /// OpenAI's code for a prompt longer than the model's context window.
+    public static let contextLengthExceeded = "context_length_exceeded"
+    /// The code of requests ended by shutdown.
+    public static let shuttingDownCode = "server_shutting_down"
+
+    /// 400 when the prompt is longer than every deployment of an alias takes (`model_info.max_input_tokens`).
+    public static func contextWindow(alias: String, limit: Int, estimated: Int) -> ProxyError {
+        ProxyError(
+            status: 400, type: "invalid_request_error", code: contextLengthExceeded,
+            message: "The prompt (about \(estimated) tokens) is longer than the model '\(alias)' takes "
+                + "(max_input_tokens \(limit)). Shorten it, or set context_window_fallbacks for '\(alias)'.",
+            param: "messages")
+    }
+
+    /// 503 for a request still running when the shutdown grace period ended.
+    public static func shuttingDown(grace: Double) -> ProxyError {
+        ProxyError(
+            status: 503, type: "api_error", code: shuttingDownCode,
+            message: "The proxy is shutting down and ended this request after its \(format(grace)) s grace period; "
+                + "send it again.",
+            retryAfter: 1)
+    }
+
+    /// 499: the client went away.
+    public static let clientClosed = ProxyError(
+        status: 499, type: "api_error", code: "client_closed_request", message: "The client went away.")
+
     /// 400 for a malformed or incomplete request.
     public static func invalidRequest(_ message: String, param: String? = nil, code: String = "invalid_request") -> ProxyError {
         ProxyError(status: 400, type: "invalid_request_error", code: code, message: message, param: param)

@@ -25,6 +25,9 @@ public enum UpstreamErrorMapper {
             {
                 mappedStatus = 401
                 code = "invalid_api_key"
+            } else if isContextWindowMessage(upstreamMessage) {
+                mappedStatus = 400
+                code = ProxyError.contextLengthExceeded
             } else {
                 mappedStatus = 400
                 code = "invalid_request"
@@ -58,6 +61,15 @@ public enum UpstreamErrorMapper {
         return ProxyError(
             status: mappedStatus, type: type, code: code, message: message, param: param,
             retryAfter: retryAfter)
+    }
+
+    /// Whether an upstream's 400 says the prompt is longer than the context window (xAI: "This model's maximum
+    /// prompt length is N but the request contains M tokens"; OpenAI: "maximum context length").
+    static func isContextWindowMessage(_ message: String) -> Bool {
+        let lowered = message.lowercased()
+        return lowered.contains("maximum prompt length") || lowered.contains("maximum context length")
+            || lowered.contains("context length exceeded") || lowered.contains("context_length_exceeded")
+            || lowered.contains("context window")
     }
 
     /// The message, code, type and param from an upstream body in any of the known shapes.

@@ -5,22 +5,28 @@ import SwitchyardCore
 
 /// `/health`, `/health/liveliness`, `/health/readiness`.
 enum HealthRoutes {
-    static func add(to router: Router<BasicRequestContext>, engine: ProxyEngine) {
+    static func add(to router: Router<BasicRequestContext>, store: EngineStore) {
         for path in ["/health/liveliness", "/health/liveness"] {
             router.get(RouterPath(path)) { request, _ in
                 ProxyEngine.jsonResponse(.object(["status": "alive"]), requestID: ProxyEngine.requestID(from: request))
             }
         }
         router.get("/health/readiness") { request, _ in
+            let engine = store.current
             let enabled = engine.table.deployments.filter(\.status.isEnabled).count
+            let draining = engine.lifecycle.isDraining
             let body: JSONValue = .object([
-                "status": "ready",
+                "status": draining ? "draining" : "ready",
                 "models": .object(["enabled": .int(enabled), "disabled": .int(engine.table.deployments.count - enabled)]),
                 "version": .string(SwitchyardVersion.current),
             ])
-            return ProxyEngine.jsonResponse(body, requestID: ProxyEngine.requestID(from: request))
+            var response = ProxyEngine.jsonResponse(body, requestID: ProxyEngine.requestID(from: request))
+            // A load balancer stops sending new requests to a draining instance.
+            if draining { response.status = .serviceUnavailable }
+            return response
         }
         router.get("/health") { request, _ in
+            let engine = store.current
             let requestID = ProxyEngine.requestID(from: request)
             do throws(ProxyError) { try engine.authorize(request) } catch {
                 return engine.errorResponse(error, requestID: requestID)
@@ -45,7 +51,13 @@ enum HealthRoutes {
                 switch deployment.status {
                 case .enabled:
                     entry["status"] = "enabled"
-                    entry["breaker"] = .string(engine.router.breakerState(deployment.id).rawValue)
+                    let slot = engine.router.slot(for: deployment)
+                    let usage = slot.usage()
+                    entry["breaker"] = .string(slot.breakerState.rawValue)
+                    entry["in_flight"] = .int(usage.inFlight)
+                    entry["requests_last_minute"] = .int(usage.requests)
+                    entry["tokens_last_minute"] = .int(usage.tokens)
+                    if let latency = usage.latencyMs { entry["latency_ms"] = .double((latency * 10).rounded() / 10) }
                     if probe {
                         let result = await self.probe(deployment, engine: engine)
                         entry["probe"] = .string(result.map { "failed: \($0)" } ?? "ok")

@@ -4,42 +4,88 @@ import ServiceLifecycle
 import SwitchyardCore
 import UnixSignals
 
-/// The proxy: a Hummingbird server and its request-log service, built from one model table.
+/// The proxy: a Hummingbird server, its request-log service and upstream clients, serving the engine in force.
+/// A reload swaps the engine; requests already running finish on the one they started with.
 public struct ProxyServer: Sendable {
-    /// What requests run on.
-    public let engine: ProxyEngine
+    /// The engine in force.
+    public let store: EngineStore
+    /// Where reloads read the config, if anywhere.
+    public let source: ConfigSource?
+    /// Overrides `general_settings.shutdown_grace_period`.
+    public let gracePeriod: Double?
+
+    /// The engine new requests use.
+    public var engine: ProxyEngine { store.current }
 
     /// Builds the server for a table; the redactor learns the table's secrets.
-    public init(table: ModelTable, logger: Logger, redactors: RedactorStore) {
+    public init(
+        table: ModelTable, logger: Logger, redactors: RedactorStore, source: ConfigSource? = nil, gracePeriod: Double? = nil
+    ) {
         redactors.update(redactors.redactor.adding(secrets: table.secrets))
-        self.engine = ProxyEngine(
-            table: table, clients: UpstreamClientPool(table: table), redactors: redactors,
-            requestLog: RequestLog(logger: logger), logger: logger)
+        self.store = EngineStore(
+            ProxyEngine(
+                table: table, clients: UpstreamClientPool(table: table), redactors: redactors,
+                requestLog: RequestLog(logger: logger), logger: logger))
+        self.source = source
+        self.gracePeriod = gracePeriod
     }
 
-    /// The routes.
+    /// Reads the config again: an invalid one is logged and rejected, and the old one keeps serving; a valid one
+    /// serves new requests at once, and deployments it leaves unchanged keep their counters and breakers.
+    @discardableResult
+    public func reload(from source: ConfigSource, reason: String) -> ReloadOutcome {
+        let old = store.current
+        let table: ModelTable
+        switch source.load() {
+        case .failure(let error):
+            old.logger.error(
+                "config reload rejected; the previous config keeps serving",
+                metadata: ["config": .string(source.path), "reason": .string(reason), "problems": .string(error.description)])
+            return .rejected(error.description)
+        case .success(let loaded): table = loaded
+        }
+        old.redactors.update(old.redactors.redactor.adding(secrets: table.secrets))
+        old.clients.prepare(for: table)
+        let next = ProxyEngine(
+            table: table, clients: old.clients, redactors: old.redactors, requestLog: old.requestLog, logger: old.logger,
+            lifecycle: old.lifecycle, carryingOver: old.router)
+        store.replace(with: next)
+        let enabled = table.deployments.filter(\.status.isEnabled)
+        let kept = enabled.filter { next.router.shares($0, with: old.router) }.count
+        for diagnostic in table.diagnostics { old.logger.warning("\(diagnostic.description)") }
+        old.logger.info(
+            "config reloaded",
+            metadata: [
+                "config": .string(source.path), "reason": .string(reason), "enabled": .stringConvertible(enabled.count),
+                "deployments": .stringConvertible(table.deployments.count), "kept_state": .stringConvertible(kept),
+                "aliases": .string(table.enabledAliases.joined(separator: ",")),
+            ])
+        return .applied(deployments: enabled.count, kept: kept)
+    }
+
+    /// The routes; each request runs on the engine in force when it arrived.
     public func buildRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        let engine = self.engine
+        let store = self.store
         for prefix in ["/v1", ""] {
             router.post(RouterPath("\(prefix)/chat/completions")) { request, _ in
-                await engine.handleCompletion(request, endpoint: .chatCompletions)
+                await store.current.handleCompletion(request, endpoint: .chatCompletions)
             }
             router.post(RouterPath("\(prefix)/completions")) { request, _ in
-                await engine.handleCompletion(request, endpoint: .completions)
+                await store.current.handleCompletion(request, endpoint: .completions)
             }
             router.post(RouterPath("\(prefix)/embeddings")) { request, _ in
-                await engine.handleCompletion(request, endpoint: .embeddings)
+                await store.current.handleCompletion(request, endpoint: .embeddings)
             }
-            router.get(RouterPath("\(prefix)/models")) { request, _ in engine.listModels(request) }
+            router.get(RouterPath("\(prefix)/models")) { request, _ in store.current.listModels(request) }
             router.get(RouterPath("\(prefix)/models/{alias}")) { request, context in
-                engine.model(request, alias: context.parameters.get("alias") ?? "")
+                store.current.model(request, alias: context.parameters.get("alias") ?? "")
             }
         }
         for path in ["/model/info", "/v1/model/info"] {
-            router.get(RouterPath(path)) { request, _ in engine.modelInfo(request) }
+            router.get(RouterPath(path)) { request, _ in store.current.modelInfo(request) }
         }
-        HealthRoutes.add(to: router, engine: engine)
+        HealthRoutes.add(to: router, store: store)
         return router
     }
 
@@ -54,22 +100,36 @@ public struct ProxyServer: Sendable {
             logger: engine.logger)
     }
 
-    /// The services to run together, in start order; they stop in reverse: the server first, then the upstream
-    /// clients, and the request log last, so every record is written.
+    /// The services to run together, in start order; they stop in reverse: the reloader, then the server (draining
+    /// for the grace period), then the upstream clients, and the request log last, so every record is written.
     public func services(
-        host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void
+        host: String, port: Int, reloadSignals: [UnixSignal] = [], watchInterval: Duration? = nil,
+        onRunning: @escaping @Sendable (Int) async -> Void
     ) -> [any Service] {
-        [engine.requestLog, engine.clients, application(host: host, port: port, onRunning: onRunning)]
+        let engine = self.engine
+        var services: [any Service] = [
+            engine.requestLog, engine.clients,
+            DrainingService(
+                app: application(host: host, port: port, onRunning: onRunning), store: store, lifecycle: engine.lifecycle,
+                gracePeriod: gracePeriod, logger: engine.logger),
+        ]
+        if let source, !reloadSignals.isEmpty || watchInterval != nil {
+            services.append(ConfigReloader(server: self, source: source, watchInterval: watchInterval, signals: reloadSignals))
+        }
+        return services
     }
 
-    /// Serves until SIGTERM or SIGINT (or until `shutdownSignals` is empty and the task is cancelled).
+    /// Serves until SIGTERM or SIGINT (or until `shutdownSignals` is empty and the task is cancelled); SIGHUP
+    /// reloads the config, and so does a change to the file when `watchInterval` is set.
     public func run(
-        host: String, port: Int, shutdownSignals: [UnixSignal] = [.sigterm, .sigint],
-        onRunning: @escaping @Sendable (Int) async -> Void
+        host: String, port: Int, shutdownSignals: [UnixSignal] = [.sigterm, .sigint], reloadSignals: [UnixSignal] = [.sighup],
+        watchInterval: Duration? = nil, onRunning: @escaping @Sendable (Int) async -> Void
     ) async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: services(host: host, port: port, onRunning: onRunning).map { .init(service: $0) },
+                services: services(
+                    host: host, port: port, reloadSignals: reloadSignals, watchInterval: watchInterval, onRunning: onRunning
+                ).map { .init(service: $0) },
                 gracefulShutdownSignals: shutdownSignals,
                 logger: engine.logger))
         try await group.run()

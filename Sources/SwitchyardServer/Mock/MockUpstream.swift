@@ -134,6 +134,13 @@ public struct MockUpstream: Sendable {
                 message: "The model \(requested) does not exist or your team does not have access to it.")
         }
         if let rejection = Self.rejection(of: body, model: requested, kind: kind) { return rejection }
+        let window = options.contextWindow ?? Self.contextWindow(of: answeredModel)
+        let promptTokens = MockCompletion.promptTokens(of: body)
+        if kind != .embeddings, promptTokens > window {
+            return Self.flatError(
+                .badRequest, code: "Client specified an invalid argument",
+                message: "This model's maximum prompt length is \(window) but the request contains \(promptTokens) tokens.")
+        }
         let prompt = MockCompletion.lastUserText(in: body)
         if let fault = await fault(in: prompt, body: body, key: key) { return fault }
         if options.firstByteLatency > .zero { try? await Task.sleep(for: options.firstByteLatency) }
@@ -171,6 +178,14 @@ public struct MockUpstream: Sendable {
             emptyDeltas: model.hasPrefix("grok-code-fast") ? 3 : 0)
         completion.reasoningInStream = model.hasPrefix("grok-code-fast") || model.hasPrefix("grok-3-mini")
         return completion
+    }
+
+    /// Prompt tokens a model takes (xai-upstream.md's table).
+    static func contextWindow(of model: String) -> Int {
+        if model.hasPrefix("grok-4-fast") { return 2_000_000 }
+        if model.hasPrefix("grok-4") || model.hasPrefix("grok-code-fast") { return 256_000 }
+        if model.hasPrefix("grok-2-vision") { return 32_768 }
+        return 131_072
     }
 
     static func isReasoning(_ model: String) -> Bool {

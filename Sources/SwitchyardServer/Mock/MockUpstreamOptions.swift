@@ -16,6 +16,8 @@ public struct MockUpstreamOptions: Sendable {
     public var requiredKey: String?
     /// Send a `: keepalive` comment before the first frame, as xAI sometimes does.
     public var keepaliveComment = true
+    /// Prompt tokens every model takes; nil uses each model's real context window.
+    public var contextWindow: Int?
     /// Record requests (headers and body) for tests; off for benchmarks.
     public var recordRequests = true
 

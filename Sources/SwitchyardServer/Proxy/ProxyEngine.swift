@@ -23,17 +23,23 @@ public struct ProxyEngine: Sendable {
     /// Picks deployments and counts requests in flight.
     public let router: DeploymentRouter
 
-    /// Creates an engine.
-    public init(table: ModelTable, clients: UpstreamClientPool, redactors: RedactorStore, requestLog: RequestLog, logger: Logger)
-    {
+    /// Whether the server is draining or past its grace period.
+    public let lifecycle: ServerLifecycle
+
+    /// Creates an engine; a reload passes the previous router so unchanged deployments keep their state.
+    public init(
+        table: ModelTable, clients: UpstreamClientPool, redactors: RedactorStore, requestLog: RequestLog, logger: Logger,
+        lifecycle: ServerLifecycle = ServerLifecycle(), carryingOver previous: DeploymentRouter? = nil
+    ) {
         self.table = table
         self.clients = clients
         self.redactors = redactors
         self.requestLog = requestLog
         self.logger = logger
+        self.lifecycle = lifecycle
         self.router = DeploymentRouter(
             strategy: table.settings.routingStrategy, allowedFails: table.settings.allowedFails,
-            cooldownSeconds: table.settings.cooldownTime)
+            cooldownSeconds: table.settings.cooldownTime, deployments: table.deployments, carryingOver: previous)
     }
 
     /// The request id a client sent (if sane) or a new one.
@@ -80,6 +86,9 @@ public struct ProxyEngine: Sendable {
     func errorResponse(_ error: ProxyError, requestID: String) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .requestID: requestID]
         if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        for (name, value) in error.headers.sorted(by: { $0.key < $1.key }) {
+            if let fieldName = HTTPField.Name(name) { headers[fieldName] = value }
+        }
         return Response(
             status: .init(code: error.status), headers: headers,
             body: .init(byteBuffer: ByteBuffer(bytes: error.body(redactor: redactors.redactor))))
@@ -135,33 +144,43 @@ public struct ProxyEngine: Sendable {
             throw ProxyError.invalidRequest("'model' is required and must be a string naming a model alias.", param: "model")
         }
         record.alias = alias
-        let chain = [alias] + table.settings.fallbackChain(for: alias)
+        let promptTokens = TokenEstimate.prompt(of: body)
+        var chain = [alias]
+        var index = 0
         var lastError: ProxyError?
-        for (fallbacks, current) in chain.enumerated() {
-            let deployments: [Deployment]
-            do {
-                deployments = try enabledDeployments(current)
-            } catch {
-                // An unknown alias is the client's mistake; a disabled one may fall back.
-                if fallbacks == 0, error.code == "model_not_found" || chain.count == 1 { throw error }
-                lastError = lastError ?? error
-                continue
-            }
-            do {
+        while index < chain.count {
+            let current = chain[index]
+            do throws(ProxyError) {
+                let deployments = try enabledDeployments(current)
                 var response = try await withRetries(
                     deployments, request: request, body: body, endpoint: endpoint, requestID: requestID, started: started,
-                    record: &record)
-                response.headers[HTTPField.Name.attemptedFallbacks] = String(fallbacks)
+                    promptTokens: promptTokens, record: &record)
+                response.headers[HTTPField.Name.attemptedFallbacks] = String(index)
                 return response
-            } catch let error as ProxyError {
-                guard RetryPolicy.isRetryable(error), fallbacks < chain.count - 1 else { throw error }
-                lastError = error
+            } catch {
+                // An unknown alias is the client's mistake; an unknown or disabled fallback is skipped, and the error
+                // the client sees stays the one of the last alias that really ran.
+                let unknownFallback = index > 0 && (error.code == "model_not_found" || error.code == "model_disabled")
+                if index == 0 {
+                    if error.code == "model_not_found" { throw error }
+                    let contextChain = table.settings.contextWindowChain(for: alias)
+                    chain +=
+                        error.code == ProxyError.contextLengthExceeded && !contextChain.isEmpty
+                        ? contextChain : table.settings.fallbackChain(for: alias)
+                }
+                let fallsBack =
+                    unknownFallback || RetryPolicy.isRetryable(error) || error.code == ProxyError.contextLengthExceeded
+                guard fallsBack, index + 1 < chain.count, !lifecycle.isPastGrace else {
+                    throw unknownFallback ? lastError ?? error : error
+                }
+                if !unknownFallback { lastError = error }
                 logger.debug(
                     "falling back",
                     metadata: [
-                        "request_id": .string(requestID), "from": .string(current),
-                        "to": .string(chain[fallbacks + 1]), "status": .stringConvertible(error.status),
+                        "request_id": .string(requestID), "from": .string(current), "to": .string(chain[index + 1]),
+                        "status": .stringConvertible(error.status), "code": .string(error.code),
                     ])
+                index += 1
             }
         }
         throw lastError ?? ProxyError.modelNotFound(alias)
@@ -169,36 +188,50 @@ public struct ProxyEngine: Sendable {
 
     /// Attempts on an alias's deployments: one, then up to `num_retries` more on untried ones, with backoff.
     private func withRetries(
-        _ deployments: [Deployment], request: Request, body: JSONObject, endpoint: UpstreamEndpoint, requestID: String,
-        started: ContinuousClock.Instant, record: inout RequestRecord
-    ) async throws -> Response {
+        _ original: [Deployment], request: Request, body: JSONObject, endpoint: UpstreamEndpoint, requestID: String,
+        started: ContinuousClock.Instant, promptTokens: Int, record: inout RequestRecord
+    ) async throws(ProxyError) -> Response {
         var tried: Set<String> = []
         var attempt = 0
+        let deployments = original.filter { ($0.limits.maxInputTokens ?? .max) >= promptTokens }
+        if deployments.isEmpty, let first = original.first {
+            throw ProxyError.contextWindow(
+                alias: first.alias, limit: original.compactMap(\.limits.maxInputTokens).max() ?? 0, estimated: promptTokens)
+        }
         while true {
             let untried = deployments.filter { !tried.contains($0.id) }
             let deployment: Deployment
-            switch router.pick(untried.isEmpty ? deployments : untried) {
-            case .deployment(let picked): deployment = picked
+            let slot: DeploymentSlot
+            switch router.pick(untried.isEmpty ? deployments : untried, promptTokens: promptTokens) {
+            case .deployment(let picked, let pickedSlot): (deployment, slot) = (picked, pickedSlot)
             case .coolingDown(let seconds):
                 throw ProxyError(
                     status: 503, type: "api_error", code: "deployment_cooldown",
                     message: "Every deployment of '\(deployments.first?.alias ?? "")' is cooling down after upstream failures; "
                         + "retry in \(seconds) s.",
                     retryAfter: seconds)
+            case .rateLimited(let rejection):
+                throw ProxyError.localRateLimit(rejection, alias: deployments.first?.alias ?? "")
             }
+            let attemptStarted = ContinuousClock.now
             do {
                 var response = try await attemptOnce(
-                    request, body: body, endpoint: endpoint, deployment: deployment, requestID: requestID, started: started,
-                    record: &record)
-                router.recordSuccess(deployment.id)
+                    request, body: body, endpoint: endpoint, deployment: deployment, slot: slot, requestID: requestID,
+                    started: started, record: &record)
+                slot.recordSuccess(latency: ContinuousClock.now - attemptStarted)
                 response.headers[HTTPField.Name.attemptedRetries] = String(attempt)
                 return response
             } catch {
-                router.end(deployment.id)
-                let proxyError = (error as? ProxyError) ?? Self.classify(error, deployment: deployment.id)
+                slot.end()
+                let proxyError =
+                    lifecycle.isPastGrace
+                    ? ProxyError.shuttingDown(grace: lifecycle.gracePeriod)
+                    : (error as? ProxyError) ?? Self.classify(error, deployment: deployment.id)
                 let rejectedKey = proxyError.status == 401 || proxyError.status == 403
-                if RetryPolicy.isRetryable(proxyError) || rejectedKey {
-                    if router.recordFailure(deployment.id, immediate: rejectedKey) {
+                if proxyError.code == ProxyError.shuttingDownCode || proxyError.code == "client_closed_request" {
+                    // Not the deployment's fault.
+                } else if RetryPolicy.isRetryable(proxyError) || rejectedKey {
+                    if router.recordFailure(slot, immediate: rejectedKey, latency: ContinuousClock.now - attemptStarted) {
                         logger.warning(
                             "deployment cooling down",
                             metadata: [
@@ -207,10 +240,11 @@ public struct ProxyEngine: Sendable {
                             ])
                     }
                 } else {
-                    router.recordSuccess(deployment.id)
+                    slot.recordNeutral()
                 }
                 let allowed = deployment.numRetries ?? table.settings.numRetries
-                guard attempt < allowed, RetryPolicy.isRetryable(proxyError), !Task.isCancelled else { throw proxyError }
+                guard attempt < allowed, RetryPolicy.isRetryable(proxyError), !Task.isCancelled, !lifecycle.isPastGrace
+                else { throw proxyError }
                 attempt += 1
                 tried.insert(deployment.id)
                 logger.debug(
@@ -219,18 +253,22 @@ public struct ProxyEngine: Sendable {
                         "request_id": .string(requestID), "deployment": .string(deployment.id),
                         "status": .stringConvertible(proxyError.status), "attempt": .stringConvertible(attempt),
                     ])
-                try await Task.sleep(
-                    for: RetryPolicy.delay(
-                        attempt: attempt, base: table.settings.retryAfter, strategy: table.settings.retryStrategy,
-                        retryAfter: proxyError.retryAfter))
+                do {
+                    try await Task.sleep(
+                        for: RetryPolicy.delay(
+                            attempt: attempt, base: table.settings.retryAfter, strategy: table.settings.retryStrategy,
+                            retryAfter: proxyError.retryAfter))
+                } catch {
+                    throw ProxyError.clientClosed
+                }
             }
         }
     }
 
     /// One attempt against one deployment: normalize for it, build its headers, send and relay.
     private func attemptOnce(
-        _ request: Request, body: JSONObject, endpoint: UpstreamEndpoint, deployment: Deployment, requestID: String,
-        started: ContinuousClock.Instant, record: inout RequestRecord
+        _ request: Request, body: JSONObject, endpoint: UpstreamEndpoint, deployment: Deployment, slot: DeploymentSlot,
+        requestID: String, started: ContinuousClock.Instant, record: inout RequestRecord
     ) async throws -> Response {
         let alias = deployment.alias
         record.deploymentID = deployment.id
@@ -257,7 +295,7 @@ public struct ProxyEngine: Sendable {
         }
         record.stream = normalized.stream && endpoint != .embeddings
         let context = RelayContext(
-            engine: self, deployment: deployment, requestID: requestID, started: started, record: record,
+            engine: self, deployment: deployment, slot: slot, requestID: requestID, started: started, record: record,
             stripUsageChunk: normalized.stripUsageChunk)
         if provider.isBuiltIn {
             return BuiltInMockResponder.respond(to: normalized, endpoint: endpoint, context: context)
@@ -338,9 +376,7 @@ public struct ProxyEngine: Sendable {
                 return .upstreamUnreachable(deployment, detail: String(describing: clientError))
             }
         }
-        if error is CancellationError {
-            return ProxyError(status: 499, type: "api_error", code: "client_closed_request", message: "The client went away.")
-        }
+        if error is CancellationError { return .clientClosed }
         return .upstreamUnreachable(deployment, detail: String(describing: type(of: error)))
     }
 

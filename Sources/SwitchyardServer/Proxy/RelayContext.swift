@@ -4,6 +4,8 @@ import SwitchyardCore
 struct RelayContext: Sendable {
     let engine: ProxyEngine
     let deployment: Deployment
+    /// The deployment's live state; the request ends on it.
+    let slot: DeploymentSlot
     let requestID: String
     let started: ContinuousClock.Instant
     var record: RequestRecord
@@ -21,7 +23,7 @@ struct RelayContext: Sendable {
         record.latency = ContinuousClock.now - started
         record.timeToFirstByte = firstByte.map { $0 - started }
         record.streamTruncated = truncated
-        engine.router.end(deployment.id)
+        slot.end(tokens: usage.map { $0.promptTokens + $0.completionTokens + $0.reasoningTokens } ?? 0)
         engine.requestLog.record(record)
     }
 

@@ -112,7 +112,10 @@ final class SSERelay: @unchecked Sendable {
                 do {
                     chunk = try await nextChunk()
                 } catch {
-                    failure = (error as? ProxyError) ?? ProxyEngine.classify(error, deployment: deploymentID)
+                    failure =
+                        context.engine.lifecycle.isPastGrace
+                        ? ProxyError.shuttingDown(grace: context.engine.lifecycle.gracePeriod)
+                        : (error as? ProxyError) ?? ProxyEngine.classify(error, deployment: deploymentID)
                     break upstream
                 }
                 guard let chunk else { break upstream }

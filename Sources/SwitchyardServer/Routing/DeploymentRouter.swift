@@ -3,33 +3,28 @@ import Synchronization
 
 /// What the router chose for one attempt.
 public enum RouterPick: Sendable {
-    /// Use this deployment (already counted in flight).
-    case deployment(Deployment)
+    /// Use this deployment; it is counted in flight on `slot` until `slot.end` is called.
+    case deployment(Deployment, DeploymentSlot)
     /// Every candidate is cooling down; the earliest is free again in this many seconds.
     case coolingDown(retryAfter: Int)
+    /// No candidate is cooling down for all of them, but each is at a local limit; this one frees up first.
+    case rateLimited(LocalLimitRejection)
 }
 
-/// Picks one deployment of an alias per attempt, counts requests in flight, and keeps a circuit breaker per
-/// deployment: `allowed_fails` failures within a minute (or one 401/403 from the upstream) open it for
-/// `cooldown_time`; then one probe request may try it, and its outcome closes or reopens it.
+/// Picks one deployment of an alias per attempt by the routing strategy, among those whose breaker is closed
+/// (or ready for its one probe) and whose local limits (`rpm`, `tpm`, `max_parallel_requests`) allow it.
+///
+/// The live state of each deployment is a ``DeploymentSlot``; a router built on reload takes over the slots
+/// of deployments whose identity did not change, so their counters, latency and breakers survive.
 public final class DeploymentRouter: Sendable {
     /// The strategy in force.
     public let strategy: RoutingStrategy
-    private let allowedFails: Int
-    private let cooldown: Duration
-    private let window: Duration = .seconds(60)
-    private let state = Mutex(State())
-
-    struct Breaker {
-        var failures: [ContinuousClock.Instant] = []
-        var openUntil: ContinuousClock.Instant?
-        var probing = false
-    }
-
-    struct State {
-        var inFlight: [String: Int] = [:]
-        var breakers: [String: Breaker] = [:]
-    }
+    /// `allowed_fails`.
+    public let allowedFails: Int
+    /// `cooldown_time`.
+    public let cooldown: Duration
+    private let slots: [String: DeploymentSlot]
+    private let strays = Mutex<[String: DeploymentSlot]>([:])
 
     /// A breaker's state, for `/health` and logs.
     public enum BreakerState: String, Sendable {
@@ -41,132 +36,120 @@ public final class DeploymentRouter: Sendable {
         case halfOpen = "half-open"
     }
 
-    /// Creates a router.
-    public init(strategy: RoutingStrategy, allowedFails: Int = 3, cooldownSeconds: Double = 5) {
+    /// Creates a router for `deployments`, keeping the slots of `previous` whose deployment is unchanged.
+    public init(
+        strategy: RoutingStrategy, allowedFails: Int = 3, cooldownSeconds: Double = 5, deployments: [Deployment] = [],
+        carryingOver previous: DeploymentRouter? = nil
+    ) {
         self.strategy = strategy
         self.allowedFails = max(1, allowedFails)
         self.cooldown = .milliseconds(Int64(cooldownSeconds * 1000))
+        var slots: [String: DeploymentSlot] = [:]
+        for deployment in deployments where deployment.status.isEnabled {
+            let identity = DeploymentIdentity(deployment)
+            if let kept = previous?.slots[deployment.id], kept.identity == identity {
+                slots[deployment.id] = kept
+            } else {
+                slots[deployment.id] = DeploymentSlot(identity: identity)
+            }
+        }
+        self.slots = slots
     }
 
-    /// One of `candidates` (all enabled) by the strategy, skipping deployments that are cooling down, and counted
-    /// in flight; or how long until one is free again.
-    public func pick(_ candidates: [Deployment]) -> RouterPick {
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            var usable: [Deployment] = []
-            var soonest: Duration?
-            for candidate in candidates {
-                let breaker = state.breakers[candidate.id] ?? Breaker()
-                guard let openUntil = breaker.openUntil else {
-                    usable.append(candidate)
-                    continue
-                }
-                if now >= openUntil, !breaker.probing {
-                    usable.append(candidate)
-                } else {
-                    let wait = max(openUntil - now, .zero)
-                    soonest = min(soonest ?? wait, wait)
-                }
-            }
-            guard let chosen = choose(usable, inFlight: state.inFlight) else {
-                let seconds = soonest.map { Int(($0 / .seconds(1)).rounded(.up)) } ?? 1
-                return .coolingDown(retryAfter: max(1, seconds))
-            }
-            if let openUntil = state.breakers[chosen.id]?.openUntil, now >= openUntil {
-                state.breakers[chosen.id]?.probing = true
-            }
-            state.inFlight[chosen.id, default: 0] += 1
-            return .deployment(chosen)
+    /// The slot of a deployment.
+    public func slot(for deployment: Deployment) -> DeploymentSlot {
+        if let slot = slots[deployment.id] { return slot }
+        // Deployments outside the table (tests build them by hand) get a slot on first use.
+        return strays.withLock { strays in
+            if let slot = strays[deployment.id] { return slot }
+            let slot = DeploymentSlot(identity: DeploymentIdentity(deployment))
+            strays[deployment.id] = slot
+            return slot
         }
     }
 
-    private func choose(_ candidates: [Deployment], inFlight: [String: Int]) -> Deployment? {
-        guard candidates.count > 1 else { return candidates.first }
+    /// Whether `deployment`'s state is the same object in both routers (it survived a reload).
+    public func shares(_ deployment: Deployment, with other: DeploymentRouter) -> Bool {
+        slot(for: deployment) === other.slot(for: deployment)
+    }
+
+    /// One of `candidates` (all enabled) by the strategy, taken on its slot; or why none can take the request.
+    /// `promptTokens` is the estimated prompt size, for `tpm`.
+    public func pick(_ candidates: [Deployment], promptTokens: Int = 0) -> RouterPick {
+        let now = ContinuousClock.now
+        var usable: [(deployment: Deployment, slot: DeploymentSlot, snapshot: DeploymentSlot.Snapshot)] = []
+        var soonest: Duration?
+        var limited: LocalLimitRejection?
+        func note(_ assessment: DeploymentSlot.Assessment) {
+            switch assessment {
+            case .usable: break
+            case .cooling(let wait): soonest = min(soonest ?? wait, wait)
+            case .limited(let rejection):
+                if limited.map({ rejection.retryAfter < $0.retryAfter }) ?? true { limited = rejection }
+            }
+        }
+        for candidate in candidates {
+            let slot = slot(for: candidate)
+            let assessment = slot.assess(candidate, promptTokens: promptTokens, now: now)
+            if case .usable(let snapshot) = assessment {
+                usable.append((candidate, slot, snapshot))
+            } else {
+                note(assessment)
+            }
+        }
+        while !usable.isEmpty {
+            let index = choose(usable.map(\.deployment), usable.map(\.snapshot))
+            let (deployment, slot, _) = usable.remove(at: index)
+            let assessment = slot.acquire(deployment, promptTokens: promptTokens, now: now)
+            if case .usable = assessment { return .deployment(deployment, slot) }
+            note(assessment)
+        }
+        if let limited { return .rateLimited(limited) }
+        let seconds = soonest.map { Int(($0 / .seconds(1)).rounded(.up)) } ?? 1
+        return .coolingDown(retryAfter: max(1, seconds))
+    }
+
+    /// The index of the candidate the strategy prefers.
+    private func choose(_ candidates: [Deployment], _ snapshots: [DeploymentSlot.Snapshot]) -> Int {
+        guard candidates.count > 1 else { return 0 }
+        let indices = Array(candidates.indices)
+        func lowest(_ score: (Int) -> Double) -> Int {
+            let scores = indices.map(score)
+            let best = scores.min() ?? 0
+            return indices.filter { scores[$0] == best }.randomElement() ?? 0
+        }
         switch strategy {
         case .simpleShuffle:
             let total = candidates.reduce(0) { $0 + max($1.weight, 0) }
-            guard total > 0 else { return candidates.randomElement() }
+            guard total > 0 else { return indices.randomElement() ?? 0 }
             var point = Double.random(in: 0..<total)
-            for candidate in candidates {
-                point -= max(candidate.weight, 0)
-                if point < 0 { return candidate }
+            for index in indices {
+                point -= max(candidates[index].weight, 0)
+                if point < 0 { return index }
             }
-            return candidates.last
+            return indices.count - 1
         case .leastBusy:
-            let fewest = candidates.map { inFlight[$0.id, default: 0] }.min() ?? 0
-            return candidates.filter { inFlight[$0.id, default: 0] == fewest }.randomElement()
-        }
-    }
-
-    /// A request to `id` ended.
-    public func end(_ id: String) {
-        state.withLock { state in
-            let now = max(0, state.inFlight[id, default: 0] - 1)
-            state.inFlight[id] = now == 0 ? nil : now
-        }
-    }
-
-    /// The upstream answered: the breaker closes.
-    public func recordSuccess(_ id: String) {
-        state.withLock { state in
-            if state.breakers[id] != nil { state.breakers[id] = nil }
-        }
-    }
-
-    /// The upstream failed; `immediate` (a 401/403) opens the breaker at once. Returns true when it opened.
-    @discardableResult
-    public func recordFailure(_ id: String, immediate: Bool = false) -> Bool {
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            var breaker = state.breakers[id] ?? Breaker()
-            breaker.failures = breaker.failures.filter { now - $0 < window } + [now]
-            let open = immediate || breaker.probing || breaker.failures.count >= allowedFails
-            if open {
-                breaker = Breaker(failures: [], openUntil: now + cooldown, probing: false)
+            return lowest { Double(snapshots[$0].inFlight) }
+        case .latencyBased:
+            // Unmeasured deployments go first, one request at a time, so each gets measured.
+            return lowest { index in
+                let snapshot = snapshots[index]
+                guard let latency = snapshot.latency else { return snapshot.inFlight == 0 ? -1 : .infinity }
+                return latency
             }
-            state.breakers[id] = breaker
-            return open
+        case .usageBased:
+            return lowest { Double(snapshots[$0].tokensThisMinute) + Double(snapshots[$0].inFlight) / 1e6 }
         }
     }
 
-    /// The breaker of `id`.
-    public func breakerState(_ id: String) -> BreakerState {
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            guard let openUntil = state.breakers[id]?.openUntil else { return .closed }
-            return now < openUntil ? .cooldown : .halfOpen
-        }
+    /// The upstream of `slot` failed: counts towards its breaker. Returns true when the breaker opened.
+    @discardableResult
+    public func recordFailure(_ slot: DeploymentSlot, immediate: Bool = false, latency: Duration? = nil) -> Bool {
+        slot.recordFailure(immediate: immediate, allowedFails: allowedFails, cooldown: cooldown, latency: latency)
     }
 
-    /// Requests in flight to `id`.
-    public func inFlight(_ id: String) -> Int {
-        state.withLock { $0.inFlight[id, default: 0] }
-    }
-}
-
-/// When and how long to wait before another attempt.
-public enum RetryPolicy {
-    /// Longest `Retry-After` honoured, in seconds.
-    public static let maxRetryAfter = 10.0
-
-    /// Whether another attempt may succeed: connection errors, timeouts, 408, 409, 429 and 5xx; never other 4xx.
-    public static func isRetryable(_ error: ProxyError) -> Bool {
-        switch error.status {
-        case 408, 409, 429: return true
-        case 500..<600: return true
-        default: return false
-        }
-    }
-
-    /// The wait before retry number `attempt` (1-based): the upstream's `Retry-After` when it sent one (capped),
-    /// else exponential backoff with full jitter, or a fixed wait.
-    public static func delay(attempt: Int, base: Double, strategy: RetryStrategy, retryAfter: Int?) -> Duration {
-        if let retryAfter { return .milliseconds(Int64(min(Double(retryAfter), maxRetryAfter) * 1000)) }
-        let seconds: Double
-        switch strategy {
-        case .fixed: seconds = base
-        case .exponentialBackoff: seconds = Double.random(in: 0...(base * Double(1 << min(attempt - 1, 10))))
-        }
-        return .milliseconds(Int64(seconds * 1000))
+    /// The breaker of a deployment.
+    public func breakerState(_ deployment: Deployment) -> BreakerState {
+        slot(for: deployment).breakerState
     }
 }

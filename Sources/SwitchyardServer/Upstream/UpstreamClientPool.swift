@@ -2,32 +2,33 @@ import AsyncHTTPClient
 import NIOCore
 import ServiceLifecycle
 import SwitchyardCore
+import Synchronization
 
-/// One AsyncHTTPClient per distinct (connect, idle) timeout pair, built once for a model table.
+/// One AsyncHTTPClient per distinct (connect, idle) timeout pair.
 ///
 /// AsyncHTTPClient sets connect and read timeouts per client, so deployments with their own values get
-/// their own client; the map is immutable after start-up and needs no lock on the request path.
+/// their own client. The clients a table needs are built at start-up; a reloaded table with new timeouts
+/// adds clients, and the pool outlives reloads so warm connections stay warm.
 public final class UpstreamClientPool: Service, Sendable {
     struct Key: Hashable {
         let connectMilliseconds: Int64
         let idleMilliseconds: Int64
     }
 
-    private let clients: [Key: HTTPClient]
-    private let fallback: HTTPClient
+    private let clients = Mutex<[Key: HTTPClient]>([:])
+    private let isShutDown = Atomic<Bool>(false)
 
     /// Builds the clients every deployment of `table` needs.
     public init(table: ModelTable) {
-        var clients: [Key: HTTPClient] = [:]
+        prepare(for: table)
+    }
+
+    /// Builds the clients a (reloaded) table needs that the pool does not have yet.
+    public func prepare(for table: ModelTable) {
+        _ = client(for: table.settings.timeouts.inheriting(from: .defaults))
         for deployment in table.deployments where deployment.status.isEnabled {
-            let key = Self.key(for: deployment.timeouts)
-            if clients[key] == nil { clients[key] = Self.makeClient(key) }
+            _ = client(for: deployment.timeouts)
         }
-        let defaultKey = Self.key(for: table.settings.timeouts.inheriting(from: .defaults))
-        let fallback = clients[defaultKey] ?? Self.makeClient(defaultKey)
-        clients[defaultKey] = fallback
-        self.clients = clients
-        self.fallback = fallback
     }
 
     static func key(for timeouts: Timeouts) -> Key {
@@ -56,7 +57,17 @@ public final class UpstreamClientPool: Service, Sendable {
 
     /// The client for a deployment's timeouts.
     public func client(for deployment: Deployment) -> HTTPClient {
-        clients[Self.key(for: deployment.timeouts)] ?? fallback
+        client(for: deployment.timeouts)
+    }
+
+    func client(for timeouts: Timeouts) -> HTTPClient {
+        let key = Self.key(for: timeouts)
+        return clients.withLock { clients in
+            if let client = clients[key] { return client }
+            let client = Self.makeClient(key)
+            clients[key] = client
+            return client
+        }
     }
 
     /// Waits for graceful shutdown (or cancellation), then shuts every client down.
@@ -65,9 +76,10 @@ public final class UpstreamClientPool: Service, Sendable {
         await shutdown()
     }
 
-    /// Shuts every client down.
+    /// Shuts every client down; requests still running on them fail at once. Safe to call more than once.
     public func shutdown() async {
-        for client in clients.values {
+        guard !isShutDown.exchange(true, ordering: .relaxed) else { return }
+        for client in clients.withLock({ Array($0.values) }) {
             try? await client.shutdown()
         }
     }
