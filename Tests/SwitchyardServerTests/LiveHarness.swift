@@ -13,6 +13,14 @@ func withServices<T: Sendable>(
     _ make: (@escaping @Sendable (Int) async -> Void) -> [any Service],
     _ body: (Int) async throws -> T
 ) async throws -> T {
+    try await withServiceGroup(make) { port, _ in try await body(port) }
+}
+
+/// Runs services until `body` returns, handing it the bound port and the group (to trigger shutdown early).
+func withServiceGroup<T: Sendable>(
+    _ make: (@escaping @Sendable (Int) async -> Void) -> [any Service],
+    _ body: (Int, ServiceGroup) async throws -> T
+) async throws -> T {
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     let services = make { port in continuation.yield(port) }
     let group = ServiceGroup(
@@ -24,7 +32,7 @@ func withServices<T: Sendable>(
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw HarnessError.didNotStart }
         do {
-            let result = try await body(port)
+            let result = try await body(port, group)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
             return result
@@ -82,6 +90,31 @@ func withProxy<T: Sendable>(
     let server = ProxyServer(table: table, logger: logger, redactors: redactors)
     return try await withServices({ onRunning in server.services(host: "127.0.0.1", port: 0, onRunning: onRunning) }) { port in
         try await body(ProxyHandle(port: port, logs: sink, table: table))
+    }
+}
+
+/// Runs the real proxy on the config file at `path`, reloadable through the returned server's `reload`.
+func withReloadableProxy<T: Sendable>(
+    path: String, environment: [String: String] = [:], logLevel: Logger.Level = .info,
+    _ body: (ProxyHandle, ProxyServer) async throws -> T
+) async throws -> T {
+    let load: @Sendable () -> Result<ModelTable, ConfigReloadError> = {
+        let result = ConfigLoader.load(path: path)
+        guard let config = result.config, !result.hasErrors else {
+            return .failure(ConfigReloadError(problems: result.diagnostics.map(\.description)))
+        }
+        return .success(ModelTable(config: config, environment: EnvironmentSnapshot(environment)))
+    }
+    let table = try load().get()
+    let sink = LogSink(capturing: true)
+    let redactors = RedactorStore()
+    let logger = Logger(label: "switchyard") { label in
+        ProxyLogHandler(label: label, level: logLevel, format: .json, redactors: redactors, sink: sink)
+    }
+    let server = ProxyServer(
+        table: table, logger: logger, redactors: redactors, source: ConfigSource(path: path, load: load))
+    return try await withServices({ onRunning in server.services(host: "127.0.0.1", port: 0, onRunning: onRunning) }) { port in
+        try await body(ProxyHandle(port: port, logs: sink, table: table), server)
     }
 }
 

@@ -1,0 +1,70 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardServer
+
+/// 500 concurrent streams on an alias whose second deployment is down: every stream completes on the healthy
+/// deployment (retried before its first byte), the breaker takes the dead one out, and the counts add up.
+@Suite(.serialized) struct StreamsUnderFailureTests {
+    @Test func fiveHundredConcurrentStreamsWhileOneOfTwoDeploymentsFails() async throws {
+        var options = MockUpstreamOptions()
+        options.chunks = 8
+        options.chunkInterval = .milliseconds(20)
+        options.keepaliveComment = false
+        try await withMockUpstream(options) { mock in
+            let yaml = """
+                model_list:
+                  - model_name: m
+                    litellm_params: {model: xai/grok-4, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+                    model_info: {id: healthy}
+                  - model_name: m
+                    litellm_params: {model: xai/grok-4, api_base: "http://127.0.0.1:1/v1", api_key: \(testKey)}
+                    model_info: {id: down}
+                router_settings: {num_retries: 2, retry_after: 0.01, allowed_fails: 3, cooldown_time: 60}
+                """
+            try await withProxy(yaml: yaml, logLevel: .warning) { proxy in
+                var configuration = HTTPClient.Configuration()
+                configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 600)
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+                let count = 500
+                let results = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
+                    for index in 0..<count {
+                        group.addTask {
+                            try await send(
+                                .POST, proxy.url + "/v1/chat/completions", json: chat("m", "stream \(index)", stream: true),
+                                timeout: .seconds(60), client: client)
+                        }
+                    }
+                    return try await group.reduce(into: [HTTPResult]()) { $0.append($1) }
+                }
+                try await client.shutdown()
+                #expect(results.count == count)
+                let complete = results.filter { result in
+                    result.status == 200 && result.events.last?.isDone == true
+                        && result.chunks.allSatisfy { $0["error"] == nil }
+                        && result.headers.first(name: "x-switchyard-deployment") == "healthy"
+                }
+                #expect(complete.count == count, "\(Set(results.map { "\($0.status) \($0.text.prefix(200))" }).prefix(5))")
+                let contents = results.map { result in
+                    result.chunks.compactMap {
+                        $0["choices"]?.arrayValue?.first?.objectValue?["delta"]?.objectValue?["content"]?.stringValue
+                    }.joined()
+                }
+                #expect(Set(contents).count == count, "every stream got its own answer")
+                #expect(mock.recorder.requests.count == count, "the healthy upstream saw each stream exactly once")
+                let retried = results.filter { $0.headers.first(name: "x-switchyard-attempted-retries") != "0" }.count
+                #expect(retried >= 1 && retried < count, "the dead deployment was tried, then taken out: \(retried)")
+                let health = try await send(.GET, proxy.url + "/health").json
+                let deployments = health?["models"]?.objectValue?["m"]?.objectValue?["deployments"]?.arrayValue ?? []
+                let down = deployments.first { $0.objectValue?["id"]?.stringValue == "down" }?.objectValue
+                #expect(down?["breaker"]?.stringValue == "cooldown")
+                let healthy = deployments.first { $0.objectValue?["id"]?.stringValue == "healthy" }?.objectValue
+                #expect(healthy?["in_flight"]?.intValue == 0, "every stream ended on its slot")
+                #expect(healthy?["requests_last_minute"]?.intValue == count)
+            }
+        }
+    }
+}
