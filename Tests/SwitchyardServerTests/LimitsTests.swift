@@ -39,9 +39,8 @@ import Testing
                     #expect(Set(hits.prefix(2)) == ["slow", "fast"], "\(hits)")
                     #expect(hits.dropFirst(2).allSatisfy { $0 == "fast" }, "\(hits)")
                     #expect(slowMock.recorder.requests.count == 1)
-                    let health = try await send(.GET, proxy.url + "/health").json
-                    let deployments = health?["models"]?.objectValue?["m"]?.objectValue?["deployments"]?.arrayValue ?? []
-                    let latencies = deployments.compactMap { $0.objectValue?["latency_ms"]?.doubleValue }
+                    let deployments = try await healthDeployments(proxy.url, alias: "m")
+                    let latencies = deployments.values.compactMap { $0["latency_ms"]?.doubleValue }
                     #expect(latencies.count == 2, "\(deployments)")
                     #expect((latencies.max() ?? 0) >= 1000)
                 }
@@ -69,9 +68,8 @@ import Testing
             for _ in 0..<4 { small.append(try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("m", "hi"))) }
             let hits = deploymentsHit(small)
             #expect(hits.allSatisfy { $0 != first }, "the deployment that served ~600 tokens waits: \(first) then \(hits)")
-            let health = try await send(.GET, proxy.url + "/health").json
-            let deployments = health?["models"]?.objectValue?["m"]?.objectValue?["deployments"]?.arrayValue ?? []
-            let tokens = deployments.compactMap { $0.objectValue?["tokens_last_minute"]?.intValue }
+            let deployments = try await healthDeployments(proxy.url, alias: "m")
+            let tokens = deployments.values.compactMap { $0["tokens_last_minute"]?.intValue }
             #expect(tokens.count == 2 && tokens.allSatisfy { $0 > 0 }, "\(deployments)")
         }
     }

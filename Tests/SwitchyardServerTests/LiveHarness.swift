@@ -171,6 +171,17 @@ func send(
     return HTTPResult(status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
 }
 
+/// Each deployment of `alias` in `GET /health`, by id.
+func healthDeployments(_ proxyURL: String, alias: String) async throws -> [String: JSONObject] {
+    let health = try await send(.GET, proxyURL + "/health").json
+    let list = health?["models"]?.objectValue?[alias]?.objectValue?["deployments"]?.arrayValue ?? []
+    var byID: [String: JSONObject] = [:]
+    for item in list {
+        if let object = item.objectValue, let id = object["id"]?.stringValue { byID[id] = object }
+    }
+    return byID
+}
+
 /// A chat request body.
 func chat(_ model: String, _ prompt: String, stream: Bool = false, extra: JSONObject = [:]) -> JSONValue {
     var body: JSONObject = [

@@ -13,9 +13,7 @@ import Testing
     }
 
     func breaker(_ proxy: ProxyHandle, alias: String) async throws -> String? {
-        let health = try await send(.GET, proxy.url + "/health").json
-        return health?["models"]?.objectValue?[alias]?.objectValue?["deployments"]?.arrayValue?.first?.objectValue?["breaker"]?
-            .stringValue
+        try await healthDeployments(proxy.url, alias: alias)["\(alias)-1"]?["breaker"]?.stringValue
     }
 
     @Test func validConfigServesNewRequestsAndUnchangedDeploymentsKeepTheirBreakers() async throws {

@@ -167,7 +167,7 @@ import Testing
             let yaml = """
                 model_list:
                   - model_name: g
-                    litellm_params: {model: xai/grok-4, api_base: "\(mock.baseURL)", idle_timeout: 0.5}
+                    litellm_params: {model: xai/grok-4, api_base: "\(mock.baseURL)", idle_timeout: 2}
                 """
             try await withProxy(yaml: yaml, environment: ["GROK_API_KEY": testKey]) { proxy in
                 let result = try await send(

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import Testing
 
@@ -57,13 +58,60 @@ import Testing
                 #expect(mock.recorder.requests.count == count, "the healthy upstream saw each stream exactly once")
                 let retried = results.filter { $0.headers.first(name: "x-switchyard-attempted-retries") != "0" }.count
                 #expect(retried >= 1 && retried < count, "the dead deployment was tried, then taken out: \(retried)")
-                let health = try await send(.GET, proxy.url + "/health").json
-                let deployments = health?["models"]?.objectValue?["m"]?.objectValue?["deployments"]?.arrayValue ?? []
-                let down = deployments.first { $0.objectValue?["id"]?.stringValue == "down" }?.objectValue
-                #expect(down?["breaker"]?.stringValue == "cooldown")
-                let healthy = deployments.first { $0.objectValue?["id"]?.stringValue == "healthy" }?.objectValue
+                let deployments = try await healthDeployments(proxy.url, alias: "m")
+                #expect(deployments["down"]?["breaker"]?.stringValue == "cooldown")
+                let healthy = deployments["healthy"]
                 #expect(healthy?["in_flight"]?.intValue == 0, "every stream ended on its slot")
                 #expect(healthy?["requests_last_minute"]?.intValue == count)
+            }
+        }
+    }
+}
+
+/// An upstream that goes away mid-test: its deployment fails over to the other and then rests.
+@Suite struct UpstreamStoppedTests {
+    @Test func stoppingAnUpstreamMidTestMovesTrafficToTheOther() async throws {
+        try await withMockUpstream { stays in
+            let leaving = MockUpstream()
+            let logger = Logger(label: "mock", factory: { _ in SwiftLogNoOpLogHandler() })
+            try await withServiceGroup({ onRunning in [leaving.application(logger: logger, onRunning: onRunning)] }) {
+                leavingPort, leavingGroup in
+                let yaml = """
+                    model_list:
+                      - model_name: m
+                        litellm_params: {model: xai/grok-4, api_base: "\(stays.baseURL)", api_key: \(testKey)}
+                        model_info: {id: stays}
+                      - model_name: m
+                        litellm_params: {model: xai/grok-4, api_base: "http://127.0.0.1:\(leavingPort)/v1", api_key: \(testKey)}
+                        model_info: {id: leaving}
+                    router_settings: {num_retries: 1, retry_after: 0.01, allowed_fails: 2, cooldown_time: 60}
+                    """
+                try await withProxy(yaml: yaml, logLevel: .warning) { proxy in
+                    var before: [String] = []
+                    for index in 0..<20 {
+                        let result = try await send(
+                            .POST, proxy.url + "/v1/chat/completions", json: chat("m", "x", stream: index % 2 == 1))
+                        #expect(result.status == 200)
+                        before.append(result.headers.first(name: "x-switchyard-deployment") ?? "?")
+                    }
+                    #expect(Set(before) == ["stays", "leaving"], "both serve while both are up: \(before)")
+                    await leavingGroup.triggerGracefulShutdown()
+                    while (try? await send(.GET, "http://127.0.0.1:\(leavingPort)/v1/models", timeout: .seconds(2))) != nil {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    var after: [HTTPResult] = []
+                    for index in 0..<20 {
+                        after.append(
+                            try await send(
+                                .POST, proxy.url + "/v1/chat/completions", json: chat("m", "x", stream: index % 2 == 1)))
+                    }
+                    #expect(after.allSatisfy { $0.status == 200 }, "\(after.map(\.status))")
+                    #expect(after.allSatisfy { $0.headers.first(name: "x-switchyard-deployment") == "stays" })
+                    let retried = after.filter { $0.headers.first(name: "x-switchyard-attempted-retries") == "1" }.count
+                    #expect(retried <= 2, "after allowed_fails failures the stopped upstream is not tried again: \(retried)")
+                    let deployments = try await healthDeployments(proxy.url, alias: "m")
+                    #expect(deployments["leaving"]?["breaker"]?.stringValue == "cooldown", "\(deployments)")
+                }
             }
         }
     }
