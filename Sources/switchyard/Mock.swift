@@ -64,7 +64,7 @@ struct Mock: AsyncParsableCommand {
         var logger = Logger(label: "switchyard-mock")
         logger.logLevel = .warning
         let host = self.host
-        let application = MockUpstream(options: options).application(logger: logger) { boundPort in
+        let application = try MockUpstream(options: options).application(logger: logger) { boundPort in
             say("mock upstream listening on http://\(host):\(boundPort)")
         }
         try await application.runService()

@@ -10,7 +10,7 @@ import SwitchyardServer
 
 /// Runs services until `body` returns, handing it the port the HTTP service bound.
 func withServices<T: Sendable>(
-    _ make: (@escaping @Sendable (Int) async -> Void) -> [any Service],
+    _ make: (@escaping @Sendable (Int) async -> Void) throws -> [any Service],
     _ body: (Int) async throws -> T
 ) async throws -> T {
     try await withServiceGroup(make) { port, _ in try await body(port) }
@@ -18,11 +18,11 @@ func withServices<T: Sendable>(
 
 /// Runs services until `body` returns, handing it the bound port and the group (to trigger shutdown early).
 func withServiceGroup<T: Sendable>(
-    _ make: (@escaping @Sendable (Int) async -> Void) -> [any Service],
+    _ make: (@escaping @Sendable (Int) async -> Void) throws -> [any Service],
     _ body: (Int, ServiceGroup) async throws -> T
 ) async throws -> T {
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    let services = make { port in continuation.yield(port) }
+    let services = try make { port in continuation.yield(port) }
     let group = ServiceGroup(
         configuration: .init(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [],
@@ -61,7 +61,7 @@ func withMockUpstream<T: Sendable>(
 ) async throws -> T {
     let mock = MockUpstream(options: options)
     let logger = Logger(label: "mock", factory: { _ in SwiftLogNoOpLogHandler() })
-    return try await withServices({ onRunning in [mock.application(logger: logger, onRunning: onRunning)] }) { port in
+    return try await withServices({ onRunning in [try mock.application(logger: logger, onRunning: onRunning)] }) { port in
         try await body(MockHandle(port: port, recorder: mock.recorder))
     }
 }

@@ -74,7 +74,7 @@ import Testing
         try await withMockUpstream { stays in
             let leaving = MockUpstream()
             let logger = Logger(label: "mock", factory: { _ in SwiftLogNoOpLogHandler() })
-            try await withServiceGroup({ onRunning in [leaving.application(logger: logger, onRunning: onRunning)] }) {
+            try await withServiceGroup({ onRunning in [try leaving.application(logger: logger, onRunning: onRunning)] }) {
                 leavingPort, leavingGroup in
                 let yaml = """
                     model_list:

@@ -35,14 +35,14 @@ enum ConfigKeys {
     ]
     static let litellmSettings: Set<String> = [
         "drop_params", "request_timeout", "num_retries", "fallbacks", "default_fallbacks", "max_fallbacks",
-        "context_window_fallbacks",
+        "context_window_fallbacks", "ssl_verify",
     ]
     static let litellmSettingsIgnored: Set<String> = [
         "set_verbose", "json_logs", "callbacks", "success_callback", "failure_callback", "service_callback",
         "cache", "cache_params", "turn_off_message_logging", "redact_user_api_key_info", "telemetry",
         "content_policy_fallbacks", "allowed_fails", "cooldown_time", "retry_policy", "max_budget",
         "budget_duration",
-        "modify_params", "enable_preview_features", "ssl_verify", "default_internal_user_params",
+        "modify_params", "enable_preview_features", "default_internal_user_params",
         "upperbound_key_generate_params", "default_key_generate_params", "max_internal_user_budget",
         "internal_user_budget_duration", "force_ipv4", "disable_end_user_cost_tracking", "return_response_headers",
         "enable_json_schema_validation", "default_team_settings", "key_generation_settings", "callback_settings",

@@ -424,6 +424,20 @@ struct ConfigWalker {
             settings.numRetries = count
         }
         readFallbacks(mapping, section: name, into: &settings)
+        if let value = value(mapping, "ssl_verify"), !isNull(value) {
+            if value.scalarText.map({ ["true", "false", "yes", "no", "on", "off"].contains($0.lowercased()) }) == true {
+                if let flag = bool(value, "\(name).ssl_verify") {
+                    settings.tlsVerification = flag ? .system : .off
+                    if !flag {
+                        warning(
+                            "\(name).ssl_verify is false: upstream certificates are not checked",
+                            fix: "use it only for testing; give a CA file path (ssl_verify: /path/ca.pem) instead", at: value)
+                    }
+                }
+            } else if let path = string(value, "\(name).ssl_verify") {
+                settings.tlsVerification = .caFile(path)
+            }
+        }
     }
 
     mutating func readGeneralSettings(_ node: YAMLNode, into settings: inout ProxySettings) {

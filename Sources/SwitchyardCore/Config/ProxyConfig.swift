@@ -144,6 +144,16 @@ public enum RetryStrategy: String, Sendable, Equatable {
     case fixed = "constant_retry"
 }
 
+/// How upstream TLS certificates are checked (`litellm_settings.ssl_verify`).
+public enum TLSVerification: Sendable, Equatable {
+    /// Against the system's trust roots.
+    case system
+    /// Against the CA certificates in this PEM file (`ssl_verify: /path/ca.pem`).
+    case caFile(String)
+    /// Not at all (`ssl_verify: false`): for testing only.
+    case off
+}
+
 /// Proxy-wide settings from `litellm_settings` and `general_settings`.
 public struct ProxySettings: Sendable, Equatable {
     /// Global `drop_params`.
@@ -175,6 +185,8 @@ public struct ProxySettings: Sendable, Equatable {
     /// Seconds a deployment rests before one probe request may try it again (`router_settings.cooldown_time`).
     public var cooldownTime = 5.0
 
+    /// `litellm_settings.ssl_verify`.
+    public var tlsVerification = TLSVerification.system
     /// Seconds in-flight requests may take to finish after SIGTERM (`general_settings.shutdown_grace_period`).
     public var shutdownGracePeriod = 30.0
 

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Hummingbird
 import NIOCore
 import SwitchyardCore
@@ -87,22 +86,19 @@ enum HealthRoutes {
     static func probe(_ deployment: Deployment, engine: ProxyEngine) async -> String? {
         guard let provider = deployment.provider, !provider.isBuiltIn else { return nil }
         guard let base = deployment.baseURL?.value else { return "no base URL" }
-        var request = HTTPClientRequest(url: base + "/chat/completions")
-        request.method = .POST
-        for field in UpstreamHeaderSet(deployment: deployment, clientHeaders: [], streaming: false).fields {
-            request.headers.add(name: field.name, value: field.value)
-        }
+        let headers = UpstreamHeaderSet(deployment: deployment, clientHeaders: [], streaming: false).fields
         let body: JSONValue = .object([
             "model": .string(deployment.upstreamModel), "max_completion_tokens": 1,
             "messages": .array([.object(["role": "user", "content": "ping"])]),
         ])
-        request.body = .bytes(ByteBuffer(bytes: body.encodedBytes()))
         do {
-            let response = try await engine.clients.client(for: deployment).execute(request, timeout: .seconds(15))
+            let response = try await engine.clients.post(
+                base + "/chat/completions", headers: headers, body: ByteBuffer(bytes: body.encodedBytes()),
+                timeouts: deployment.timeouts, firstByteSeconds: 15)
             let bytes = try await UpstreamRelay.readBounded(response.body, limit: 16 * 1024)
-            guard (200..<300).contains(Int(response.status.code)) else {
+            guard (200..<300).contains(response.status) else {
                 let error = UpstreamErrorMapper.map(
-                    status: Int(response.status.code), contentType: response.headers.first(name: "content-type"),
+                    status: response.status, contentType: response.headers.first(name: "content-type"),
                     body: bytes, deployment: deployment.id, redactor: engine.redactors.redactor)
                 return engine.redactors.redactor.redact(error.message)
             }

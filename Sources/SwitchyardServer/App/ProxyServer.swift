@@ -24,7 +24,7 @@ public struct ProxyServer: Sendable {
         redactors.update(redactors.redactor.adding(secrets: table.secrets))
         self.store = EngineStore(
             ProxyEngine(
-                table: table, clients: UpstreamClientPool(table: table), redactors: redactors,
+                table: table, clients: UpstreamClientPool(verification: table.settings.tlsVerification), redactors: redactors,
                 requestLog: RequestLog(logger: logger), logger: logger))
         self.source = source
         self.gracePeriod = gracePeriod
@@ -45,7 +45,6 @@ public struct ProxyServer: Sendable {
         case .success(let loaded): table = loaded
         }
         old.redactors.update(old.redactors.redactor.adding(secrets: table.secrets))
-        old.clients.prepare(for: table)
         let next = ProxyEngine(
             table: table, clients: old.clients, redactors: old.redactors, requestLog: old.requestLog, logger: old.logger,
             lifecycle: old.lifecycle, carryingOver: old.router)

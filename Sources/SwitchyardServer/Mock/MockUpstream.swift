@@ -1,8 +1,11 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import SwitchyardCore
 import Synchronization
 
@@ -60,12 +63,20 @@ public struct MockUpstream: Sendable {
         return router
     }
 
-    /// The mock as a Hummingbird application; `onRunning` receives the bound port.
-    public func application(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+    /// The mock as a Hummingbird application (HTTPS when `options.tls` is set); `onRunning` receives the bound port.
+    public func application(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws
         -> some ApplicationProtocol
     {
-        Application(
+        var server = HTTPServerBuilder.http1()
+        if let tls = options.tls {
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
+            server = try .tls(
+                .http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+        }
+        return Application(
             router: buildRouter(),
+            server: server,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "switchyard-mock"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -18,6 +18,8 @@ public struct MockUpstreamOptions: Sendable {
     public var keepaliveComment = true
     /// Prompt tokens every model takes; nil uses each model's real context window.
     public var contextWindow: Int?
+    /// Serve HTTPS with this PEM certificate chain and key.
+    public var tls: (certificateFile: String, keyFile: String)?
     /// Record requests (headers and body) for tests; off for benchmarks.
     public var recordRequests = true
 

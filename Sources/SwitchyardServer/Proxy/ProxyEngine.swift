@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -356,24 +355,30 @@ public struct ProxyEngine: Sendable {
 
     /// Maps a transport error to a client error.
     static func classify(_ error: any Error, deployment: String) -> ProxyError {
-        if let clientError = error as? HTTPClientError {
+        if let clientError = error as? UpstreamClientError {
             switch clientError {
-            case .connectTimeout, .socksHandshakeTimeout, .tlsHandshakeTimeout:
+            case .connectTimeout:
                 return ProxyError(
                     status: 504, type: "timeout_error", code: "upstream_timeout",
                     message: "Connecting to the upstream for \(deployment) timed out.")
-            case .readTimeout:
+            case .idleTimeout:
                 return ProxyError(
                     status: 504, type: "timeout_error", code: "upstream_timeout",
                     message: "The upstream for \(deployment) sent nothing within the idle timeout.")
-            case .deadlineExceeded:
+            case .firstByteTimeout:
                 return ProxyError(
                     status: 504, type: "timeout_error", code: "upstream_timeout",
                     message: "The upstream for \(deployment) did not answer within the first-byte timeout.")
-            case .remoteConnectionClosed:
-                return .upstreamUnreachable(deployment, detail: "the connection closed before a response")
-            default:
-                return .upstreamUnreachable(deployment, detail: String(describing: clientError))
+            case .connectionClosed:
+                return .upstreamUnreachable(deployment, detail: "the connection closed before a complete response")
+            case .connectFailed(let detail):
+                return .upstreamUnreachable(deployment, detail: "could not connect (\(detail))")
+            case .tls(let detail):
+                return .upstreamUnreachable(deployment, detail: "TLS failed (\(detail))")
+            case .invalidURL(let url):
+                return .upstreamUnreachable(deployment, detail: "the base URL \(url) is not usable")
+            case .shutDown:
+                return .upstreamUnreachable(deployment, detail: "the proxy is shutting down")
             }
         }
         if error is CancellationError { return .clientClosed }

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Hummingbird
 import Logging
 import NIOCore
@@ -10,7 +9,7 @@ import SwitchyardCore
 /// Unchecked `Sendable`: the relay is owned by one task at a time, never shared. The request handler uses it
 /// to peek, then hands it to the response-body writer and never touches it again.
 final class SSERelay: @unchecked Sendable {
-    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    private var iterator: UpstreamBody.AsyncIterator
     private var splitter = SSEEventSplitter()
     private var pending: [[UInt8]] = []
     private let context: RelayContext
@@ -21,7 +20,7 @@ final class SSERelay: @unchecked Sendable {
     private var sawData = false
 
     init(
-        iterator: HTTPClientResponse.Body.AsyncIterator, context: RelayContext, firstByte: ContinuousClock.Instant,
+        iterator: UpstreamBody.AsyncIterator, context: RelayContext, firstByte: ContinuousClock.Instant,
         totalDeadline: ContinuousClock.Instant
     ) {
         self.iterator = iterator

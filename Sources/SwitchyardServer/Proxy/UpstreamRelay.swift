@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -25,21 +24,17 @@ enum UpstreamRelay {
         guard let base = deployment.baseURL?.value else {
             throw ProxyError.modelDisabled(deployment.alias, reason: "no base URL", fix: "set api_base")
         }
-        var request = HTTPClientRequest(url: base + "/" + endpoint.rawValue)
-        request.method = .POST
-        for field in headers.fields { request.headers.add(name: field.name, value: field.value) }
-        request.body = .bytes(ByteBuffer(bytes: JSONValue.object(body).encodedBytes()))
         let timeouts = deployment.timeouts
-        let firstByteSeconds = timeouts.firstByte ?? Timeouts.defaults.firstByte ?? 120
         let totalDeadline = context.started + .milliseconds(Int64((timeouts.total ?? 600) * 1000))
-        let response = try await context.engine.clients.client(for: deployment).execute(
-            request, deadline: .now() + .milliseconds(Int64(firstByteSeconds * 1000)))
+        let response = try await context.engine.clients.post(
+            base + "/" + endpoint.rawValue, headers: headers.fields,
+            body: ByteBuffer(bytes: JSONValue.object(body).encodedBytes()), timeouts: timeouts)
         let firstByte = ContinuousClock.now
         let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
-        guard (200..<300).contains(Int(response.status.code)) else {
+        guard (200..<300).contains(response.status) else {
             let bytes = try await readBounded(response.body, limit: maxErrorBytes)
             throw UpstreamErrorMapper.map(
-                status: Int(response.status.code), contentType: contentType, body: bytes, deployment: deployment.id,
+                status: response.status, contentType: contentType, body: bytes, deployment: deployment.id,
                 redactor: context.engine.redactors.redactor,
                 retryAfter: response.headers.first(name: "retry-after").flatMap { Int($0) })
         }
@@ -87,7 +82,7 @@ enum UpstreamRelay {
     }
 
     /// Reads at most `limit` bytes of a body, ignoring the rest.
-    static func readBounded(_ body: HTTPClientResponse.Body, limit: Int) async throws -> [UInt8] {
+    static func readBounded(_ body: UpstreamBody, limit: Int) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         for try await chunk in body {
             bytes.append(contentsOf: chunk.readableBytesView.prefix(limit - bytes.count))
@@ -98,7 +93,7 @@ enum UpstreamRelay {
 
     /// Reads a whole body within a size limit and the total deadline.
     static func readAll(
-        _ body: HTTPClientResponse.Body, limit: Int, deadline: ContinuousClock.Instant, deployment: Deployment
+        _ body: UpstreamBody, limit: Int, deadline: ContinuousClock.Instant, deployment: Deployment
     ) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         for try await chunk in body {

@@ -1,86 +1,40 @@
-import AsyncHTTPClient
 import NIOCore
 import ServiceLifecycle
 import SwitchyardCore
-import Synchronization
 
-/// One AsyncHTTPClient per distinct (connect, idle) timeout pair.
+/// The upstream client the proxy shares across reloads, and the service that shuts it down.
 ///
-/// AsyncHTTPClient sets connect and read timeouts per client, so deployments with their own values get
-/// their own client. The clients a table needs are built at start-up; a reloaded table with new timeouts
-/// adds clients, and the pool outlives reloads so warm connections stay warm.
+/// Timeouts are per call (each deployment's own), so one client with one pool of kept-alive connections per
+/// upstream host serves every deployment.
 public final class UpstreamClientPool: Service, Sendable {
-    struct Key: Hashable {
-        let connectMilliseconds: Int64
-        let idleMilliseconds: Int64
+    /// The client.
+    public let client: UpstreamHTTPClient
+
+    /// A pool on the shared event loop group; `verification` is read once (a reload does not change it).
+    public init(verification: TLSVerification = .system) {
+        client = UpstreamHTTPClient(verification: verification)
     }
 
-    private let clients = Mutex<[Key: HTTPClient]>([:])
-    private let isShutDown = Atomic<Bool>(false)
-
-    /// Builds the clients every deployment of `table` needs.
-    public init(table: ModelTable) {
-        prepare(for: table)
+    /// Sends a POST with a deployment's timeouts: connect, first byte (from now) and idle.
+    public func post(
+        _ url: String, headers: [UpstreamHeaderSet.Field], body: ByteBuffer, timeouts: Timeouts,
+        firstByteSeconds: Double? = nil
+    ) async throws -> UpstreamResponse {
+        let firstByte = firstByteSeconds ?? timeouts.firstByte ?? Timeouts.defaults.firstByte ?? 120
+        return try await client.post(
+            url, headers: headers, body: body, connectTimeout: .milliseconds(Int64((timeouts.connect ?? 10) * 1000)),
+            firstByteDeadline: .now() + .milliseconds(Int64(firstByte * 1000)),
+            idleTimeout: .milliseconds(Int64((timeouts.idle ?? 120) * 1000)))
     }
 
-    /// Builds the clients a (reloaded) table needs that the pool does not have yet.
-    public func prepare(for table: ModelTable) {
-        _ = client(for: table.settings.timeouts.inheriting(from: .defaults))
-        for deployment in table.deployments where deployment.status.isEnabled {
-            _ = client(for: deployment.timeouts)
-        }
-    }
-
-    static func key(for timeouts: Timeouts) -> Key {
-        Key(
-            connectMilliseconds: Int64((timeouts.connect ?? 10) * 1000),
-            idleMilliseconds: Int64((timeouts.idle ?? 120) * 1000))
-    }
-
-    static func makeClient(_ key: Key) -> HTTPClient {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(
-                connect: .milliseconds(key.connectMilliseconds),
-                read: .milliseconds(key.idleMilliseconds)),
-            decompression: .disabled)
-        configuration.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 2048)
-        // A refused connection is an answer (502 now), not something to retry until the deadline; retries
-        // across deployments are the router's decision.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        // No tracer: a span per upstream request is work nobody reads until tracing is configured.
-        configuration.tracing.tracer = nil
-        configuration.httpVersion = .automatic
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }
-
-    /// The client for a deployment's timeouts.
-    public func client(for deployment: Deployment) -> HTTPClient {
-        client(for: deployment.timeouts)
-    }
-
-    func client(for timeouts: Timeouts) -> HTTPClient {
-        let key = Self.key(for: timeouts)
-        return clients.withLock { clients in
-            if let client = clients[key] { return client }
-            let client = Self.makeClient(key)
-            clients[key] = client
-            return client
-        }
-    }
-
-    /// Waits for graceful shutdown (or cancellation), then shuts every client down.
+    /// Waits for graceful shutdown (or cancellation), then shuts the client down.
     public func run() async {
         try? await gracefulShutdown()
         await shutdown()
     }
 
-    /// Shuts every client down; requests still running on them fail at once. Safe to call more than once.
+    /// Closes every upstream connection; requests still running on them fail at once. Safe to call again.
     public func shutdown() async {
-        guard !isShutDown.exchange(true, ordering: .relaxed) else { return }
-        for client in clients.withLock({ Array($0.values) }) {
-            try? await client.shutdown()
-        }
+        await client.shutdown()
     }
 }

@@ -1,0 +1,495 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import SwitchyardCore
+import Synchronization
+
+/// Why an upstream call failed below HTTP.
+public enum UpstreamClientError: Error, Sendable, Equatable {
+    /// The base URL cannot be used.
+    case invalidURL(String)
+    /// Connecting took longer than the connect timeout.
+    case connectTimeout
+    /// The connection was refused or could not be made.
+    case connectFailed(String)
+    /// No response head within the first-byte deadline.
+    case firstByteTimeout
+    /// The upstream sent nothing for the idle timeout while a body was expected.
+    case idleTimeout
+    /// The connection closed before the response was complete.
+    case connectionClosed
+    /// TLS failed.
+    case tls(String)
+    /// The client has been shut down.
+    case shutDown
+}
+
+/// The answer's head and its body, streamed with back-pressure.
+public struct UpstreamResponse: Sendable {
+    /// HTTP status code.
+    public let status: Int
+    /// Response headers.
+    public let headers: HTTPHeaders
+    /// The body, chunk by chunk; dropping its iterator before the end closes the connection.
+    public let body: UpstreamBody
+}
+
+/// The body of an upstream response.
+public typealias UpstreamBody = NIOThrowingAsyncSequenceProducer<
+    ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, UpstreamBodyDelegate
+>
+
+/// A lean HTTP/1.1 client for upstream calls: keep-alive connections per host, the request head and body
+/// written in one flush, the response body streamed with back-pressure (the socket is read only when the
+/// consumer wants more), and the connect, first-byte and idle timeouts given per call.
+public final class UpstreamHTTPClient: Sendable {
+    struct PoolKey: Hashable {
+        let tls: Bool
+        let host: String
+        let port: Int
+    }
+
+    /// A base URL taken apart once.
+    struct Target: Sendable {
+        let key: PoolKey
+        let hostHeader: String
+        let pathPrefix: String
+    }
+
+    let group: any EventLoopGroup
+    private let idle = Mutex<[PoolKey: [UpstreamConnection]]>([:])
+    private let targets = Mutex<[String: Target]>([:])
+    private let tlsContext = Mutex<NIOSSLContext?>(nil)
+    private let isShutDown = Atomic<Bool>(false)
+    private let open = Mutex<[ObjectIdentifier: UpstreamConnection]>([:])
+    /// Idle connections kept per host.
+    static let maxIdlePerHost = 512
+    /// How long an idle connection is kept.
+    static let idleConnectionLifetime: TimeAmount = .seconds(60)
+
+    let verification: TLSVerification
+
+    /// A client on the shared event loop group, checking upstream certificates as `verification` says.
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, verification: TLSVerification = .system) {
+        self.group = group
+        self.verification = verification
+    }
+
+    /// Sends `body` to `url` with `headers` (`host` and `content-length` are added) and returns once the
+    /// response head arrives.
+    public func post(
+        _ url: String, headers: [UpstreamHeaderSet.Field], body: ByteBuffer, connectTimeout: TimeAmount,
+        firstByteDeadline: NIODeadline, idleTimeout: TimeAmount
+    ) async throws -> UpstreamResponse {
+        guard !isShutDown.load(ordering: .relaxed) else { throw UpstreamClientError.shutDown }
+        let (target, path) = try target(for: url)
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
+        head.headers.reserveCapacity(headers.count + 2)
+        head.headers.add(name: "host", value: target.hostHeader)
+        for header in headers { head.headers.add(name: header.name, value: header.value) }
+        head.headers.add(name: "content-length", value: String(body.readableBytes))
+        let request = UpstreamRequest(head: head, body: body, deadline: firstByteDeadline, idleTimeout: idleTimeout)
+        // A kept-alive connection the upstream closed meanwhile fails before any byte of an answer: that one
+        // attempt is made again on a new connection.
+        while let reused = checkout(target.key) {
+            do {
+                return try await reused.send(request)
+            } catch UpstreamClientError.connectionClosed where !reused.receivedAnything {
+                continue
+            }
+        }
+        let connection = try await connect(target, timeout: connectTimeout)
+        return try await connection.send(request)
+    }
+
+    /// Closes every idle connection; requests still running fail.
+    public func shutdown() async {
+        guard !isShutDown.exchange(true, ordering: .relaxed) else { return }
+        let connections = idle.withLock { idle in
+            defer { idle = [:] }
+            return idle.values.flatMap { $0 }
+        }
+        for connection in connections { connection.close() }
+        for connection in open.withLock({ Array($0.values) }) { connection.close() }
+    }
+
+    /// Tracks an open connection until its channel closes.
+    func opened(_ connection: UpstreamConnection) {
+        open.withLock { $0[ObjectIdentifier(connection)] = connection }
+        connection.channel.closeFuture.whenComplete { [self] _ in
+            open.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(connection)) }
+            forget(connection)
+        }
+    }
+
+    func target(for url: String) throws -> (Target, String) {
+        guard let schemeEnd = url.range(of: "://") else { throw UpstreamClientError.invalidURL(url) }
+        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        let rest = url[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" }
+        let path = rest.dropFirst(authority.count)
+        let authorityText = String(authority)
+        let base = "\(scheme)://\(authorityText)"
+        if let known = targets.withLock({ $0[base] }) {
+            return (known, path.isEmpty ? "/" : String(path))
+        }
+        guard scheme == "http" || scheme == "https", !authority.isEmpty else { throw UpstreamClientError.invalidURL(url) }
+        let tls = scheme == "https"
+        var host = authorityText
+        var port = tls ? 443 : 80
+        if authorityText.hasPrefix("[") {
+            // [v6]:port
+            guard let close = authorityText.firstIndex(of: "]") else { throw UpstreamClientError.invalidURL(url) }
+            host = String(authorityText[authorityText.index(after: authorityText.startIndex)..<close])
+            let after = authorityText[authorityText.index(after: close)...]
+            if after.hasPrefix(":") {
+                guard let value = Int(after.dropFirst()) else { throw UpstreamClientError.invalidURL(url) }
+                port = value
+            }
+        } else if let colon = authorityText.lastIndex(of: ":") {
+            host = String(authorityText[..<colon])
+            guard let value = Int(authorityText[authorityText.index(after: colon)...]) else {
+                throw UpstreamClientError.invalidURL(url)
+            }
+            port = value
+        }
+        let target = Target(key: PoolKey(tls: tls, host: host, port: port), hostHeader: authorityText, pathPrefix: "")
+        targets.withLock { $0[base] = target }
+        return (target, path.isEmpty ? "/" : String(path))
+    }
+
+    private func checkout(_ key: PoolKey) -> UpstreamConnection? {
+        while let connection = idle.withLock({ $0[key]?.popLast() }) {
+            if connection.takeFromPool() { return connection }
+        }
+        return nil
+    }
+
+    /// Puts a connection whose response ended cleanly back in the pool.
+    func release(_ connection: UpstreamConnection) {
+        let kept = idle.withLock { idle -> Bool in
+            guard !isShutDown.load(ordering: .relaxed), idle[connection.key, default: []].count < Self.maxIdlePerHost else {
+                return false
+            }
+            idle[connection.key, default: []].append(connection)
+            return true
+        }
+        if kept { connection.parkInPool(for: Self.idleConnectionLifetime) } else { connection.close() }
+    }
+
+    /// Forgets a pooled connection that closed.
+    func forget(_ connection: UpstreamConnection) {
+        idle.withLock { idle in idle[connection.key]?.removeAll { $0 === connection } }
+    }
+
+    private func sslContext() throws -> NIOSSLContext {
+        try tlsContext.withLock { context in
+            if let context { return context }
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.applicationProtocols = ["http/1.1"]
+            switch verification {
+            case .system: break
+            case .caFile(let path): configuration.trustRoots = .file(path)
+            case .off: configuration.certificateVerification = .none
+            }
+            do {
+                let made = try NIOSSLContext(configuration: configuration)
+                context = made
+                return made
+            } catch {
+                throw UpstreamClientError.tls(String(describing: error))
+            }
+        }
+    }
+
+    private func connect(_ target: Target, timeout: TimeAmount) async throws -> UpstreamConnection {
+        let key = target.key
+        let ssl = key.tls ? try sslContext() : nil
+        let eventLoop = group.any()
+        let handler = UpstreamConnectionHandler(eventLoop: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.autoRead, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let ssl {
+                        let hostname = key.host.isIPAddress ? nil : key.host
+                        try sync.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: hostname))
+                    }
+                    try sync.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    try sync.addHandler(handler)
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: key.host, port: key.port).get()
+        } catch let error as ChannelError {
+            if case .connectTimeout = error { throw UpstreamClientError.connectTimeout }
+            throw UpstreamClientError.connectFailed(String(describing: error))
+        } catch {
+            throw UpstreamClientError.connectFailed(String(describing: error))
+        }
+        let connection = UpstreamConnection(key: key, channel: channel, handler: handler, client: self)
+        handler.connection = connection
+        opened(connection)
+        return connection
+    }
+}
+
+extension String {
+    fileprivate var isIPAddress: Bool {
+        !isEmpty && (allSatisfy { $0.isNumber || $0 == "." } || contains(":"))
+    }
+}
+
+/// One request as the handler needs it.
+struct UpstreamRequest: Sendable {
+    let head: HTTPRequestHead
+    let body: ByteBuffer
+    let deadline: NIODeadline
+    let idleTimeout: TimeAmount
+}
+
+/// A connection to one upstream host; serves one request at a time.
+final class UpstreamConnection: Sendable {
+    let key: UpstreamHTTPClient.PoolKey
+    let channel: any Channel
+    let handler: UpstreamConnectionHandler
+    private let client: UpstreamHTTPClient
+    private let state = Mutex(PoolState())
+
+    struct PoolState {
+        var inPool = false
+        var closing = false
+        var expiry: Scheduled<Void>?
+        var receivedAnything = false
+    }
+
+    init(key: UpstreamHTTPClient.PoolKey, channel: any Channel, handler: UpstreamConnectionHandler, client: UpstreamHTTPClient) {
+        self.key = key
+        self.channel = channel
+        self.handler = handler
+        self.client = client
+    }
+
+    /// Whether the upstream sent any byte on this connection for the current request.
+    var receivedAnything: Bool { handler.receivedAnything }
+
+    /// Takes the connection out of the pool; false when it closed meanwhile.
+    func takeFromPool() -> Bool {
+        state.withLock { state in
+            state.inPool = false
+            state.expiry?.cancel()
+            state.expiry = nil
+            return !state.closing && channel.isActive
+        }
+    }
+
+    /// Marks the connection idle in the pool, closing it after `lifetime`.
+    func parkInPool(for lifetime: TimeAmount) {
+        let expiry = channel.eventLoop.scheduleTask(in: lifetime) { [self] in
+            let stillIdle = state.withLock { $0.inPool }
+            if stillIdle { close() }
+        }
+        state.withLock { state in
+            state.inPool = true
+            state.expiry = expiry
+        }
+    }
+
+    func close() {
+        state.withLock { $0.closing = true }
+        channel.close(promise: nil)
+    }
+
+    func release() {
+        client.release(self)
+    }
+
+    /// Sends the request and waits for the response head.
+    func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        let handler = self.handler
+        let eventLoop = channel.eventLoop
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UpstreamResponse, any Error>) in
+                eventLoop.execute { handler.start(request, continuation: continuation) }
+            }
+        } onCancel: {
+            eventLoop.execute { handler.cancel() }
+        }
+    }
+}
+
+/// Feeds back-pressure from the body's consumer to the connection.
+public struct UpstreamBodyDelegate: NIOAsyncSequenceProducerDelegate, Sendable {
+    let handler: UpstreamConnectionHandler
+    let generation: Int
+
+    /// The consumer wants more.
+    public func produceMore() {
+        let handler = self.handler
+        let generation = self.generation
+        handler.eventLoop.execute { handler.demand(generation: generation) }
+    }
+
+    /// The consumer went away (or the body ended).
+    public func didTerminate() {
+        let handler = self.handler
+        let generation = self.generation
+        handler.eventLoop.execute { handler.bodyTerminated(generation: generation) }
+    }
+}
+
+/// The channel handler of one upstream connection. All its state is touched on its event loop only.
+public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
+    public typealias InboundIn = HTTPClientResponsePart
+    public typealias OutboundIn = HTTPClientRequestPart
+    public typealias OutboundOut = HTTPClientRequestPart
+
+    enum State {
+        case idle
+        case awaitingHead(CheckedContinuation<UpstreamResponse, any Error>, UpstreamRequest)
+        case streaming(UpstreamBody.Source, keepAlive: Bool)
+        case closed
+    }
+
+    let eventLoop: any EventLoop
+    weak var connection: UpstreamConnection?
+    private var state = State.idle
+    private var context: ChannelHandlerContext?
+    private var generation = 0
+    private var wantsMore = true
+    private var readPending = false
+    private var timer: Scheduled<Void>?
+    private var idleTimeout: TimeAmount = .seconds(120)
+    private(set) var receivedAnything = false
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func start(_ request: UpstreamRequest, continuation: CheckedContinuation<UpstreamResponse, any Error>) {
+        guard let context, case .idle = state else {
+            continuation.resume(throwing: UpstreamClientError.connectionClosed)
+            return
+        }
+        receivedAnything = false
+        wantsMore = true
+        idleTimeout = request.idleTimeout
+        state = .awaitingHead(continuation, request)
+        timer?.cancel()
+        timer = eventLoop.scheduleTask(deadline: request.deadline) { [self] in fail(UpstreamClientError.firstByteTimeout) }
+        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
+        if request.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func cancel() {
+        if case .awaitingHead = state { fail(CancellationError()) }
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        receivedAnything = true
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard case .awaitingHead(let continuation, _) = state else { return }
+            if head.status.code == 100 { return }
+            generation += 1
+            let produced = UpstreamBody.makeSequence(
+                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
+                delegate: UpstreamBodyDelegate(handler: self, generation: generation))
+            state = .streaming(produced.source, keepAlive: head.isKeepAlive)
+            armIdleTimer()
+            continuation.resume(
+                returning: UpstreamResponse(status: Int(head.status.code), headers: head.headers, body: produced.sequence))
+        case .body(let buffer):
+            guard case .streaming(let source, _) = state else { return }
+            armIdleTimer()
+            if case .stopProducing = source.yield(buffer) { wantsMore = false }
+        case .end:
+            guard case .streaming(let source, let keepAlive) = state else { return }
+            timer?.cancel()
+            timer = nil
+            state = .idle
+            wantsMore = true
+            source.finish()
+            if keepAlive, let connection { connection.release() } else { context.close(promise: nil) }
+        }
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if case .streaming = state, !wantsMore {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func demand(generation: Int) {
+        guard generation == self.generation, case .streaming = state else { return }
+        wantsMore = true
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func bodyTerminated(generation: Int) {
+        // The consumer dropped the body before its end: the rest of it is unwanted.
+        guard generation == self.generation, case .streaming = state else { return }
+        fail(CancellationError())
+    }
+
+    private func armIdleTimer() {
+        timer?.cancel()
+        timer = eventLoop.scheduleTask(in: idleTimeout) { [self] in
+            guard case .streaming = state else { return }
+            if wantsMore {
+                fail(UpstreamClientError.idleTimeout)
+            } else {
+                armIdleTimer()
+            }
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let ssl = error as? NIOSSLError {
+            fail(UpstreamClientError.tls(String(describing: ssl)))
+        } else {
+            fail(error)
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        fail(UpstreamClientError.connectionClosed)
+        state = .closed
+        context.fireChannelInactive()
+    }
+
+    private func fail(_ error: any Error) {
+        timer?.cancel()
+        timer = nil
+        let current = state
+        state = .closed
+        switch current {
+        case .awaitingHead(let continuation, _): continuation.resume(throwing: error)
+        case .streaming(let source, _): source.finish(error)
+        case .idle, .closed: break
+        }
+        context?.close(promise: nil)
+    }
+}
