@@ -365,6 +365,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     private var timer: Scheduled<Void>?
     private var idleTimeout: TimeAmount = .seconds(120)
     private(set) var receivedAnything = false
+    private var lastRead = NIODeadline.now()
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -418,7 +419,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
                 returning: UpstreamResponse(status: Int(head.status.code), headers: head.headers, body: produced.sequence))
         case .body(let buffer):
             guard case .streaming(let source, _) = state else { return }
-            armIdleTimer()
+            lastRead = .now()
             if case .stopProducing = source.yield(buffer) { wantsMore = false }
         case .end:
             guard case .streaming(let source, let keepAlive) = state else { return }
@@ -454,16 +455,24 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         fail(CancellationError())
     }
 
+    /// One timer per response, not one per chunk: it looks at the time of the last read when it fires.
     private func armIdleTimer() {
+        lastRead = .now()
         timer?.cancel()
-        timer = eventLoop.scheduleTask(in: idleTimeout) { [self] in
-            guard case .streaming = state else { return }
-            if wantsMore {
-                fail(UpstreamClientError.idleTimeout)
-            } else {
-                armIdleTimer()
-            }
+        timer = eventLoop.scheduleTask(deadline: lastRead + idleTimeout) { [self] in checkIdle() }
+    }
+
+    private func checkIdle() {
+        guard case .streaming = state else { return }
+        let now = NIODeadline.now()
+        if !wantsMore {
+            // The consumer is slow, not the upstream.
+            lastRead = now
+        } else if now - lastRead >= idleTimeout {
+            fail(UpstreamClientError.idleTimeout)
+            return
         }
+        timer = eventLoop.scheduleTask(deadline: lastRead + idleTimeout) { [self] in checkIdle() }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
