@@ -35,7 +35,7 @@ enum ConfigKeys {
     ]
     static let litellmSettings: Set<String> = [
         "drop_params", "request_timeout", "num_retries", "fallbacks", "default_fallbacks", "max_fallbacks",
-        "context_window_fallbacks", "ssl_verify",
+        "context_window_fallbacks", "ssl_verify", "require_auth_for_metrics_endpoint",
     ]
     static let litellmSettingsIgnored: Set<String> = [
         "set_verbose", "json_logs", "callbacks", "success_callback", "failure_callback", "service_callback",

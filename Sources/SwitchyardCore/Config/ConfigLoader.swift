@@ -424,6 +424,11 @@ struct ConfigWalker {
             settings.numRetries = count
         }
         readFallbacks(mapping, section: name, into: &settings)
+        if let value = value(mapping, "require_auth_for_metrics_endpoint"), !isNull(value),
+            let flag = bool(value, "\(name).require_auth_for_metrics_endpoint")
+        {
+            settings.metricsRequireAuth = flag
+        }
         if let value = value(mapping, "ssl_verify"), !isNull(value) {
             if value.scalarText.map({ ["true", "false", "yes", "no", "on", "off"].contains($0.lowercased()) }) == true {
                 if let flag = bool(value, "\(name).ssl_verify") {

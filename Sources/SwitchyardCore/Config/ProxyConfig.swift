@@ -185,6 +185,8 @@ public struct ProxySettings: Sendable, Equatable {
     /// Seconds a deployment rests before one probe request may try it again (`router_settings.cooldown_time`).
     public var cooldownTime = 5.0
 
+    /// `litellm_settings.require_auth_for_metrics_endpoint`: `/metrics` wants the master key.
+    public var metricsRequireAuth = false
     /// `litellm_settings.ssl_verify`.
     public var tlsVerification = TLSVerification.system
     /// Seconds in-flight requests may take to finish after SIGTERM (`general_settings.shutdown_grace_period`).

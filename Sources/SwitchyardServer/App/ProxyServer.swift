@@ -84,6 +84,7 @@ public struct ProxyServer: Sendable {
         for path in ["/model/info", "/v1/model/info"] {
             router.get(RouterPath(path)) { request, _ in store.current.modelInfo(request) }
         }
+        router.get("/metrics") { request, _ in store.current.metrics(request) }
         HealthRoutes.add(to: router, store: store)
         return router
     }

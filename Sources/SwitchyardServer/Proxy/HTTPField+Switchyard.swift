@@ -5,6 +5,7 @@ extension HTTPField.Name {
     static let requestID = HTTPField.Name("x-request-id")!
     /// `x-api-key`.
     static let apiKey = HTTPField.Name("x-api-key")!
+    static let traceParent = HTTPField.Name("traceparent")!
     /// `x-switchyard-deployment`.
     static let switchyardDeployment = HTTPField.Name("x-switchyard-deployment")!
     /// `x-switchyard-attempted-retries`.

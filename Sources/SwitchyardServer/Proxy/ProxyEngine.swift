@@ -142,7 +142,9 @@ public struct ProxyEngine: Sendable {
         guard case .string(let alias)? = body["model"], !alias.isEmpty else {
             throw ProxyError.invalidRequest("'model' is required and must be a string naming a model alias.", param: "model")
         }
+        record.traceID = request.headers[.traceParent].flatMap(TraceParent.init(header:))?.traceID
         record.alias = alias
+        record.aliasKnown = table.deployments(for: alias) != nil
         let promptTokens = TokenEstimate.prompt(of: body)
         var chain = [alias]
         var index = 0
@@ -151,6 +153,7 @@ public struct ProxyEngine: Sendable {
             let current = chain[index]
             do throws(ProxyError) {
                 let deployments = try enabledDeployments(current)
+                record.attemptedFallbacks = index
                 var response = try await withRetries(
                     deployments, request: request, body: body, endpoint: endpoint, requestID: requestID, started: started,
                     promptTokens: promptTokens, record: &record)
@@ -213,6 +216,7 @@ public struct ProxyEngine: Sendable {
                 throw ProxyError.localRateLimit(rejection, alias: deployments.first?.alias ?? "")
             }
             let attemptStarted = ContinuousClock.now
+            record.attemptedRetries = attempt
             do {
                 var response = try await attemptOnce(
                     request, body: body, endpoint: endpoint, deployment: deployment, slot: slot, requestID: requestID,
@@ -245,6 +249,7 @@ public struct ProxyEngine: Sendable {
                 guard attempt < allowed, RetryPolicy.isRetryable(proxyError), !Task.isCancelled, !lifecycle.isPastGrace
                 else { throw proxyError }
                 attempt += 1
+                record.retries += 1
                 tried.insert(deployment.id)
                 logger.debug(
                     "retrying",
@@ -299,9 +304,13 @@ public struct ProxyEngine: Sendable {
         if provider.isBuiltIn {
             return BuiltInMockResponder.respond(to: normalized, endpoint: endpoint, context: context)
         }
-        let clientHeaders =
-            request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
-            .filter { $0.name != "x-request-id" } + [(name: "x-request-id", value: requestID)]
+        var clientHeaders = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+            .filter { $0.name != "x-request-id" && $0.name != "traceparent" }
+        clientHeaders.append((name: "x-request-id", value: requestID))
+        if let trace = request.headers[.traceParent].flatMap(TraceParent.init(header:)) {
+            // The proxy's hop is a span of the client's trace.
+            clientHeaders.append((name: "traceparent", value: trace.continued().header))
+        }
         let headers = UpstreamHeaderSet(deployment: deployment, clientHeaders: clientHeaders, streaming: record.stream)
         return try await UpstreamRelay.send(
             normalized.body, to: deployment, endpoint: endpoint, headers: headers, stream: record.stream, context: context)
@@ -429,6 +438,18 @@ public struct ProxyEngine: Sendable {
             ])
         }
         return Self.jsonResponse(.object(["data": .array(data)]), requestID: requestID)
+    }
+
+    /// `GET /metrics`: Prometheus text; behind the master key when
+    /// `litellm_settings.require_auth_for_metrics_endpoint` is true.
+    public func metrics(_ request: Request) -> Response {
+        let requestID = Self.requestID(from: request)
+        if table.settings.metricsRequireAuth {
+            do throws(ProxyError) { try authorize(request) } catch { return errorResponse(error, requestID: requestID) }
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .requestID: requestID],
+            body: .init(byteBuffer: ByteBuffer(bytes: requestLog.metrics.render(engine: self))))
     }
 
     static let startedAt = Int(Date().timeIntervalSince1970)

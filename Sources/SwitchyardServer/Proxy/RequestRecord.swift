@@ -32,6 +32,16 @@ public struct RequestRecord: Sendable {
     public var droppedParams: [String] = []
     /// Whether the stream ended without `[DONE]`.
     public var streamTruncated = false
+    /// Whether `alias` is in the config (metrics label unknown aliases as `unknown`).
+    public var aliasKnown = false
+    /// Retries within the alias that served (or failed) last.
+    public var attemptedRetries = 0
+    /// Retries across every alias tried.
+    public var retries = 0
+    /// Aliases given up on before the one that served.
+    public var attemptedFallbacks = 0
+    /// The W3C trace id the client sent, continued upstream.
+    public var traceID: String?
 
     /// Creates a record.
     public init(requestID: String, route: String, status: Int) {
@@ -64,6 +74,9 @@ public struct RequestRecord: Sendable {
         if let cost { metadata["cost_usd"] = .stringConvertible(cost) }
         if !droppedParams.isEmpty { metadata["dropped_params"] = .string(droppedParams.joined(separator: ",")) }
         if streamTruncated { metadata["stream_truncated"] = .stringConvertible(true) }
+        if retries > 0 { metadata["retries"] = .stringConvertible(retries) }
+        if attemptedFallbacks > 0 { metadata["fallbacks"] = .stringConvertible(attemptedFallbacks) }
+        if let traceID { metadata["trace_id"] = .string(traceID) }
         return metadata
     }
 
@@ -81,22 +94,30 @@ public final class RequestLog: Service, Sendable {
     private let stream: AsyncStream<RequestRecord>
     private let continuation: AsyncStream<RequestRecord>.Continuation
     private let logger: Logger
+    /// Metrics, updated from each record as it is written.
+    public let metrics: ProxyMetrics
 
-    /// Creates a log writing through `logger`, buffering at most `capacity` records.
-    public init(logger: Logger, capacity: Int = 10_000) {
+    public init(logger: Logger, metrics: ProxyMetrics = ProxyMetrics(), capacity: Int = 10_000) {
         (stream, continuation) = AsyncStream.makeStream(of: RequestRecord.self, bufferingPolicy: .bufferingNewest(capacity))
         self.logger = logger
+        self.metrics = metrics
     }
 
-    /// Hands a record over; never blocks.
     public func record(_ record: RequestRecord) {
-        continuation.yield(record)
+        let result = continuation.yield(record)
+        if case .dropped = result {
+            metrics.logQueued(dropped: true)
+            metrics.logWritten()
+        } else {
+            metrics.logQueued(dropped: false)
+        }
     }
 
-    /// Writes records until shutdown, then everything still buffered.
     public func run() async {
         await withGracefulShutdownHandler {
             for await record in stream {
+                metrics.logWritten()
+                metrics.observe(record, knownAlias: record.aliasKnown)
                 let level: Logger.Level = record.status >= 500 || record.streamTruncated ? .warning : .info
                 logger.log(level: level, "request", metadata: record.metadata)
             }

@@ -1,0 +1,134 @@
+import CoreMetrics
+import Prometheus
+import SwitchyardCore
+import Synchronization
+
+/// The proxy's Prometheus metrics, kept per server (not in the process-wide `MetricsSystem`, so several proxies
+/// in one process, as in the tests, keep their own). Request metrics are recorded by the request-log service
+/// from each finished request's record, never on the request's path; gauges are read when scraped.
+///
+/// Label values are bounded: aliases and deployments come from the config (an alias the config does not know
+/// is `unknown`), statuses and error codes from a fixed set, dropped parameters from the provider tables.
+public final class ProxyMetrics: Sendable {
+    /// The registry rendered at `GET /metrics`.
+    public let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    private let logDropped: CoreMetrics.Counter
+    private let logQueued = Atomic<Int>(0)
+
+    /// Histogram buckets for request latency and time to first token, in seconds.
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+        .seconds(30), .seconds(60), .seconds(120),
+    ]
+
+    /// Empty metrics.
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = Self.latencyBuckets
+        self.factory = factory
+        logDropped = CoreMetrics.Counter(label: "switchyard_request_log_dropped_total", factory: factory)
+    }
+
+    /// Records one finished request. `knownAlias` says whether the alias is in the config.
+    func observe(_ record: RequestRecord, knownAlias: Bool) {
+        let alias = knownAlias ? (record.alias ?? "none") : (record.alias == nil ? "none" : "unknown")
+        let deployment = record.deploymentID ?? "none"
+        let status = String(record.status)
+        CoreMetrics.Counter(
+            label: "switchyard_requests_total",
+            dimensions: [("alias", alias), ("deployment", deployment), ("status", status)], factory: factory
+        ).increment()
+        CoreMetrics.Timer(
+            label: "switchyard_request_duration_seconds", dimensions: [("alias", alias), ("stream", String(record.stream))],
+            preferredDisplayUnit: .seconds, factory: factory
+        ).recordNanoseconds(Self.nanoseconds(record.latency))
+        if record.stream, record.status == 200, let firstByte = record.timeToFirstByte {
+            CoreMetrics.Timer(
+                label: "switchyard_time_to_first_token_seconds", dimensions: [("alias", alias)], preferredDisplayUnit: .seconds,
+                factory: factory
+            ).recordNanoseconds(Self.nanoseconds(firstByte))
+        }
+        if let usage = record.usage {
+            let kinds = [
+                ("prompt", usage.promptTokens), ("completion", usage.completionTokens),
+                ("reasoning", usage.reasoningTokens), ("cached", usage.cachedTokens),
+            ]
+            for (kind, count) in kinds where count > 0 {
+                CoreMetrics.Counter(
+                    label: "switchyard_tokens_total", dimensions: [("alias", alias), ("kind", kind)], factory: factory
+                )
+                .increment(by: count)
+            }
+        }
+        if let cost = record.cost, cost > 0 {
+            CoreMetrics.FloatingPointCounter(
+                label: "switchyard_spend_usd_total", dimensions: [("alias", alias)], factory: factory
+            )
+            .increment(by: cost)
+        }
+        if let code = record.errorCode, record.status >= 500 || code.hasPrefix("upstream_") {
+            CoreMetrics.Counter(
+                label: "switchyard_upstream_errors_total", dimensions: [("deployment", deployment), ("code", code)],
+                factory: factory
+            ).increment()
+        }
+        if record.retries > 0 {
+            CoreMetrics.Counter(label: "switchyard_retries_total", dimensions: [("alias", alias)], factory: factory)
+                .increment(by: record.retries)
+        }
+        if record.attemptedFallbacks > 0 {
+            CoreMetrics.Counter(label: "switchyard_fallbacks_total", dimensions: [("alias", alias)], factory: factory)
+                .increment(by: record.attemptedFallbacks)
+        }
+        for parameter in record.droppedParams {
+            CoreMetrics.Counter(
+                label: "switchyard_dropped_params_total", dimensions: [("deployment", deployment), ("param", parameter)],
+                factory: factory
+            ).increment()
+        }
+    }
+
+    /// A record was queued for the request log; `dropped` when the queue was full and an old one gave way.
+    func logQueued(dropped: Bool) {
+        logQueued.add(1, ordering: .relaxed)
+        if dropped { logDropped.increment() }
+    }
+
+    /// A queued record was written.
+    func logWritten() {
+        logQueued.subtract(1, ordering: .relaxed)
+    }
+
+    /// The Prometheus text exposition, gauges read from `engine` now.
+    public func render(engine: ProxyEngine) -> [UInt8] {
+        var inFlight = 0
+        for deployment in engine.table.deployments where deployment.status.isEnabled {
+            let slot = engine.router.slot(for: deployment)
+            let usage = slot.usage()
+            inFlight += usage.inFlight
+            let state = slot.breakerState
+            for candidate in [DeploymentRouter.BreakerState.closed, .cooldown, .halfOpen] {
+                CoreMetrics.Gauge(
+                    label: "switchyard_deployment_state",
+                    dimensions: [("deployment", deployment.id), ("state", candidate.rawValue)], factory: factory
+                ).record(candidate == state ? 1 : 0)
+            }
+            CoreMetrics.Gauge(
+                label: "switchyard_deployment_in_flight", dimensions: [("deployment", deployment.id)], factory: factory
+            )
+            .record(usage.inFlight)
+        }
+        CoreMetrics.Gauge(label: "switchyard_requests_in_flight", factory: factory).record(inFlight)
+        CoreMetrics.Gauge(label: "switchyard_request_log_queued", factory: factory).record(
+            max(0, logQueued.load(ordering: .relaxed)))
+        CoreMetrics.Gauge(label: "switchyard_models_enabled", factory: factory).record(engine.table.enabledAliases.count)
+        return registry.emitToBuffer()
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
