@@ -132,7 +132,9 @@ import Testing
             toFile: path, atomically: true, encoding: .utf8)
         #expect(try await waitForModels(url, including: "b"))
         try "model_list: [broken\n".write(toFile: path, atomically: true, encoding: .utf8)
-        try await Task.sleep(for: .milliseconds(2500))
+        for _ in 0..<300 where !proxy.stderr.contains("config reload rejected") {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         #expect(try await waitForModels(url, including: "b", seconds: 1), "a broken file leaves the last good config serving")
         let result = await proxy.stop()
         #expect(result.status == 0)
