@@ -54,7 +54,6 @@ public final class UpstreamHTTPClient: Sendable {
     struct Target: Sendable {
         let key: PoolKey
         let hostHeader: String
-        let pathPrefix: String
     }
 
     let group: any EventLoopGroup
@@ -154,7 +153,7 @@ public final class UpstreamHTTPClient: Sendable {
             }
             port = value
         }
-        let target = Target(key: PoolKey(tls: tls, host: host, port: port), hostHeader: authorityText, pathPrefix: "")
+        let target = Target(key: PoolKey(tls: tls, host: host, port: port), hostHeader: authorityText)
         targets.withLock { $0[base] = target }
         return (target, path.isEmpty ? "/" : String(path))
     }
