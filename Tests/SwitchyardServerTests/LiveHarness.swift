@@ -171,6 +171,29 @@ func send(
     return HTTPResult(status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
 }
 
+/// Sends a streaming request and returns once the first bytes of the answer arrived (the stream is relaying);
+/// the task collects the rest.
+func streamStarted(_ url: String, json: JSONValue) async throws -> Task<HTTPResult, any Error> {
+    let (started, signal) = AsyncStream.makeStream(of: Void.self)
+    let task = Task {
+        defer { signal.finish() }
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: json.encodedBytes()))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        var bytes: [UInt8] = []
+        for try await chunk in response.body {
+            bytes.append(contentsOf: chunk.readableBytesView)
+            signal.yield()
+        }
+        return HTTPResult(status: Int(response.status.code), headers: response.headers, body: bytes)
+    }
+    var iterator = started.makeAsyncIterator()
+    _ = await iterator.next()
+    return task
+}
+
 /// Each deployment of `alias` in `GET /health`, by id.
 func healthDeployments(_ proxyURL: String, alias: String) async throws -> [String: JSONObject] {
     let health = try await send(.GET, proxyURL + "/health").json

@@ -29,6 +29,10 @@ import Testing
         }
     }
 
+    /// A prompt long enough that the mock's answer really has as many deltas as asked for (it splits the
+    /// echoed text, so a short prompt gives a short stream).
+    static let longPrompt = String(repeating: "a long prompt for a long stream ", count: 20)
+
     func config(_ mock: MockHandle, grace: Double) -> String {
         """
         model_list:
@@ -44,14 +48,14 @@ import Testing
         options.chunkInterval = .milliseconds(100)
         try await withMockUpstream(options) { mock in
             try await withStoppableProxy(yaml: config(mock, grace: 0.5)) { url, group, logs in
-                async let streamed = send(.POST, url + "/v1/chat/completions", json: chat("m", "hi", stream: true))
+                let streamed = try await streamStarted(
+                    url + "/v1/chat/completions", json: chat("m", Self.longPrompt, stream: true))
                 async let plain = send(.POST, url + "/v1/chat/completions", json: chat("m", "FAULT:slow"))
                 while mock.recorder.requests.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
-                try await Task.sleep(for: .milliseconds(200))
                 await group.triggerGracefulShutdown()
-                let stream = try await streamed
+                let stream = try await streamed.value
                 #expect(stream.status == 200)
-                #expect(stream.events.last?.isDone == false)
+                #expect(stream.events.last?.isDone == false, "\(stream.chunks.count) chunks")
                 #expect(stream.chunks.count < 60, "the stream was cut, not finished")
                 let last = try #require(stream.chunks.last?["error"]?.objectValue)
                 #expect(last["code"]?.stringValue == "server_shutting_down", "\(stream.text)")
@@ -113,11 +117,10 @@ import Testing
                 """)
             let proxy = try RunningCommand(["serve", "--config", path, "--port", "0", "--grace-period", "0.3"])
             let url = try await proxy.line(startingWith: "listening on ").replacingOccurrences(of: "listening on ", with: "")
-            async let streamed = send(.POST, url + "/v1/chat/completions", json: chat("m", "hi", stream: true))
-            while mock.recorder.requests.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
-            try await Task.sleep(for: .milliseconds(200))
+            let streamed = try await streamStarted(
+                url + "/v1/chat/completions", json: chat("m", ShutdownTests.longPrompt, stream: true))
             let result = await proxy.stop()
-            let stream = try await streamed
+            let stream = try await streamed.value
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stderr.contains("grace period over"))
             #expect(stream.chunks.last?["error"]?.objectValue?["code"]?.stringValue == "server_shutting_down", "\(stream.text)")

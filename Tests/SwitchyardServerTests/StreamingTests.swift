@@ -140,14 +140,17 @@ import Testing
 
     @Test func clientDisconnectCancelsTheUpstreamRequest() async throws {
         var options = MockUpstreamOptions()
-        options.chunks = 40
+        // 100 deltas 50 ms apart (the mock splits the echoed prompt, so the prompt must be long enough): the
+        // stream outlasts the disconnect by seconds even on a loaded machine.
+        options.chunks = 100
         options.chunkInterval = .milliseconds(50)
         try await withMockUpstream(options) { mock in
             try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
                 var request = HTTPClientRequest(url: proxy.url + "/v1/chat/completions")
                 request.method = .POST
                 request.headers.add(name: "content-type", value: "application/json")
-                request.body = .bytes(ByteBuffer(bytes: chat("grok-4", "long answer please", stream: true).encodedBytes()))
+                let prompt = String(repeating: "long answer please ", count: 20)
+                request.body = .bytes(ByteBuffer(bytes: chat("grok-4", prompt, stream: true).encodedBytes()))
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
                 #expect(response.status.code == 200)
                 var received = 0
