@@ -21,7 +21,9 @@ struct ConfigCommand: AsyncParsableCommand {
             let path = file ?? options.path
             let loaded = LoadedConfig.load(path: path, strict: options.strict)
             for diagnostic in loaded.diagnostics { say(diagnostic.description) }
-            guard let table = loaded.table, !loaded.result.hasErrors else {
+            guard let table = loaded.table, !loaded.result.hasErrors,
+                !loaded.diagnostics.contains(where: { $0.severity == .error })
+            else {
                 say("\(path): invalid: the proxy would not start")
                 throw ExitCode(1)
             }
@@ -30,6 +32,7 @@ struct ConfigCommand: AsyncParsableCommand {
             say(
                 "\(path): ok: \(table.deployments.count) deployments (\(enabled) enabled, "
                     + "\(table.deployments.count - enabled) disabled) in \(table.aliases.count) aliases, \(warnings) warnings")
+            say("database: \(table.database.value) (from \(table.database.source))")
         }
     }
 }

@@ -96,13 +96,18 @@ struct Serve: AsyncParsableCommand {
             }
             table = restricted
         }
-        for diagnostic in table.diagnostics { logger.warning("\(diagnostic.description)") }
+        for diagnostic in table.diagnostics where diagnostic.severity != .error { logger.warning("\(diagnostic.description)") }
+        if let problem = table.diagnostics.first(where: { $0.severity == .error }) {
+            warn(redactors.redactor.redact("switchyard: \(problem.description)"))
+            throw ExitCode(1)
+        }
         let enabled = table.deployments.filter(\.status.isEnabled).count
         logger.info(
             "config loaded",
             metadata: [
                 "config": .string(options.path), "deployments": .stringConvertible(table.deployments.count),
                 "enabled": .stringConvertible(enabled), "aliases": .string(table.enabledAliases.joined(separator: ",")),
+                "database": .string("\(table.database.value) (\(table.database.source))"),
             ])
         let (path, strict, models) = (options.path, options.strict, model)
         let source = ConfigSource(path: path) { Self.reloadTable(path: path, strict: strict, models: models) }

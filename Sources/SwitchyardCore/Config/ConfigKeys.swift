@@ -50,16 +50,18 @@ enum ConfigKeys {
     ]
     static let generalSettings: Set<String> = [
         "master_key", "max_request_size_mb", "max_request_body_bytes", "connect_timeout", "first_byte_timeout",
-        "idle_timeout", "request_timeout", "shutdown_grace_period",
+        "idle_timeout", "request_timeout", "shutdown_grace_period", "database_url", "store_prompts",
+        "disable_spend_logs", "allow_requests_on_db_unavailable", "retention", "maximum_spend_logs_retention_period",
+        "user_api_key_cache_ttl", "proxy_batch_write_at", "log_buffer_size",
     ]
     static let generalSettingsIgnored: Set<String> = [
-        "database_url", "database_connection_pool_limit", "database_connection_timeout", "store_prompts",
-        "alerting", "alerting_threshold", "alert_types", "proxy_batch_write_at", "disable_spend_logs",
-        "store_model_in_db", "allow_requests_on_db_unavailable", "background_health_checks",
+        "database_connection_pool_limit", "database_connection_timeout",
+        "alerting", "alerting_threshold", "alert_types",
+        "store_model_in_db", "background_health_checks",
         "health_check_interval", "disable_master_key_return", "disable_reset_budget", "proxy_budget_rescheduler_min_time",
         "proxy_budget_rescheduler_max_time", "enforce_user_param", "allowed_routes", "admin_only_routes",
         "public_routes", "enable_jwt_auth", "litellm_jwtauth", "custom_auth", "max_response_size_mb",
-        "user_header_name", "retention", "maximum_spend_logs_retention_period", "infer_model_from_keys",
+        "user_header_name", "infer_model_from_keys",
         "disable_retry_on_max_parallel_request_limit_error", "global_max_parallel_requests", "pass_through_endpoints",
         "ui_access_mode", "allow_user_auth", "key_management_system", "use_redis_transaction_buffer",
     ]

@@ -472,6 +472,32 @@ struct ConfigWalker {
                     }
                     settings.shutdownGracePeriod = seconds
                 }
+            case "database_url": settings.databaseURL = string(value, what).map(ConfigString.init(raw:))
+            case "store_prompts": settings.storePrompts = bool(value, what) ?? settings.storePrompts
+            case "disable_spend_logs": settings.disableSpendLogs = bool(value, what) ?? settings.disableSpendLogs
+            case "allow_requests_on_db_unavailable":
+                settings.allowRequestsOnDBUnavailable = bool(value, what) ?? settings.allowRequestsOnDBUnavailable
+            case "retention", "maximum_spend_logs_retention_period":
+                guard let text = value.scalarText else { continue }
+                guard let seconds = DurationText.seconds(text) else {
+                    error("\(what) must be a duration such as 30d or 12h", fix: "write \(key): 30d", at: value)
+                    continue
+                }
+                settings.retention = seconds
+            case "user_api_key_cache_ttl", "proxy_batch_write_at":
+                guard let seconds = number(value, what) else { continue }
+                guard seconds > 0 else {
+                    error("\(what) must be more than zero seconds", fix: "write \(key): 5", at: value)
+                    continue
+                }
+                if key == "proxy_batch_write_at" { settings.batchWriteInterval = seconds } else { settings.keyCacheTTL = seconds }
+            case "log_buffer_size":
+                guard let rows = integer(value, what) else { continue }
+                guard rows > 0 else {
+                    error("\(what) must be at least 1", fix: "write log_buffer_size: 100000", at: value)
+                    continue
+                }
+                settings.logBufferSize = rows
             default: break
             }
         }

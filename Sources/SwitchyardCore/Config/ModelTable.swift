@@ -10,6 +10,8 @@ public struct ModelTable: Sendable {
     public let masterKey: Resolved<Secret>?
     /// Resolution findings: disabled models (warnings) and settings problems.
     public let diagnostics: [ConfigDiagnostic]
+    /// Where keys, spend and the request log live, and which setting chose it.
+    public let database: Resolved<DatabaseLocation>
     private let byAlias: [String: [Int]]
 
     /// Aliases in first-appearance order.
@@ -59,6 +61,7 @@ public struct ModelTable: Sendable {
         self.deployments = deployments
         self.settings = config.settings
         self.masterKey = resolver.resolveMasterKey(&diagnostics)
+        self.database = Self.resolveDatabase(config: config, environment: environment, diagnostics: &diagnostics)
         self.diagnostics = diagnostics
         (self.byAlias, self.aliases, self.enabledAliases) = Self.index(deployments)
     }
@@ -103,14 +106,49 @@ public struct ModelTable: Sendable {
         self.deployments = kept
         self.settings = table.settings
         self.masterKey = table.masterKey
+        self.database = table.database
         self.diagnostics = table.diagnostics
         (self.byAlias, self.aliases, self.enabledAliases) = Self.index(kept)
+    }
+
+    /// `general_settings.database_url`, else `SWITCHYARD_DATABASE_URL`, else `DATABASE_URL`, else `switchyard.db`
+    /// beside the config. An unusable URL is an error: storage stays off rather than guessing.
+    static func resolveDatabase(
+        config: ProxyConfig, environment: EnvironmentSnapshot, diagnostics: inout [ConfigDiagnostic]
+    ) -> Resolved<DatabaseLocation> {
+        let directory = (config.path as NSString).deletingLastPathComponent
+        var candidates: [(String, ValueSource)] = []
+        switch config.settings.databaseURL {
+        case .literal(let text)?: candidates.append((text, .settings))
+        case .environment(let name)?:
+            if let text = environment[name], !text.isEmpty { candidates.append((text, .settingsEnvironment(name))) }
+        case nil: break
+        }
+        for name in ["SWITCHYARD_DATABASE_URL", "DATABASE_URL"] {
+            if let text = environment[name], !text.isEmpty { candidates.append((text, .environment(name))) }
+        }
+        guard let (text, source) = candidates.first else {
+            return Resolved(DatabaseLocation.defaultLocation(configPath: config.path), from: .providerDefault)
+        }
+        switch DatabaseLocation.parse(text, relativeTo: directory.isEmpty ? "." : directory) {
+        case .success(let location): return Resolved(location, from: source)
+        case .failure(let problem):
+            diagnostics.append(
+                ConfigDiagnostic(
+                    .error, "database URL from \(source) is not usable: \(problem.message)",
+                    fix: "write general_settings.database_url: sqlite:switchyard.db, postgres://USER:PASSWORD@HOST/DB or none"))
+            return Resolved(.none, from: source)
+        }
     }
 
     /// Every secret in the table (keys, master key, secret-looking header values), for the redactor.
     public var secrets: [String] {
         var values = deployments.compactMap { $0.apiKey?.value.revealed }
         if let masterKey { values.append(masterKey.value.revealed) }
+        if case .postgres(let url) = database.value {
+            values.append(url.revealed)
+            if let password = URLComponents(string: url.revealed)?.password, password.count >= 4 { values.append(password) }
+        }
         for deployment in deployments {
             for header in deployment.extraHeaders where HeaderPolicy.isSensitive(header.name) {
                 values.append(header.value)

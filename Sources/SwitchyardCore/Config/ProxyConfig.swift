@@ -192,6 +192,23 @@ public struct ProxySettings: Sendable, Equatable {
     /// Seconds in-flight requests may take to finish after SIGTERM (`general_settings.shutdown_grace_period`).
     public var shutdownGracePeriod = 30.0
 
+    /// `general_settings.database_url` as written (resolved with the environment by `ModelTable`).
+    public var databaseURL: ConfigString?
+    /// `general_settings.store_prompts`: keep prompt and completion text in the request log.
+    public var storePrompts = false
+    /// `general_settings.disable_spend_logs`: keep spend but write no request-log rows.
+    public var disableSpendLogs = false
+    /// `general_settings.allow_requests_on_db_unavailable`: serve unknown keys while the database is down.
+    public var allowRequestsOnDBUnavailable = false
+    /// `general_settings.retention`: request-log rows older than this many seconds are pruned.
+    public var retention: Double?
+    /// `general_settings.user_api_key_cache_ttl`: seconds between reloads of keys and spend from the database.
+    public var keyCacheTTL = 5.0
+    /// `general_settings.proxy_batch_write_at`: seconds between batched request-log writes.
+    public var batchWriteInterval = 1.0
+    /// `general_settings.log_buffer_size`: request-log rows held while the database is away.
+    public var logBufferSize = 100_000
+
     /// The fallback aliases for `alias`, at most `maxFallbacks`, never `alias` itself.
     public func fallbackChain(for alias: String) -> [String] {
         Array((fallbacks[alias] ?? defaultFallbacks).filter { $0 != alias }.prefix(maxFallbacks))

@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import SwitchyardCore
+import SwitchyardStorage
 import UnixSignals
 
 /// The proxy: a Hummingbird server, its request-log service and upstream clients, serving the engine in force.
@@ -22,10 +23,15 @@ public struct ProxyServer: Sendable {
         table: ModelTable, logger: Logger, redactors: RedactorStore, source: ConfigSource? = nil, gracePeriod: Double? = nil
     ) {
         redactors.update(redactors.redactor.adding(secrets: table.secrets))
+        let metrics = ProxyMetrics()
+        let accounting = Accounting(
+            storage: SQLStorage.open(table.database.value, logger: logger), settings: table.settings, metrics: metrics,
+            logger: logger)
         self.store = EngineStore(
             ProxyEngine(
                 table: table, clients: UpstreamClientPool(verification: table.settings.tlsVerification), redactors: redactors,
-                requestLog: RequestLog(logger: logger), logger: logger))
+                requestLog: RequestLog(logger: logger, metrics: metrics, accounting: accounting), accounting: accounting,
+                logger: logger))
         self.source = source
         self.gracePeriod = gracePeriod
     }
@@ -46,8 +52,8 @@ public struct ProxyServer: Sendable {
         }
         old.redactors.update(old.redactors.redactor.adding(secrets: table.secrets))
         let next = ProxyEngine(
-            table: table, clients: old.clients, redactors: old.redactors, requestLog: old.requestLog, logger: old.logger,
-            lifecycle: old.lifecycle, carryingOver: old.router)
+            table: table, clients: old.clients, redactors: old.redactors, requestLog: old.requestLog,
+            accounting: old.accounting, logger: old.logger, lifecycle: old.lifecycle, carryingOver: old.router)
         store.replace(with: next)
         let enabled = table.deployments.filter(\.status.isEnabled)
         let kept = enabled.filter { next.router.shares($0, with: old.router) }.count
@@ -86,6 +92,7 @@ public struct ProxyServer: Sendable {
         }
         router.get("/metrics") { request, _ in store.current.metrics(request) }
         HealthRoutes.add(to: router, store: store)
+        AdminRoutes.add(to: router, store: store)
         return router
     }
 
@@ -108,7 +115,7 @@ public struct ProxyServer: Sendable {
     ) -> [any Service] {
         let engine = self.engine
         var services: [any Service] = [
-            engine.requestLog, engine.clients,
+            engine.accounting, engine.requestLog, engine.clients,
             DrainingService(
                 app: application(host: host, port: port, onRunning: onRunning), store: store, lifecycle: engine.lifecycle,
                 gracePeriod: gracePeriod, logger: engine.logger),

@@ -15,6 +15,11 @@ public final class ProxyMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let logDropped: CoreMetrics.Counter
     private let logQueued = Atomic<Int>(0)
+    private let rowsDropped: CoreMetrics.Counter
+    private let rowsWritten: CoreMetrics.Counter
+    private let storageErrors: CoreMetrics.Counter
+    /// Request-log rows waiting for the database.
+    let rowsBuffered = Atomic<Int>(0)
 
     /// Histogram buckets for request latency and time to first token, in seconds.
     static let latencyBuckets: [Duration] = [
@@ -29,6 +34,9 @@ public final class ProxyMetrics: Sendable {
         factory.defaultDurationHistogramBuckets = Self.latencyBuckets
         self.factory = factory
         logDropped = CoreMetrics.Counter(label: "switchyard_request_log_dropped_total", factory: factory)
+        rowsDropped = CoreMetrics.Counter(label: "switchyard_log_rows_dropped_total", factory: factory)
+        rowsWritten = CoreMetrics.Counter(label: "switchyard_log_rows_written_total", factory: factory)
+        storageErrors = CoreMetrics.Counter(label: "switchyard_storage_errors_total", factory: factory)
     }
 
     /// Records one finished request. `knownAlias` says whether the alias is in the config.
@@ -96,6 +104,13 @@ public final class ProxyMetrics: Sendable {
         if dropped { logDropped.increment() }
     }
 
+    /// Request-log rows were written to the database, dropped from a full buffer, or a database call failed.
+    func rows(written: Int = 0, dropped: Int = 0, failed: Bool = false) {
+        if written > 0 { rowsWritten.increment(by: written) }
+        if dropped > 0 { rowsDropped.increment(by: dropped) }
+        if failed { storageErrors.increment() }
+    }
+
     /// A queued record was written.
     func logWritten() {
         logQueued.subtract(1, ordering: .relaxed)
@@ -123,6 +138,8 @@ public final class ProxyMetrics: Sendable {
         CoreMetrics.Gauge(label: "switchyard_requests_in_flight", factory: factory).record(inFlight)
         CoreMetrics.Gauge(label: "switchyard_request_log_queued", factory: factory).record(
             max(0, logQueued.load(ordering: .relaxed)))
+        CoreMetrics.Gauge(label: "switchyard_log_rows_buffered", factory: factory).record(
+            rowsBuffered.load(ordering: .relaxed))
         CoreMetrics.Gauge(label: "switchyard_models_enabled", factory: factory).record(engine.table.enabledAliases.count)
         return registry.emitToBuffer()
     }

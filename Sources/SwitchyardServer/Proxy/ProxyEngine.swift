@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import SwitchyardCore
+import SwitchyardStorage
 
 /// Everything a request needs, fixed for the life of one configuration: the model table, upstream clients,
 /// the redactor and the request log.
@@ -24,13 +25,17 @@ public struct ProxyEngine: Sendable {
 
     /// Whether the server is draining or past its grace period.
     public let lifecycle: ServerLifecycle
+    /// Virtual keys, spend and the request-log writer (storage may be off).
+    public let accounting: Accounting
 
     /// Creates an engine; a reload passes the previous router so unchanged deployments keep their state.
     public init(
-        table: ModelTable, clients: UpstreamClientPool, redactors: RedactorStore, requestLog: RequestLog, logger: Logger,
-        lifecycle: ServerLifecycle = ServerLifecycle(), carryingOver previous: DeploymentRouter? = nil
+        table: ModelTable, clients: UpstreamClientPool, redactors: RedactorStore, requestLog: RequestLog,
+        accounting: Accounting, logger: Logger, lifecycle: ServerLifecycle = ServerLifecycle(),
+        carryingOver previous: DeploymentRouter? = nil
     ) {
         self.table = table
+        self.accounting = accounting
         self.clients = clients
         self.redactors = redactors
         self.requestLog = requestLog
@@ -51,24 +56,77 @@ public struct ProxyEngine: Sendable {
         return UUID().uuidString.lowercased()
     }
 
-    /// Checks the master key, when one is set.
-    func authorize(_ request: Request) throws(ProxyError) {
-        guard let masterKey = table.masterKey?.value.revealed else { return }
-        var presented: String?
+    /// Who is calling.
+    enum Caller: Equatable {
+        /// No master key is set: the proxy is open.
+        case open
+        /// The master key.
+        case master
+        /// A virtual key known to the key cache, by hash.
+        case key(String)
+        /// A key the cache does not know, let through because the database is down and
+        /// `allow_requests_on_db_unavailable` is true.
+        case unverified(String)
+    }
+
+    /// The key a request presents: `Authorization: Bearer KEY`, else `x-api-key`.
+    static func presentedKey(_ request: Request) -> String? {
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {
-                presented = String(parts[1]).trimmingCharacters(in: .whitespaces)
+                return String(parts[1]).trimmingCharacters(in: .whitespaces)
             }
         }
-        if presented == nil { presented = request.headers[.apiKey] }
-        guard let presented else {
+        return request.headers[.apiKey]
+    }
+
+    /// Checks the key, when a master key is set: the master key, or a virtual key known to the cache.
+    @discardableResult
+    func authenticate(_ request: Request) throws(ProxyError) -> Caller {
+        guard let masterKey = table.masterKey?.value.revealed else { return .open }
+        guard let presented = Self.presentedKey(request) else {
             throw .unauthorized(
                 "No API key provided. Send 'Authorization: Bearer <key>' (or 'x-api-key: <key>') with the proxy's key.")
         }
-        guard Self.constantTimeEquals(presented, masterKey) else {
-            throw .unauthorized("Incorrect API key provided. Use the proxy's master key or a key it issued.")
+        if Self.constantTimeEquals(presented, masterKey) { return .master }
+        if accounting.storage != nil, presented.hasPrefix("sk-") {
+            let token = KeyHashing.sha256(presented)
+            if accounting.keys.key(token: token) != nil { return .key(token) }
+            if accounting.keys.databaseUnavailable {
+                if table.settings.allowRequestsOnDBUnavailable { return .unverified(token) }
+                throw ProxyError(
+                    status: 401, type: "authentication_error", code: "invalid_api_key",
+                    message: "This key is not known to this instance and the key database is unavailable; retry later "
+                        + "(set general_settings.allow_requests_on_db_unavailable to let such keys through).")
+            }
         }
+        throw .unauthorized("Incorrect API key provided. Use the proxy's master key or a key it issued.")
+    }
+
+    /// Only the master key: for admin routes.
+    func authorizeAdmin(_ request: Request) throws(ProxyError) {
+        guard table.masterKey != nil else {
+            throw ProxyError(
+                status: 401, type: "authentication_error", code: "master_key_required",
+                message: "Admin routes need general_settings.master_key to be set; then send it as a Bearer token.")
+        }
+        guard try authenticate(request) == .master else {
+            throw ProxyError(
+                status: 403, type: "permission_error", code: "admin_only",
+                message: "This route needs the master key; a virtual key cannot use it.")
+        }
+    }
+
+    /// Checks the master key (or a virtual key) when a master key is set.
+    func authorize(_ request: Request) throws(ProxyError) { try authenticate(request) }
+
+    /// A finished request: its key is charged and released, and its record goes to the request log.
+    func complete(_ record: RequestRecord) {
+        if let lease = record.keyLease {
+            let tokens = record.usage.map { $0.promptTokens + $0.completionTokens + $0.reasoningTokens } ?? 0
+            accounting.keys.finish(lease, cost: record.cost ?? 0, tokens: tokens)
+        }
+        requestLog.record(record)
     }
 
     static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
@@ -114,7 +172,7 @@ public struct ProxyEngine: Sendable {
             record.status = proxyError.status
             record.errorCode = proxyError.code
             record.latency = ContinuousClock.now - started
-            requestLog.record(record)
+            complete(record)
             if proxyError.status >= 500 {
                 logger.debug(
                     "upstream failure", metadata: ["request_id": .string(requestID), "error": .string(proxyError.message)])
@@ -130,7 +188,7 @@ public struct ProxyEngine: Sendable {
         started: ContinuousClock.Instant,
         record: inout RequestRecord
     ) async throws -> Response {
-        try authorize(request)
+        let caller = try authenticate(request)
         let limit = table.settings.maxRequestBodyBytes
         let buffer: ByteBuffer
         do {
@@ -146,6 +204,25 @@ public struct ProxyEngine: Sendable {
         record.alias = alias
         record.aliasKnown = table.deployments(for: alias) != nil
         let promptTokens = TokenEstimate.prompt(of: body)
+        if accounting.storage != nil {
+            record.requestSHA256 = KeyHashing.sha256(buffer.readableBytesView)
+            if table.settings.storePrompts {
+                record.promptText = (body["messages"] ?? body["prompt"] ?? body["input"]).map {
+                    String(decoding: $0.encodedBytes(), as: UTF8.self)
+                }
+            }
+        }
+        switch caller {
+        case .key(let token):
+            record.keyHash = token
+            switch accounting.keys.admit(token: token, alias: alias, promptTokens: promptTokens) {
+            case .admitted(let lease): record.keyLease = lease
+            case .rejected(let error): throw error
+            case .unknown: throw ProxyError.unauthorized("This key was revoked. Ask for a new key.")
+            }
+        case .unverified(let token): record.keyLease = KeyLease(token: token, keyAlias: nil)
+        case .open, .master: break
+        }
         var chain = [alias]
         var index = 0
         var lastError: ProxyError?

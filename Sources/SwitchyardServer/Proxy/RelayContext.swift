@@ -24,7 +24,7 @@ struct RelayContext: Sendable {
         record.timeToFirstByte = firstByte.map { $0 - started }
         record.streamTruncated = truncated
         slot.end(tokens: usage.map { $0.promptTokens + $0.completionTokens + $0.reasoningTokens } ?? 0)
-        engine.requestLog.record(record)
+        engine.complete(record)
     }
 
     /// Usage from an OpenAI-shaped `usage` value in this deployment's semantics.

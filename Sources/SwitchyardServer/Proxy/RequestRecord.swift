@@ -1,6 +1,8 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import SwitchyardCore
+import SwitchyardStorage
 
 /// What one finished request leaves behind: written to the request log off the response path.
 public struct RequestRecord: Sendable {
@@ -42,12 +44,37 @@ public struct RequestRecord: Sendable {
     public var attemptedFallbacks = 0
     /// The W3C trace id the client sent, continued upstream.
     public var traceID: String?
+    /// When the request arrived, seconds since 1970.
+    public var startedAt = Date().timeIntervalSince1970
+    /// The virtual key the request was admitted on (its hash and alias; never the key).
+    public var keyLease: KeyLease?
+    /// The hash of the virtual key presented, admitted or not.
+    public var keyHash: String?
+    /// SHA-256 of the request body, when storage is on.
+    public var requestSHA256: String?
+    /// The prompt, only with `general_settings.store_prompts`.
+    public var promptText: String?
+    /// The completion, only with `general_settings.store_prompts`.
+    public var completionText: String?
 
     /// Creates a record.
     public init(requestID: String, route: String, status: Int) {
         self.requestID = requestID
         self.route = route
         self.status = status
+    }
+
+    /// The request-log row for this record.
+    var logRow: LogRow {
+        LogRow(
+            requestID: requestID, time: startedAt, keyHash: keyLease?.token ?? keyHash, keyAlias: keyLease?.keyAlias,
+            alias: alias,
+            deployment: deploymentID, provider: provider, status: status, errorCode: errorCode,
+            latencyMs: Self.milliseconds(latency), ttfbMs: timeToFirstByte.map(Self.milliseconds),
+            promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0,
+            reasoningTokens: usage?.reasoningTokens ?? 0, cachedTokens: usage?.cachedTokens ?? 0, cost: cost,
+            upstreamCost: usage?.upstreamCostUSD, requestSHA256: requestSHA256, stream: stream, prompt: promptText,
+            completion: completionText)
     }
 
     /// The log metadata for the request's one info line.
@@ -77,6 +104,8 @@ public struct RequestRecord: Sendable {
         if retries > 0 { metadata["retries"] = .stringConvertible(retries) }
         if attemptedFallbacks > 0 { metadata["fallbacks"] = .stringConvertible(attemptedFallbacks) }
         if let traceID { metadata["trace_id"] = .string(traceID) }
+        if let keyHash = keyLease?.token ?? keyHash { metadata["key_hash"] = .string(String(keyHash.prefix(12))) }
+        if let keyAlias = keyLease?.keyAlias { metadata["key_alias"] = .string(keyAlias) }
         return metadata
     }
 
@@ -96,11 +125,16 @@ public final class RequestLog: Service, Sendable {
     private let logger: Logger
     /// Metrics, updated from each record as it is written.
     public let metrics: ProxyMetrics
+    /// Where request-log rows go when storage is on.
+    let accounting: Accounting?
 
-    public init(logger: Logger, metrics: ProxyMetrics = ProxyMetrics(), capacity: Int = 10_000) {
+    public init(
+        logger: Logger, metrics: ProxyMetrics = ProxyMetrics(), accounting: Accounting? = nil, capacity: Int = 10_000
+    ) {
         (stream, continuation) = AsyncStream.makeStream(of: RequestRecord.self, bufferingPolicy: .bufferingNewest(capacity))
         self.logger = logger
         self.metrics = metrics
+        self.accounting = accounting
     }
 
     public func record(_ record: RequestRecord) {
@@ -118,6 +152,7 @@ public final class RequestLog: Service, Sendable {
             for await record in stream {
                 metrics.logWritten()
                 metrics.observe(record, knownAlias: record.aliasKnown)
+                accounting?.enqueue(record.logRow)
                 let level: Logger.Level = record.status >= 500 || record.streamTruncated ? .warning : .info
                 logger.log(level: level, "request", metadata: record.metadata)
             }

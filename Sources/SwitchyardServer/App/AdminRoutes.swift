@@ -1,0 +1,87 @@
+import Hummingbird
+import NIOCore
+import SwitchyardCore
+
+/// LiteLLM's key and spend routes, behind the master key: `/key/generate`, `/key/info`, `/key/update`,
+/// `/key/delete`, `/key/list`, `/spend/logs`, `/global/spend/report`.
+enum AdminRoutes {
+    static func add(to router: Router<BasicRequestContext>, store: EngineStore) {
+        router.post("/key/generate") { request, _ in
+            await answer(request, store: store) { api, request throws(ProxyError) in
+                try await api.generate(try await body(request, store))
+            }
+        }
+        router.get("/key/info") { request, _ in
+            await answer(request, store: store) { api, request throws(ProxyError) in
+                guard let key = request.uri.queryParameters.get("key"), !key.isEmpty else {
+                    throw .invalidRequest("'key' is required: the key or its hash (token).", param: "key")
+                }
+                return try await api.info(key)
+            }
+        }
+        router.post("/key/update") { request, _ in
+            await answer(request, store: store) { api, request throws(ProxyError) in
+                try await api.update(try await body(request, store))
+            }
+        }
+        router.post("/key/delete") { request, _ in
+            await answer(request, store: store) { api, request throws(ProxyError) in
+                try await api.delete(try await body(request, store))
+            }
+        }
+        router.get("/key/list") { request, _ in
+            await answer(request, store: store) { api, request throws(ProxyError) in
+                try await api.list(fullObjects: request.uri.queryParameters.get("return_full_object") == "true")
+            }
+        }
+        router.get("/spend/logs") { request, _ in
+            await answer(request, store: store) { api, request throws(ProxyError) in try await api.spendLogs(query(request)) }
+        }
+        router.get("/global/spend/report") { request, _ in
+            await answer(request, store: store) { api, request throws(ProxyError) in try await api.spendReport(query(request)) }
+        }
+    }
+
+    /// Checks the master key, runs `handler` and answers its JSON, or the error in OpenAI's envelope.
+    static func answer(
+        _ request: Request, store: EngineStore,
+        _ handler: (AdminAPI, Request) async throws(ProxyError) -> JSONValue
+    ) async -> Response {
+        let engine = store.current
+        let requestID = ProxyEngine.requestID(from: request)
+        do throws(ProxyError) {
+            try engine.authorizeAdmin(request)
+            let value = try await handler(AdminAPI(accounting: engine.accounting), request)
+            return ProxyEngine.jsonResponse(value, requestID: requestID)
+        } catch {
+            return engine.errorResponse(error, requestID: requestID)
+        }
+    }
+
+    /// The request's JSON object body.
+    static func body(_ request: Request, _ store: EngineStore) async throws(ProxyError) -> JSONObject {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: 1024 * 1024)
+        } catch {
+            throw .invalidRequest("The request body is too large or could not be read.", code: "invalid_json")
+        }
+        if buffer.readableBytes == 0 { return JSONObject() }
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(buffer.readableBytesView)
+        } catch {
+            throw .invalidRequest("The request body is not valid JSON: \(error.description).", code: "invalid_json")
+        }
+        guard case .object(let object) = value else {
+            throw .invalidRequest("The request body must be a JSON object.", code: "invalid_json")
+        }
+        return object
+    }
+
+    static func query(_ request: Request) -> [String: String] {
+        var values: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters { values[String(name)] = String(value) }
+        return values
+    }
+}

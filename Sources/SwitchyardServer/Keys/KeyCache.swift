@@ -1,0 +1,247 @@
+import Foundation
+import SwitchyardCore
+import SwitchyardStorage
+import Synchronization
+
+/// Virtual keys in memory: every key check is answered here, never by a database round trip. The storage service
+/// reloads it every `user_api_key_cache_ttl` seconds (so keys made or revoked by another instance take effect
+/// within that time) and settles the spend charged here once it is written.
+///
+/// A key's spend is what the database last said plus what this instance charged since and has not yet written.
+/// Requests are admitted while that spend is under the budget; they are charged when they end. So concurrent
+/// requests can overshoot a budget by at most the cost of the requests in flight when it was reached.
+public final class KeyCache: Sendable {
+    struct Entry {
+        var key: VirtualKey
+        /// Charged here, not yet written.
+        var pending = 0.0
+        var inFlight = 0
+        var requests = MinuteWindow()
+        var tokens = MinuteWindow()
+    }
+
+    struct State {
+        var entries: [String: Entry] = [:]
+        /// Whether the keys were read from the database at least once.
+        var loaded = false
+        /// Whether the last read from the database failed.
+        var databaseDown = false
+    }
+
+    private let state = Mutex(State())
+    static let origin = ContinuousClock.now
+
+    public init() {}
+
+    /// The clock second used for minute windows.
+    static func second(_ instant: ContinuousClock.Instant = .now) -> Int64 { (instant - origin).components.seconds }
+
+    /// Replaces the keys with the database's, keeping what only this instance knows: unwritten spend, requests in
+    /// flight and this minute's counts. Keys gone from the database are gone here.
+    public func replace(with keys: [VirtualKey]) {
+        state.withLock { state in
+            var entries: [String: Entry] = [:]
+            for key in keys {
+                var entry = state.entries[key.token] ?? Entry(key: key)
+                entry.key = key
+                entries[key.token] = entry
+            }
+            state.entries = entries
+            state.loaded = true
+            state.databaseDown = false
+        }
+    }
+
+    /// The database could not be read.
+    public func markDatabaseDown() { state.withLock { $0.databaseDown = true } }
+
+    /// Whether the last read from the database failed (or none succeeded yet).
+    public var databaseUnavailable: Bool { state.withLock { $0.databaseDown || !$0.loaded } }
+
+    /// Adds or replaces one key (made or changed through this instance).
+    public func upsert(_ key: VirtualKey) {
+        state.withLock { state in
+            var entry = state.entries[key.token] ?? Entry(key: key)
+            let spend = entry.key.spend
+            entry.key = key
+            entry.key.spend = max(spend, key.spend)
+            state.entries[key.token] = entry
+        }
+    }
+
+    /// Removes keys (revoked through this instance).
+    public func remove(_ tokens: [String]) {
+        state.withLock { state in for token in tokens { state.entries[token] = nil } }
+    }
+
+    /// A key by hash, with its spend as this instance sees it.
+    public func key(token: String) -> VirtualKey? {
+        state.withLock { state in
+            guard let entry = state.entries[token] else { return nil }
+            var key = entry.key
+            key.spend += entry.pending
+            return key
+        }
+    }
+
+    /// Every key, with spend as this instance sees it.
+    public var keys: [VirtualKey] {
+        state.withLock { state in
+            state.entries.values.map { entry in
+                var key = entry.key
+                key.spend += entry.pending
+                return key
+            }.sorted { $0.createdAt < $1.createdAt }
+        }
+    }
+
+    /// Whether any key is known.
+    public var isEmpty: Bool { state.withLock { $0.entries.isEmpty } }
+
+    /// What a key check found.
+    public enum Admission: Sendable {
+        case admitted(KeyLease)
+        case unknown
+        case rejected(ProxyError)
+    }
+
+    /// Checks a key for a request to `alias` and, if it may go ahead, counts it in flight and in this minute.
+    public func admit(token: String, alias: String, promptTokens: Int, now: Date = Date()) -> Admission {
+        let second = Self.second()
+        return state.withLock { state in
+            guard var entry = state.entries[token] else { return .unknown }
+            let key = entry.key
+            if let expires = key.expires, expires <= now.timeIntervalSince1970 {
+                return .rejected(
+                    .unauthorized("This key expired at \(KeyCache.iso(expires)). Ask for a new key (POST /key/generate)."))
+            }
+            if !key.models.isEmpty, !key.models.contains(alias) {
+                return .rejected(
+                    ProxyError(
+                        status: 403, type: "permission_error", code: "model_not_allowed",
+                        message: "This key may not use the model '\(alias)'. It may use: "
+                            + "\(key.models.joined(separator: ", ")).", param: "model"))
+            }
+            if let resetAt = key.budgetResetAt, resetAt <= now.timeIntervalSince1970,
+                let duration = key.budgetDuration.flatMap(DurationText.seconds)
+            {
+                // The budget period is over: start the next one now; the storage service writes the reset.
+                entry.key.spend = 0
+                entry.pending = 0
+                entry.key.budgetResetAt = Self.nextReset(after: resetAt, every: duration, now: now.timeIntervalSince1970)
+            }
+            let spend = entry.key.spend + entry.pending
+            if let budget = key.maxBudget, spend >= budget {
+                var message = String(
+                    format: "This key's budget is spent: $%.6f of $%.6f", spend, budget)
+                if let resetAt = entry.key.budgetResetAt { message += "; it resets at \(KeyCache.iso(resetAt))" }
+                message += "."
+                let retry = entry.key.budgetResetAt.map { max(1, Int(($0 - now.timeIntervalSince1970).rounded(.up))) }
+                state.entries[token] = entry
+                return .rejected(
+                    ProxyError(
+                        status: 429, type: "insufficient_quota", code: "budget_exceeded", message: message,
+                        retryAfter: retry))
+            }
+            let requests = entry.requests.total(second: second)
+            let tokens = entry.tokens.total(second: second)
+            func limited(_ what: String, limit: Int, retryAfter: Int) -> Admission {
+                var error = ProxyError(
+                    status: 429, type: "rate_limit_error", code: "rate_limit_exceeded",
+                    message: "This key is at its limit of \(limit) \(what); retry in \(retryAfter) s.",
+                    retryAfter: retryAfter)
+                if let rpm = key.rpmLimit {
+                    error.headers["x-ratelimit-limit-requests"] = String(rpm)
+                    error.headers["x-ratelimit-remaining-requests"] = String(max(0, rpm - requests))
+                    error.headers["x-ratelimit-reset-requests"] = "\(what.hasPrefix("requests") ? retryAfter : 0)s"
+                }
+                if let tpm = key.tpmLimit {
+                    error.headers["x-ratelimit-limit-tokens"] = String(tpm)
+                    error.headers["x-ratelimit-remaining-tokens"] = String(max(0, tpm - tokens))
+                    error.headers["x-ratelimit-reset-tokens"] = "\(what.hasPrefix("tokens") ? retryAfter : 0)s"
+                }
+                if let parallel = key.maxParallelRequests {
+                    error.headers["x-ratelimit-limit-parallel-requests"] = String(parallel)
+                }
+                return .rejected(error)
+            }
+            if let cap = key.maxParallelRequests, entry.inFlight >= cap {
+                state.entries[token] = entry
+                return limited("parallel requests", limit: cap, retryAfter: 1)
+            }
+            if let rpm = key.rpmLimit, requests >= rpm {
+                state.entries[token] = entry
+                return limited(
+                    "requests per minute", limit: rpm,
+                    retryAfter: max(1, entry.requests.seconds(untilAtMost: rpm - 1, second: second)))
+            }
+            if let tpm = key.tpmLimit, tokens > 0, tokens + promptTokens > tpm {
+                state.entries[token] = entry
+                return limited(
+                    "tokens per minute", limit: tpm,
+                    retryAfter: max(1, entry.tokens.seconds(untilAtMost: max(0, tpm - promptTokens), second: second)))
+            }
+            entry.inFlight += 1
+            entry.requests.add(1, second: second)
+            state.entries[token] = entry
+            return .admitted(KeyLease(token: token, keyAlias: key.keyAlias))
+        }
+    }
+
+    /// A request admitted by `admit` ended: it is charged `cost` and its tokens count towards this minute.
+    public func finish(_ lease: KeyLease, cost: Double, tokens: Int) {
+        let second = Self.second()
+        state.withLock { state in
+            guard var entry = state.entries[lease.token] else { return }
+            entry.inFlight = max(0, entry.inFlight - 1)
+            if cost > 0 { entry.pending += cost }
+            if tokens > 0 { entry.tokens.add(tokens, second: second) }
+            state.entries[lease.token] = entry
+        }
+    }
+
+    /// Spend charged here was written to the database: it moves from pending to the stored spend.
+    public func settle(_ written: [String: Double]) {
+        state.withLock { state in
+            for (token, amount) in written {
+                guard var entry = state.entries[token] else { continue }
+                let moved = min(amount, entry.pending)
+                entry.pending -= moved
+                entry.key.spend += moved
+                state.entries[token] = entry
+            }
+        }
+    }
+
+    /// Budget periods that ended and were restarted in memory but not yet in the database.
+    public func dueResets(stored: [VirtualKey]) -> [BudgetReset] {
+        state.withLock { state in
+            stored.compactMap { key in
+                guard let storedReset = key.budgetResetAt, let entry = state.entries[key.token],
+                    let current = entry.key.budgetResetAt, current > storedReset
+                else { return nil }
+                return BudgetReset(token: key.token, previousResetAt: storedReset, nextResetAt: current)
+            }
+        }
+    }
+
+    /// The first reset time after `now`, stepping from `last` by `every`.
+    static func nextReset(after last: Double, every: Double, now: Double) -> Double {
+        guard every > 0 else { return now }
+        let periods = ((now - last) / every).rounded(.down) + 1
+        return last + periods * every
+    }
+
+    static func iso(_ time: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date(timeIntervalSince1970: time))
+    }
+}
+
+/// A request admitted on a key: ends with `KeyCache.finish`.
+public struct KeyLease: Sendable, Equatable {
+    /// The key's hash.
+    public let token: String
+    /// The key's alias, for the request log.
+    public let keyAlias: String?
+}

@@ -1,0 +1,427 @@
+import Foundation
+import Logging
+import SQLKit
+import SwitchyardCore
+
+/// `Storage` over SQL through vapor's sql-kit, for any `SQLBackend`. One connection, opened on first use and again
+/// after it drops; calls take turns, so a transaction's statements run together.
+public final class SQLStorage: Storage, CustomStringConvertible {
+    /// The schema version this build writes.
+    public static let currentVersion = 1
+
+    let backend: any SQLBackend
+    let logger: Logger
+    private let lock = AsyncLock()
+    private let state = Locked<SQLConnectionHandle?>(nil)
+
+    public init(backend: any SQLBackend, logger: Logger) {
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// Storage for a configured location; nil for `none`.
+    public static func open(_ location: DatabaseLocation, logger: Logger) -> SQLStorage? {
+        switch location {
+        case .none: nil
+        case .sqlite(let path): SQLStorage(backend: SQLiteBackend(path: path), logger: logger)
+        case .postgres(let url): SQLStorage(backend: PostgresBackend(url: url.revealed), logger: logger)
+        }
+    }
+
+    public var description: String { backend.description }
+
+    /// Runs `body` alone on the connection, opening it first when needed. A failure on a connection that has since
+    /// closed drops it, so the next call connects again.
+    func exclusive<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        await lock.lock()
+        do {
+            let handle: SQLConnectionHandle
+            if let open = state.value, !open.isClosed() {
+                handle = open
+            } else {
+                if let stale = state.value { await stale.close() }
+                state.value = nil
+                handle = try await backend.connect(logger: logger)
+                state.value = handle
+            }
+            do {
+                let result = try await body(handle.database)
+                await lock.unlock()
+                return result
+            } catch {
+                if handle.isClosed() { state.value = nil }
+                throw error
+            }
+        } catch {
+            await lock.unlock()
+            throw error
+        }
+    }
+
+    /// Runs `body` in a transaction.
+    func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await exclusive { database in
+            try await database.raw("BEGIN").run()
+            do {
+                let result = try await body(database)
+                try await database.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await database.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    public func close() async {
+        await lock.lock()
+        if let handle = state.value { await handle.close() }
+        state.value = nil
+        await lock.unlock()
+    }
+
+    // MARK: Schema
+
+    /// Each version's statements; `{double}` stands for the backend's double type.
+    static let migrations: [[String]] = [
+        [
+            """
+            CREATE TABLE IF NOT EXISTS switchyard_keys (
+                token TEXT PRIMARY KEY, key_name TEXT NOT NULL, key_alias TEXT, models TEXT NOT NULL,
+                max_budget {double}, budget_duration TEXT, budget_reset_at {double}, spend {double} NOT NULL,
+                rpm_limit BIGINT, tpm_limit BIGINT, max_parallel_requests BIGINT, expires {double},
+                metadata TEXT NOT NULL, created_at {double} NOT NULL, updated_at {double} NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS switchyard_request_log (
+                request_id TEXT NOT NULL, time {double} NOT NULL, key_hash TEXT, key_alias TEXT, alias TEXT,
+                deployment TEXT, provider TEXT, status BIGINT NOT NULL, error_code TEXT, latency_ms {double} NOT NULL,
+                ttfb_ms {double}, prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL,
+                reasoning_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL, cost {double}, upstream_cost {double},
+                request_sha256 TEXT, stream BIGINT NOT NULL, prompt TEXT, completion TEXT)
+            """,
+            "CREATE INDEX IF NOT EXISTS switchyard_request_log_time ON switchyard_request_log (time)",
+            "CREATE INDEX IF NOT EXISTS switchyard_request_log_key ON switchyard_request_log (key_hash, time)",
+            "CREATE INDEX IF NOT EXISTS switchyard_request_log_request ON switchyard_request_log (request_id)",
+            """
+            CREATE TABLE IF NOT EXISTS switchyard_daily_spend (
+                day TEXT NOT NULL, key_hash TEXT NOT NULL, alias TEXT NOT NULL, deployment TEXT NOT NULL,
+                spend {double} NOT NULL, upstream_spend {double} NOT NULL, requests BIGINT NOT NULL,
+                prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL,
+                PRIMARY KEY (day, key_hash, alias, deployment))
+            """,
+        ]
+    ]
+
+    public func schemaVersion() async throws -> Int {
+        try await exclusive { database in try await Self.version(database) }
+    }
+
+    static func version(_ database: any SQLDatabase) async throws -> Int {
+        try await database.raw("CREATE TABLE IF NOT EXISTS switchyard_schema (version BIGINT NOT NULL)").run()
+        let rows = try await database.raw("SELECT MAX(version) AS version FROM switchyard_schema").all()
+        return try rows.first?.decode(column: "version", as: Int?.self) ?? 0
+    }
+
+    @discardableResult
+    public func migrate() async throws -> Int {
+        let double = backend.doubleType
+        return try await transaction { database in
+            let found = try await Self.version(database)
+            guard found <= Self.currentVersion else {
+                throw StorageError.schemaTooNew(found: found, supported: Self.currentVersion)
+            }
+            for version in (found + 1)...max(found + 1, Self.currentVersion) where version <= Self.currentVersion {
+                for statement in Self.migrations[version - 1] {
+                    let sql = statement.replacingOccurrences(of: "{double}", with: double)
+                    try await database.raw(SQLQueryString(sql)).run()
+                }
+                try await database.raw("INSERT INTO switchyard_schema (version) VALUES (\(bind: version))").run()
+            }
+            return Self.currentVersion
+        }
+    }
+
+    // MARK: Keys
+
+    static let keyColumns = [
+        "token", "key_name", "key_alias", "models", "max_budget", "budget_duration", "budget_reset_at", "spend",
+        "rpm_limit", "tpm_limit", "max_parallel_requests", "expires", "metadata", "created_at", "updated_at",
+    ]
+
+    static func values(_ key: VirtualKey) -> [any Encodable & Sendable] {
+        let models = (try? String(decoding: JSONEncoder().encode(key.models), as: UTF8.self)) ?? "[]"
+        return [
+            key.token, key.keyName, key.keyAlias, models, key.maxBudget, key.budgetDuration, key.budgetResetAt, key.spend,
+            key.rpmLimit, key.tpmLimit, key.maxParallelRequests, key.expires, key.metadata, key.createdAt, key.updatedAt,
+        ]
+    }
+
+    static func key(from row: any SQLRow) throws -> VirtualKey {
+        let modelsText = try row.decode(column: "models", as: String.self)
+        let models = (try? JSONDecoder().decode([String].self, from: Data(modelsText.utf8))) ?? []
+        return VirtualKey(
+            token: try row.decode(column: "token", as: String.self),
+            keyName: try row.decode(column: "key_name", as: String.self),
+            keyAlias: try row.decode(column: "key_alias", as: String?.self),
+            models: models,
+            maxBudget: try row.decode(column: "max_budget", as: Double?.self),
+            budgetDuration: try row.decode(column: "budget_duration", as: String?.self),
+            budgetResetAt: try row.decode(column: "budget_reset_at", as: Double?.self),
+            spend: try row.decode(column: "spend", as: Double.self),
+            rpmLimit: try row.decode(column: "rpm_limit", as: Int?.self),
+            tpmLimit: try row.decode(column: "tpm_limit", as: Int?.self),
+            maxParallelRequests: try row.decode(column: "max_parallel_requests", as: Int?.self),
+            expires: try row.decode(column: "expires", as: Double?.self),
+            metadata: try row.decode(column: "metadata", as: String.self),
+            createdAt: try row.decode(column: "created_at", as: Double.self),
+            updatedAt: try row.decode(column: "updated_at", as: Double.self))
+    }
+
+    public func keys() async throws -> [VirtualKey] {
+        try await exclusive { database in
+            try await database.raw("SELECT * FROM switchyard_keys ORDER BY created_at").all().map(Self.key(from:))
+        }
+    }
+
+    public func key(token: String) async throws -> VirtualKey? {
+        try await exclusive { database in
+            try await database.raw("SELECT * FROM switchyard_keys WHERE token = \(bind: token)").all().first.map(Self.key(from:))
+        }
+    }
+
+    public func insert(_ key: VirtualKey) async throws {
+        try await exclusive { database in
+            try await database.insert(into: "switchyard_keys").columns(Self.keyColumns).values(Self.values(key)).run()
+        }
+    }
+
+    public func update(_ key: VirtualKey) async throws -> Bool {
+        try await transaction { database in
+            let found = try await database.raw("SELECT token FROM switchyard_keys WHERE token = \(bind: key.token)").all()
+            guard !found.isEmpty else { return false }
+            let values = Self.values(key)
+            var update = database.update("switchyard_keys")
+            for (column, value) in zip(Self.keyColumns, values) where column != "token" && column != "spend" {
+                update = update.set(SQLIdentifier(column), to: SQLBind(value))
+            }
+            try await update.where("token", .equal, key.token).run()
+            return true
+        }
+    }
+
+    public func delete(tokens: [String]) async throws -> [String] {
+        guard !tokens.isEmpty else { return [] }
+        return try await transaction { database in
+            let rows = try await database.select().column("token").from("switchyard_keys")
+                .where("token", .in, tokens).all()
+            let existing = try rows.map { try $0.decode(column: "token", as: String.self) }
+            if !existing.isEmpty {
+                try await database.delete(from: "switchyard_keys").where("token", .in, existing).run()
+            }
+            return existing
+        }
+    }
+
+    public func resetBudgets(_ resets: [BudgetReset]) async throws -> [String] {
+        guard !resets.isEmpty else { return [] }
+        return try await transaction { database in
+            var applied: [String] = []
+            for reset in resets {
+                let rows = try await database.raw(
+                    """
+                    UPDATE switchyard_keys SET spend = 0, budget_reset_at = \(bind: reset.nextResetAt)
+                    WHERE token = \(bind: reset.token) AND budget_reset_at = \(bind: reset.previousResetAt)
+                    RETURNING token
+                    """
+                ).all()
+                if !rows.isEmpty { applied.append(reset.token) }
+            }
+            return applied
+        }
+    }
+
+    // MARK: Request log and spend
+
+    static let logColumns = [
+        "request_id", "time", "key_hash", "key_alias", "alias", "deployment", "provider", "status", "error_code",
+        "latency_ms", "ttfb_ms", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost",
+        "upstream_cost", "request_sha256", "stream", "prompt", "completion",
+    ]
+
+    static func values(_ row: LogRow) -> [any Encodable & Sendable] {
+        [
+            row.requestID, row.time, row.keyHash, row.keyAlias, row.alias, row.deployment, row.provider, row.status,
+            row.errorCode, row.latencyMs, row.ttfbMs, row.promptTokens, row.completionTokens, row.reasoningTokens,
+            row.cachedTokens, row.cost, row.upstreamCost, row.requestSHA256, row.stream ? 1 : 0, row.prompt, row.completion,
+        ]
+    }
+
+    static func logRow(from row: any SQLRow) throws -> LogRow {
+        LogRow(
+            requestID: try row.decode(column: "request_id", as: String.self),
+            time: try row.decode(column: "time", as: Double.self),
+            keyHash: try row.decode(column: "key_hash", as: String?.self),
+            keyAlias: try row.decode(column: "key_alias", as: String?.self),
+            alias: try row.decode(column: "alias", as: String?.self),
+            deployment: try row.decode(column: "deployment", as: String?.self),
+            provider: try row.decode(column: "provider", as: String?.self),
+            status: try row.decode(column: "status", as: Int.self),
+            errorCode: try row.decode(column: "error_code", as: String?.self),
+            latencyMs: try row.decode(column: "latency_ms", as: Double.self),
+            ttfbMs: try row.decode(column: "ttfb_ms", as: Double?.self),
+            promptTokens: try row.decode(column: "prompt_tokens", as: Int.self),
+            completionTokens: try row.decode(column: "completion_tokens", as: Int.self),
+            reasoningTokens: try row.decode(column: "reasoning_tokens", as: Int.self),
+            cachedTokens: try row.decode(column: "cached_tokens", as: Int.self),
+            cost: try row.decode(column: "cost", as: Double?.self),
+            upstreamCost: try row.decode(column: "upstream_cost", as: Double?.self),
+            requestSHA256: try row.decode(column: "request_sha256", as: String?.self),
+            stream: try row.decode(column: "stream", as: Int.self) != 0,
+            prompt: try row.decode(column: "prompt", as: String?.self),
+            completion: try row.decode(column: "completion", as: String?.self))
+    }
+
+    /// Rows per INSERT statement: well under both databases' limits on bound values.
+    static let rowsPerInsert = 400
+
+    public func write(_ rows: [LogRow], keepRows: Bool) async throws {
+        guard !rows.isEmpty else { return }
+        var byKey: [String: Double] = [:]
+        struct DayKey: Hashable {
+            let day: String
+            let key: String
+            let alias: String
+            let deployment: String
+        }
+        struct DayTotal {
+            var spend = 0.0
+            var upstream = 0.0
+            var requests = 0
+            var prompt = 0
+            var completion = 0
+        }
+        var byDay: [DayKey: DayTotal] = [:]
+        for row in rows {
+            let cost = row.cost ?? 0
+            if let hash = row.keyHash, cost > 0 { byKey[hash, default: 0] += cost }
+            let dayKey = DayKey(
+                day: row.day, key: row.keyHash ?? "", alias: row.alias ?? "", deployment: row.deployment ?? "")
+            var total = byDay[dayKey, default: DayTotal()]
+            total.spend += cost
+            total.upstream += row.upstreamCost ?? 0
+            total.requests += 1
+            total.prompt += row.promptTokens
+            total.completion += row.completionTokens + row.reasoningTokens
+            byDay[dayKey] = total
+        }
+        try await transaction { database in
+            if keepRows {
+                var start = 0
+                while start < rows.count {
+                    let end = min(start + Self.rowsPerInsert, rows.count)
+                    var insert = database.insert(into: "switchyard_request_log").columns(Self.logColumns)
+                    for row in rows[start..<end] { insert = insert.values(Self.values(row)) }
+                    try await insert.run()
+                    start = end
+                }
+            }
+            for (hash, cost) in byKey.sorted(by: { $0.key < $1.key }) {
+                try await database.raw(
+                    "UPDATE switchyard_keys SET spend = spend + \(bind: cost) WHERE token = \(bind: hash)"
+                ).run()
+            }
+            for (key, total) in byDay {
+                try await database.raw(
+                    """
+                    INSERT INTO switchyard_daily_spend
+                        (day, key_hash, alias, deployment, spend, upstream_spend, requests, prompt_tokens, completion_tokens)
+                    VALUES (\(bind: key.day), \(bind: key.key), \(bind: key.alias), \(bind: key.deployment),
+                        \(bind: total.spend), \(bind: total.upstream), \(bind: total.requests), \(bind: total.prompt),
+                        \(bind: total.completion))
+                    ON CONFLICT (day, key_hash, alias, deployment) DO UPDATE SET
+                        spend = switchyard_daily_spend.spend + excluded.spend,
+                        upstream_spend = switchyard_daily_spend.upstream_spend + excluded.upstream_spend,
+                        requests = switchyard_daily_spend.requests + excluded.requests,
+                        prompt_tokens = switchyard_daily_spend.prompt_tokens + excluded.prompt_tokens,
+                        completion_tokens = switchyard_daily_spend.completion_tokens + excluded.completion_tokens
+                    """
+                ).run()
+            }
+        }
+    }
+
+    public func logs(_ filter: LogFilter) async throws -> [LogRow] {
+        try await exclusive { database in
+            var select = database.select().column("*").from("switchyard_request_log")
+            if let keyHash = filter.keyHash { select = select.where("key_hash", .equal, keyHash) }
+            if let alias = filter.alias { select = select.where("alias", .equal, alias) }
+            if let requestID = filter.requestID { select = select.where("request_id", .equal, requestID) }
+            if let start = filter.start { select = select.where("time", .greaterThanOrEqual, start) }
+            if let end = filter.end { select = select.where("time", .lessThan, end) }
+            return try await select.orderBy("time", .descending).limit(filter.limit).all().map(Self.logRow(from:))
+        }
+    }
+
+    public func report(groupBy: SpendGrouping, fromDay: String?, toDay: String?) async throws -> [SpendLine] {
+        let column =
+            switch groupBy {
+            case .apiKey: "key_hash"
+            case .model: "alias"
+            case .day: "day"
+            }
+        return try await exclusive { database in
+            var sql: SQLQueryString = """
+                SELECT \(unsafeRaw: column) AS grp, SUM(spend) AS spend, CAST(SUM(requests) AS BIGINT) AS requests,
+                    CAST(SUM(prompt_tokens) AS BIGINT) AS prompt, CAST(SUM(completion_tokens) AS BIGINT) AS completion
+                FROM switchyard_daily_spend WHERE 1 = 1
+                """
+            if let fromDay { sql = sql + " AND day >= \(bind: fromDay)" }
+            if let toDay { sql = sql + " AND day <= \(bind: toDay)" }
+            sql = sql + " GROUP BY \(unsafeRaw: column) ORDER BY \(unsafeRaw: column)"
+            let rows = try await database.raw(sql).all()
+            return try rows.map { row in
+                SpendLine(
+                    group: try row.decode(column: "grp", as: String.self),
+                    spend: try row.decode(column: "spend", as: Double?.self) ?? 0,
+                    requests: try row.decode(column: "requests", as: Int?.self) ?? 0,
+                    promptTokens: try row.decode(column: "prompt", as: Int?.self) ?? 0,
+                    completionTokens: try row.decode(column: "completion", as: Int?.self) ?? 0)
+            }
+        }
+    }
+
+    public func prune(before time: Double) async throws -> Int {
+        try await exclusive { database in
+            let rows = try await database.raw(
+                "DELETE FROM switchyard_request_log WHERE time < \(bind: time) RETURNING request_id"
+            ).all()
+            return rows.count
+        }
+    }
+}
+
+/// Why storage refused.
+public enum StorageError: Error, CustomStringConvertible {
+    case schemaTooNew(found: Int, supported: Int)
+
+    public var description: String {
+        switch self {
+        case .schemaTooNew(let found, let supported):
+            "the database has schema version \(found); this build knows versions up to \(supported): upgrade switchyard"
+        }
+    }
+}
+
+/// A value behind a lock.
+final class Locked<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+
+    init(_ value: Value) { stored = value }
+
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}

@@ -1,0 +1,33 @@
+/// What Switchyard keeps in a database: virtual keys, spend and the request log. SQLite and PostgreSQL implement it
+/// (`SQLStorage` with `SQLiteBackend` or `PostgresBackend`); both pass the same test suite.
+public protocol Storage: Sendable {
+    /// What it is, for logs (passwords masked).
+    var description: String { get }
+    /// Brings the schema to the current version; returns the version.
+    @discardableResult func migrate() async throws -> Int
+    /// The schema version in the database, 0 when none.
+    func schemaVersion() async throws -> Int
+    /// Every key.
+    func keys() async throws -> [VirtualKey]
+    /// One key by hash.
+    func key(token: String) async throws -> VirtualKey?
+    /// Adds a key.
+    func insert(_ key: VirtualKey) async throws
+    /// Replaces a key's settings (not its spend); false when it does not exist.
+    func update(_ key: VirtualKey) async throws -> Bool
+    /// Deletes keys by hash; returns the hashes that existed.
+    func delete(tokens: [String]) async throws -> [String]
+    /// In one transaction: inserts the rows (unless `keepRows` is false) and adds their cost to their keys' spend
+    /// and to the daily spend table.
+    func write(_ rows: [LogRow], keepRows: Bool) async throws
+    /// Applies budget resets still due (one instance wins each); returns the tokens reset.
+    func resetBudgets(_ resets: [BudgetReset]) async throws -> [String]
+    /// Request-log rows, newest first.
+    func logs(_ filter: LogFilter) async throws -> [LogRow]
+    /// Spend grouped by key, alias or day between two days (`YYYY-MM-DD`, inclusive).
+    func report(groupBy: SpendGrouping, fromDay: String?, toDay: String?) async throws -> [SpendLine]
+    /// Deletes request-log rows older than `time`; returns how many.
+    func prune(before time: Double) async throws -> Int
+    /// Closes the connection.
+    func close() async
+}
