@@ -104,6 +104,7 @@ let package = Package(
             dependencies: [
                 "SwitchyardCore",
                 "SwitchyardServer",
+                "SwitchyardStorage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -21,6 +21,10 @@ public struct MockCompletion: Sendable {
     public var contentChunks: Int
     /// Empty `"delta":{}` chunks between reasoning and content (grok-code-fast-1 does this).
     public var emptyDeltas: Int
+    /// Prompt tokens served from the prompt cache.
+    public var cachedTokens = 0
+    /// xAI's own cost of the answer, in ticks (10^10 per USD), when it reports one.
+    public var costTicks: Int?
 
     /// Creates a completion.
     public init(
@@ -69,12 +73,38 @@ public struct MockCompletion: Sendable {
 
     /// The usage object with xAI's semantics (completion excludes reasoning; total includes it).
     public var usage: JSONValue {
+        var usage = baseUsage
+        if let costTicks, case .object(var object) = usage {
+            object["cost_in_usd_ticks"] = .int(costTicks)
+            usage = .object(object)
+        }
+        return usage
+    }
+
+    /// Prices in USD per token (input, cached input, output) of the models xAI lists, for `cost_in_usd_ticks`.
+    public static let prices: [String: (input: Double, cached: Double, output: Double)] = [
+        "grok-code-fast-1": (0.20e-6, 0.02e-6, 1.50e-6), "grok-4-0709": (3e-6, 0.75e-6, 15e-6),
+        "grok-4-fast-reasoning": (0.20e-6, 0.05e-6, 0.50e-6), "grok-4-fast-non-reasoning": (0.20e-6, 0.05e-6, 0.50e-6),
+        "grok-3": (3e-6, 0.75e-6, 15e-6), "grok-3-mini": (0.30e-6, 0.075e-6, 0.50e-6),
+    ]
+
+    /// xAI's cost in ticks: uncached input, cached input and output (reasoning included) at the model's prices.
+    public var listedCostTicks: Int? {
+        guard let price = Self.prices[model] else { return nil }
+        let usd =
+            Double(promptTokens - cachedTokens) * price.input + Double(cachedTokens) * price.cached
+            + Double(completionTokens + reasoningTokens) * price.output
+        return Int((usd * 1e10).rounded())
+    }
+
+    var baseUsage: JSONValue {
         .object([
             "prompt_tokens": .int(promptTokens),
             "completion_tokens": .int(completionTokens),
             "total_tokens": .int(promptTokens + completionTokens + reasoningTokens),
             "prompt_tokens_details": .object([
-                "text_tokens": .int(promptTokens), "audio_tokens": 0, "image_tokens": 0, "cached_tokens": 0,
+                "text_tokens": .int(promptTokens), "audio_tokens": 0, "image_tokens": 0,
+                "cached_tokens": .int(cachedTokens),
             ]),
             "completion_tokens_details": .object([
                 "reasoning_tokens": .int(reasoningTokens), "audio_tokens": 0, "accepted_prediction_tokens": 0,

@@ -20,6 +20,7 @@ public struct MockUpstream: Sendable {
     /// What it has seen.
     public let recorder: MockRecorder
     private let counter = ResponseCounter()
+    private let promptCache = PromptCache()
 
     /// Known models and the name each answers as.
     static let models: [String: String] = [
@@ -188,6 +189,8 @@ public struct MockUpstream: Sendable {
             promptTokens: MockCompletion.promptTokens(of: body), contentChunks: options.chunks,
             emptyDeltas: model.hasPrefix("grok-code-fast") ? 3 : 0)
         completion.reasoningInStream = model.hasPrefix("grok-code-fast") || model.hasPrefix("grok-3-mini")
+        completion.cachedTokens = min(completion.promptTokens, promptCache.cachedTokens(for: body))
+        completion.costTicks = completion.listedCostTicks
         return completion
     }
 
@@ -353,4 +356,26 @@ final class ResponseCounter: Sendable {
 
     /// The next number, from 1.
     func next() -> Int { value.add(1, ordering: .relaxed).newValue }
+}
+
+/// xAI's prompt cache, roughly: a request whose messages before the last one were all sent before (as the
+/// start of an earlier request) has those messages' tokens served from cache.
+final class PromptCache: Sendable {
+    private let seen = Mutex<Set<[UInt8]>>([])
+
+    func cachedTokens(for body: JSONObject) -> Int {
+        guard case .array(let messages)? = body["messages"], !messages.isEmpty else { return 0 }
+        let prefix = Array(messages.dropLast())
+        let all = JSONValue.array(messages).encodedBytes()
+        let prefixBytes = JSONValue.array(prefix).encodedBytes()
+        let hit = seen.withLock { seen -> Bool in
+            let hit = !prefix.isEmpty && seen.contains(prefixBytes)
+            if seen.count > 10_000 { seen.removeAll() }
+            seen.insert(all)
+            seen.insert(prefixBytes)
+            return hit
+        }
+        guard hit else { return 0 }
+        return prefix.reduce(0) { $0 + 4 + MockCompletion.tokenCount($1.objectValue?["content"]?.stringValue ?? "") }
+    }
 }

@@ -1,0 +1,193 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardStorage
+
+/// The databases Switchyard runs on; every storage test runs on each.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue }
+
+    /// A fresh database of this kind: a new SQLite file, or a new database on the test PostgreSQL server.
+    func newURL() async throws -> String {
+        switch self {
+        case .sqlite: "sqlite:" + NSTemporaryDirectory() + "switchyard-test-\(UUID().uuidString.prefix(8)).db"
+        case .postgres: try await newPostgresDatabase()
+        }
+    }
+
+    func storage(_ url: String) throws -> SQLStorage {
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        guard case .success(let location) = DatabaseLocation.parse(url, relativeTo: "/tmp"),
+            let storage = SQLStorage.open(location, logger: logger)
+        else { throw StorageTestError.badURL(url) }
+        return storage
+    }
+
+    func newStorage() async throws -> SQLStorage { try storage(await newURL()) }
+}
+
+enum StorageTestError: Error {
+    case badURL(String)
+}
+
+/// One storage suite, run against SQLite and PostgreSQL alike.
+@Suite struct StorageTests {
+    static func key(_ token: String, spend: Double = 0, resetAt: Double? = nil) -> VirtualKey {
+        VirtualKey(
+            token: token, keyName: "sk-...\(token.suffix(4))", keyAlias: "alias-\(token)", models: ["a", "b"],
+            maxBudget: 1.5, budgetDuration: resetAt == nil ? nil : "30d", budgetResetAt: resetAt, spend: spend,
+            rpmLimit: 10, tpmLimit: 1000, maxParallelRequests: 2, expires: 2_000_000_000, metadata: #"{"team":"x"}"#,
+            createdAt: 1_700_000_000, updatedAt: 1_700_000_000)
+    }
+
+    static func row(_ id: String, key: String?, alias: String, time: Double, cost: Double, tokens: Int = 10) -> LogRow {
+        LogRow(
+            requestID: id, time: time, keyHash: key, keyAlias: key.map { "alias-\($0)" }, alias: alias,
+            deployment: alias + "#1", provider: "xai", status: 200, latencyMs: 12.5, ttfbMs: 3.25, promptTokens: tokens,
+            completionTokens: 5, reasoningTokens: 2, cachedTokens: 1, cost: cost, upstreamCost: cost / 2,
+            requestSHA256: String(repeating: "a", count: 64), stream: true)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func migratesOnceAndAgainWithoutHarm(_ backend: Backend) async throws {
+        let storage = try await backend.newStorage()
+        #expect(try await storage.schemaVersion() == 0)
+        #expect(try await storage.migrate() == SQLStorage.currentVersion)
+        #expect(try await storage.migrate() == SQLStorage.currentVersion)
+        #expect(try await storage.schemaVersion() == SQLStorage.currentVersion)
+        await storage.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func keysRoundTripUpdateAndDelete(_ backend: Backend) async throws {
+        let storage = try await backend.newStorage()
+        try await storage.migrate()
+        let first = Self.key("k1")
+        try await storage.insert(first)
+        try await storage.insert(Self.key("k2"))
+        #expect(try await storage.key(token: "k1") == first)
+        #expect(try await storage.keys().map(\.token).sorted() == ["k1", "k2"])
+        var changed = first
+        changed.models = []
+        changed.maxBudget = nil
+        changed.keyAlias = "renamed"
+        changed.spend = 99  // update never writes spend
+        #expect(try await storage.update(changed))
+        let stored = try await storage.key(token: "k1")
+        #expect(stored?.keyAlias == "renamed")
+        #expect(stored?.models == [])
+        #expect(stored?.maxBudget == nil)
+        #expect(stored?.spend == 0)
+        #expect(try await storage.update(Self.key("missing")) == false)
+        #expect(try await storage.delete(tokens: ["k1", "missing"]) == ["k1"])
+        #expect(try await storage.key(token: "k1") == nil)
+        await storage.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func writingRowsChargesKeysAndDays(_ backend: Backend) async throws {
+        let storage = try await backend.newStorage()
+        try await storage.migrate()
+        try await storage.insert(Self.key("k1"))
+        let day1 = 1_764_115_200.0  // 2025-11-26 00:00 UTC
+        try await storage.write(
+            [
+                Self.row("r1", key: "k1", alias: "a", time: day1 + 10, cost: 0.25),
+                Self.row("r2", key: "k1", alias: "b", time: day1 + 20, cost: 0.5),
+                Self.row("r3", key: nil, alias: "a", time: day1 + 86400 + 5, cost: 1),
+            ], keepRows: true)
+        try await storage.write([Self.row("r4", key: "k1", alias: "a", time: day1 + 30, cost: 0.125)], keepRows: true)
+        #expect(try await storage.key(token: "k1")?.spend == 0.875)
+
+        let all = try await storage.logs(LogFilter())
+        #expect(all.map(\.requestID) == ["r3", "r4", "r2", "r1"])
+        #expect(all.last == Self.row("r1", key: "k1", alias: "a", time: day1 + 10, cost: 0.25))
+        #expect(try await storage.logs(LogFilter(keyHash: "k1")).count == 3)
+        #expect(try await storage.logs(LogFilter(alias: "b")).map(\.requestID) == ["r2"])
+        #expect(try await storage.logs(LogFilter(requestID: "r3")).map(\.requestID) == ["r3"])
+        #expect(try await storage.logs(LogFilter(start: day1 + 86400)).map(\.requestID) == ["r3"])
+        #expect(try await storage.logs(LogFilter(end: day1 + 15)).map(\.requestID) == ["r1"])
+        #expect(try await storage.logs(LogFilter(limit: 2)).count == 2)
+
+        let byModel = try await storage.report(groupBy: .model, fromDay: nil, toDay: nil)
+        #expect(byModel == [
+            SpendLine(group: "a", spend: 1.375, requests: 3, promptTokens: 30, completionTokens: 21),
+            SpendLine(group: "b", spend: 0.5, requests: 1, promptTokens: 10, completionTokens: 7),
+        ])
+        let byDay = try await storage.report(groupBy: .day, fromDay: nil, toDay: nil)
+        #expect(byDay.map(\.group) == ["2025-11-26", "2025-11-27"])
+        #expect(byDay.map(\.spend) == [0.875, 1])
+        let byKey = try await storage.report(groupBy: .apiKey, fromDay: "2025-11-26", toDay: "2025-11-26")
+        #expect(byKey.map(\.group) == ["k1"])
+
+        // Spend only: rows are not kept, keys and days still add up.
+        try await storage.write([Self.row("r5", key: "k1", alias: "a", time: day1 + 40, cost: 0.125)], keepRows: false)
+        #expect(try await storage.logs(LogFilter(requestID: "r5")).isEmpty)
+        #expect(try await storage.key(token: "k1")?.spend == 1)
+
+        #expect(try await storage.prune(before: day1 + 86400) == 3)
+        #expect(try await storage.logs(LogFilter()).map(\.requestID) == ["r3"])
+        await storage.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aBudgetResetAppliesOnceAcrossInstances(_ backend: Backend) async throws {
+        let url = try await backend.newURL()
+        let first = try backend.storage(url)
+        let second = try backend.storage(url)
+        try await first.migrate()
+        try await second.migrate()
+        try await first.insert(Self.key("k1", spend: 0, resetAt: 100))
+        try await first.write([Self.row("r1", key: "k1", alias: "a", time: 50, cost: 0.5)], keepRows: true)
+        let reset = BudgetReset(token: "k1", previousResetAt: 100, nextResetAt: 200)
+        #expect(try await first.resetBudgets([reset]) == ["k1"])
+        #expect(try await second.resetBudgets([reset]) == [])
+        let key = try await second.key(token: "k1")
+        #expect(key?.spend == 0)
+        #expect(key?.budgetResetAt == 200)
+        await first.close()
+        await second.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aLargeBatchIsWrittenInOneGo(_ backend: Backend) async throws {
+        let storage = try await backend.newStorage()
+        try await storage.migrate()
+        let rows = (0..<1_000).map { Self.row("r\($0)", key: nil, alias: "a", time: Double($0), cost: 0.001) }
+        try await storage.write(rows, keepRows: true)
+        #expect(try await storage.logs(LogFilter(limit: 5_000)).count == 1_000)
+        await storage.close()
+    }
+
+    @Test func aNewerSchemaIsRefused() async throws {
+        let storage = try await Backend.sqlite.newStorage()
+        try await storage.migrate()
+        try await storage.exclusive { database in
+            try await database.raw("INSERT INTO switchyard_schema (version) VALUES (99)").run()
+        }
+        await #expect(throws: StorageError.self) { try await storage.migrate() }
+        await storage.close()
+    }
+
+    @Test func daysAreUTCCalendarDays() {
+        #expect(LogRow.day(of: 0) == "1970-01-01")
+        #expect(LogRow.day(of: 1_764_115_199) == "2025-11-25")
+        #expect(LogRow.day(of: 1_764_115_200) == "2025-11-26")
+        #expect(LogRow.day(of: 951_782_400) == "2000-02-29")
+    }
+
+    @Test func keysAreRandomAndOnlyTheirHashIsAnId() {
+        let first = KeyHashing.newKey()
+        let second = KeyHashing.newKey()
+        #expect(first != second)
+        #expect(first.hasPrefix("sk-") && first.count == 46)
+        #expect(KeyHashing.isHash(KeyHashing.sha256(first)))
+        #expect(!KeyHashing.isHash(first))
+        #expect(KeyHashing.sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(KeyHashing.displayName(first) == "sk-..." + first.suffix(4))
+    }
+}
