@@ -81,7 +81,7 @@ func withProxy<T: Sendable>(
 ) async throws -> T {
     let result = ConfigLoader.parse(yaml, path: "test.yaml")
     guard let config = result.config else { throw ConfigError(diagnostics: result.diagnostics) }
-    let table = ModelTable(config: config, environment: EnvironmentSnapshot(environment))
+    let table = ModelTable(config: config, environment: EnvironmentSnapshot(storageOffUnlessAsked(environment)))
     let sink = LogSink(capturing: true)
     let redactors = RedactorStore()
     let logger = Logger(label: "switchyard") { label in
@@ -103,7 +103,7 @@ func withReloadableProxy<T: Sendable>(
         guard let config = result.config, !result.hasErrors else {
             return .failure(ConfigReloadError(problems: result.diagnostics.map(\.description)))
         }
-        return .success(ModelTable(config: config, environment: EnvironmentSnapshot(environment)))
+        return .success(ModelTable(config: config, environment: EnvironmentSnapshot(storageOffUnlessAsked(environment))))
     }
     let table = try load().get()
     let sink = LogSink(capturing: true)
@@ -116,6 +116,15 @@ func withReloadableProxy<T: Sendable>(
     return try await withServices({ onRunning in server.services(host: "127.0.0.1", port: 0, onRunning: onRunning) }) { port in
         try await body(ProxyHandle(port: port, logs: sink, table: table), server)
     }
+}
+
+/// Tests run without storage unless their config or environment names a database.
+func storageOffUnlessAsked(_ environment: [String: String]) -> [String: String] {
+    var environment = environment
+    if environment["SWITCHYARD_DATABASE_URL"] == nil && environment["DATABASE_URL"] == nil {
+        environment["SWITCHYARD_DATABASE_URL"] = "none"
+    }
+    return environment
 }
 
 struct ConfigError: Error, CustomStringConvertible {

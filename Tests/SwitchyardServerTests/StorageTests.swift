@@ -114,10 +114,11 @@ enum StorageTestError: Error {
         #expect(try await storage.logs(LogFilter(limit: 2)).count == 2)
 
         let byModel = try await storage.report(groupBy: .model, fromDay: nil, toDay: nil)
-        #expect(byModel == [
-            SpendLine(group: "a", spend: 1.375, requests: 3, promptTokens: 30, completionTokens: 21),
-            SpendLine(group: "b", spend: 0.5, requests: 1, promptTokens: 10, completionTokens: 7),
-        ])
+        #expect(
+            byModel == [
+                SpendLine(group: "a", spend: 1.375, requests: 3, promptTokens: 30, completionTokens: 21),
+                SpendLine(group: "b", spend: 0.5, requests: 1, promptTokens: 10, completionTokens: 7),
+            ])
         let byDay = try await storage.report(groupBy: .day, fromDay: nil, toDay: nil)
         #expect(byDay.map(\.group) == ["2025-11-26", "2025-11-27"])
         #expect(byDay.map(\.spend) == [0.875, 1])

@@ -60,7 +60,11 @@ public final class Accounting: Service, Sendable {
     static let batchSize = 2_000
 
     public func run() async throws {
-        guard let storage else { return }
+        guard let storage else {
+            // Nothing to do, but a service that returns would stop the group: wait for shutdown.
+            try? await gracefulShutdown()
+            return
+        }
         await withGracefulShutdownHandler {
             await prepare(storage)
             var lastRefresh = ContinuousClock.now

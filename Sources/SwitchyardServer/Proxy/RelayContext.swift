@@ -13,9 +13,11 @@ struct RelayContext: Sendable {
 
     /// Completes the record with usage and cost and hands it to the request log.
     func finish(
-        status: Int, usage: Usage?, firstByte: ContinuousClock.Instant?, errorCode: String? = nil, truncated: Bool = false
+        status: Int, usage: Usage?, firstByte: ContinuousClock.Instant?, errorCode: String? = nil, truncated: Bool = false,
+        completion: String? = nil
     ) {
         var record = self.record
+        record.completionText = completion
         record.status = status
         record.errorCode = errorCode
         record.usage = usage
@@ -25,6 +27,17 @@ struct RelayContext: Sendable {
         record.streamTruncated = truncated
         slot.end(tokens: usage.map { $0.promptTokens + $0.completionTokens + $0.reasoningTokens } ?? 0)
         engine.complete(record)
+    }
+
+    /// Whether the completion text is kept (`general_settings.store_prompts`, storage on).
+    var storesText: Bool { record.promptText != nil }
+
+    /// The answer text of a non-streamed completion body.
+    static func completionText(in bytes: [UInt8]) -> String? {
+        guard case .object(let object)? = try? JSONParser.parse(bytes),
+            let choice = object["choices"]?.arrayValue?.first?.objectValue
+        else { return nil }
+        return choice["message"]?.objectValue?["content"]?.stringValue ?? choice["text"]?.stringValue
     }
 
     /// Usage from an OpenAI-shaped `usage` value in this deployment's semantics.

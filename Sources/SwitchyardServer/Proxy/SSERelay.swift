@@ -18,6 +18,8 @@ final class SSERelay: @unchecked Sendable {
     private var usage: Usage?
     private var sawDone = false
     private var sawData = false
+    /// The answer's text, kept only with `store_prompts`.
+    private var completion = ""
 
     init(
         iterator: UpstreamBody.AsyncIterator, context: RelayContext, firstByte: ContinuousClock.Instant,
@@ -96,6 +98,12 @@ final class SSERelay: @unchecked Sendable {
             return event
         }
         if let error = errorIn(event: parsed) { return error.sseFrame(redactor: context.engine.redactors.redactor) }
+        if context.storesText, data.containsBytes("\"content\""), case .object(let object)? = try? JSONParser.parse(data),
+            let choice = object["choices"]?.arrayValue?.first?.objectValue,
+            let text = choice["delta"]?.objectValue?["content"]?.stringValue ?? choice["text"]?.stringValue
+        {
+            completion += text
+        }
         return event
     }
 
@@ -148,11 +156,13 @@ final class SSERelay: @unchecked Sendable {
         } catch {
             // The client went away: returning drops the upstream iterator, which cancels the upstream request.
             context.finish(
-                status: 499, usage: usage, firstByte: firstByte, errorCode: "client_closed_request", truncated: !sawDone)
+                status: 499, usage: usage, firstByte: firstByte, errorCode: "client_closed_request", truncated: !sawDone,
+                completion: context.storesText ? completion : nil)
             return
         }
         context.finish(
-            status: 200, usage: usage, firstByte: firstByte, errorCode: failure?.code, truncated: truncated)
+            status: 200, usage: usage, firstByte: firstByte, errorCode: failure?.code, truncated: truncated,
+            completion: context.storesText ? completion : nil)
     }
 
     private func write(_ events: [[UInt8]], to writer: inout any ResponseBodyWriter) async throws {

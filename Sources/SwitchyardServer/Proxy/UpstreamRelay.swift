@@ -63,7 +63,9 @@ enum UpstreamRelay {
                 body: ResponseBody { writer in try await relay.pump(into: &writer) })
         }
         let bytes = try await readAll(response.body, limit: maxJSONBytes, deadline: totalDeadline, deployment: deployment)
-        context.finish(status: 200, usage: context.usage(from: UsageScanner.usage(in: bytes)), firstByte: firstByte)
+        context.finish(
+            status: 200, usage: context.usage(from: UsageScanner.usage(in: bytes)), firstByte: firstByte,
+            completion: context.storesText ? RelayContext.completionText(in: bytes) : nil)
         var responseHeaders = passedHeaders(response.headers, requestID: context.requestID, deployment: deployment.id)
         responseHeaders[.contentType] = contentType.isEmpty ? "application/json" : contentType
         return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
