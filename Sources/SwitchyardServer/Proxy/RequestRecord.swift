@@ -138,6 +138,9 @@ public final class RequestLog: Service, Sendable {
     }
 
     public func record(_ record: RequestRecord) {
+        // The row is queued at once (a lock and an append), so spend read back includes every answered request;
+        // the database write happens later, in batches, in the accounting service.
+        accounting?.enqueue(record.logRow)
         let result = continuation.yield(record)
         if case .dropped = result {
             metrics.logQueued(dropped: true)
@@ -152,7 +155,6 @@ public final class RequestLog: Service, Sendable {
             for await record in stream {
                 metrics.logWritten()
                 metrics.observe(record, knownAlias: record.aliasKnown)
-                accounting?.enqueue(record.logRow)
                 let level: Logger.Level = record.status >= 500 || record.streamTruncated ? .warning : .info
                 logger.log(level: level, "request", metadata: record.metadata)
             }

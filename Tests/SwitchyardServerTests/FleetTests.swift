@@ -1,0 +1,173 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardServer
+@testable import SwitchyardStorage
+
+/// Several instances on one PostgreSQL, a database outage, and SIGTERM with requests in flight.
+@Suite struct FleetTests {
+    /// Rows of the request log for a key, read through the spend route.
+    static func rows(_ proxy: ProxyHandle, key: String) async throws -> [JSONObject] {
+        let logs = try await send(.GET, proxy.url + "/spend/logs?api_key=\(key)&limit=10000", headers: master)
+        return (try? JSONParser.parse(logs.body).arrayValue?.compactMap(\.objectValue)) ?? []
+    }
+
+    @Test func twoInstancesShareKeysAndSpendAndSeeRevocations() async throws {
+        let database = try await newPostgresDatabase()
+        try await withMockUpstream { mock in
+            let yaml = keysConfig(
+                mock: mock, database: database, general: "user_api_key_cache_ttl: 0.2\nproxy_batch_write_at: 0.1")
+            try await withProxy(yaml: yaml, logLevel: .info) { first in
+                try await withProxy(yaml: yaml, logLevel: .info) { second in
+                    let (key, token) = try await generateKey(first, ["max_budget": 100])
+                    // Made on the first, known to the second after one cache refresh.
+                    #expect(
+                        try await eventually {
+                            try await send(
+                                .POST, second.url + "/v1/chat/completions", json: chat("m", "fleet"), headers: bearer(key)
+                            ).status == 200
+                        })
+                    for proxy in [first, second] {
+                        for _ in 0..<5 {
+                            let result = try await send(
+                                .POST, proxy.url + "/v1/chat/completions", json: chat("m", "fleet"), headers: bearer(key))
+                            #expect(result.status == 200)
+                        }
+                    }
+                    // Spend from both adds up, as each instance sees it.
+                    let logged = try await Self.rows(first, key: key)
+                    #expect(logged.count >= 6)
+                    #expect(
+                        try await eventually {
+                            let all = try await Self.rows(second, key: key)
+                            let total = all.compactMap { $0["spend"]?.doubleValue }.reduce(0, +)
+                            var agreed = all.count == 11
+                            for proxy in [first, second] {
+                                let info = try await send(.GET, proxy.url + "/key/info?key=\(token)", headers: master)
+                                let spend = info.json?["info"]?.objectValue?["spend"]?.doubleValue ?? 0
+                                agreed = agreed && abs(spend - total) < 1e-12
+                            }
+                            return agreed
+                        })
+                    // Revoked on the first, refused by the second within the cache TTL.
+                    let deleted = try await send(
+                        .POST, first.url + "/key/delete", json: .object(["keys": .array([.string(key)])]), headers: master)
+                    #expect(deleted.status == 200)
+                    #expect(
+                        try await eventually {
+                            try await send(
+                                .POST, second.url + "/v1/chat/completions", json: chat("m", "fleet"), headers: bearer(key)
+                            ).status == 401
+                        })
+                }
+            }
+        }
+    }
+
+    @Test func anOutageLosesNoRowAndKnownKeysKeepWorking() async throws {
+        let server = try await PostgresServer.make()
+        let database = try await server.newDatabase()
+        try await withMockUpstream { mock in
+            let yaml = keysConfig(
+                mock: mock, database: database, general: "user_api_key_cache_ttl: 0.2\nproxy_batch_write_at: 0.1")
+            let lenient = keysConfig(
+                mock: mock, database: database,
+                general: "user_api_key_cache_ttl: 0.2\nproxy_batch_write_at: 0.1\nallow_requests_on_db_unavailable: true")
+            try await withProxy(yaml: yaml, logLevel: .info) { proxy in
+                try await withProxy(yaml: lenient, logLevel: .info) { lenientProxy in
+                    let url = proxy.url + "/v1/chat/completions"
+                    let (key, _) = try await generateKey(proxy)
+                    #expect(try await send(.POST, url, json: chat("m", "before"), headers: bearer(key)).status == 200)
+                    #expect(
+                        try await eventually {
+                            try await send(
+                                .POST, lenientProxy.url + "/v1/chat/completions", json: chat("m", "x"), headers: bearer(key)
+                            ).status == 200
+                        })
+
+                    try await server.stop()
+                    for _ in 0..<20 {
+                        #expect(try await send(.POST, url, json: chat("m", "during"), headers: bearer(key)).status == 200)
+                    }
+                    #expect(
+                        try await eventually {
+                            let stranger = try await send(
+                                .POST, url, json: chat("m", "x"), headers: bearer("sk-unknown-to-everyone"))
+                            return stranger.status == 401
+                                && stranger.error?["message"]?.stringValue?.contains("unavailable") == true
+                        })
+                    let let_through = try await send(
+                        .POST, lenientProxy.url + "/v1/chat/completions", json: chat("m", "x"),
+                        headers: bearer("sk-unknown-to-everyone"))
+                    #expect(let_through.status == 200, "allow_requests_on_db_unavailable lets unknown keys through")
+                    let metrics = try await send(.GET, proxy.url + "/metrics")
+                    #expect(metrics.text.contains("switchyard_storage_errors_total"))
+                    let buffered = metrics.text.split(separator: "\n").first { $0.hasPrefix("switchyard_log_rows_buffered ") }
+                    #expect((buffered.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0) > 0, "\(metrics.text)")
+
+                    try await server.start()
+                    #expect(
+                        try await eventually(seconds: 20) {
+                            try await Self.rows(proxy, key: key).count == 22
+                        }, "the 20 requests made during the outage are all written once it is over")
+                    let during = try await Self.rows(proxy, key: key).filter {
+                        $0["request_id"] != nil && $0["status"]?.intValue == 200
+                    }
+                    #expect(during.count == 22)
+                }
+            }
+        }
+        try? await server.stop()
+    }
+
+    @Test func sigtermFlushesEveryRowOfTheRequestsInFlight() async throws {
+        var options = MockUpstreamOptions()
+        options.firstByteLatency = .milliseconds(800)
+        try await withMockUpstream(options) { mock in
+            let folder = NSTemporaryDirectory() + "switchyard-flush-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let path = folder + "/proxy.yaml"
+            // The default database: switchyard.db beside the config; rows written only every 30 s unless flushed.
+            let yaml = """
+                model_list:
+                  - model_name: m
+                    litellm_params: {model: xai/grok-code-fast-1, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+                    model_info: {input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}
+                general_settings:
+                  master_key: \(masterKey)
+                  proxy_batch_write_at: 30
+                """
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            let proxy = try RunningCommand(["serve", "--config", path, "--port", "0"])
+            let url = try await proxy.line(startingWith: "listening on ").replacingOccurrences(of: "listening on ", with: "")
+            let made = try await send(.POST, url + "/key/generate", json: .object([:]), headers: master)
+            let key = try #require(made.json?["key"]?.stringValue, "\(made.text) \(proxy.stderr)")
+            let count = 20
+            let requests = (0..<count).map { index in
+                Task {
+                    try await send(
+                        .POST, url + "/v1/chat/completions", json: chat("m", "flush \(index)"),
+                        headers: bearer(key) + [("x-request-id", "flush-\(index)")])
+                }
+            }
+            #expect(
+                try await eventually {
+                    mock.recorder.requests.filter { $0.path.hasSuffix("/chat/completions") }.count == count
+                })
+            let result = await proxy.stop()
+            #expect(result.status == 0, "\(result.stderr)")
+            for request in requests { #expect(try await request.value.status == 200) }
+
+            let storage = try Backend.sqlite.storage("sqlite:" + folder + "/switchyard.db")
+            let rows = try await storage.logs(LogFilter(keyHash: KeyHashing.sha256(key)))
+            #expect(rows.count == count, "every request in flight at SIGTERM has its row")
+            #expect(Set(rows.map(\.requestID)) == Set((0..<count).map { "flush-\($0)" }))
+            let spend = try await storage.key(token: KeyHashing.sha256(key))?.spend ?? 0
+            #expect(abs(spend - rows.compactMap(\.cost).reduce(0, +)) < 1e-12)
+            await storage.close()
+        }
+    }
+}
