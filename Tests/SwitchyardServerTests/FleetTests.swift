@@ -99,10 +99,10 @@ import Testing
                             return stranger.status == 401
                                 && stranger.error?["message"]?.stringValue?.contains("unavailable") == true
                         })
-                    let let_through = try await send(
+                    let letThrough = try await send(
                         .POST, lenientProxy.url + "/v1/chat/completions", json: chat("m", "x"),
                         headers: bearer("sk-unknown-to-everyone"))
-                    #expect(let_through.status == 200, "allow_requests_on_db_unavailable lets unknown keys through")
+                    #expect(letThrough.status == 200, "allow_requests_on_db_unavailable lets unknown keys through")
                     let metrics = try await send(.GET, proxy.url + "/metrics")
                     #expect(metrics.text.contains("switchyard_storage_errors_total"))
                     let buffered = metrics.text.split(separator: "\n").first { $0.hasPrefix("switchyard_log_rows_buffered ") }
