@@ -4,6 +4,7 @@ import NIOCore
 import PostgresKit
 import SQLKit
 import SQLiteKit
+import SwitchyardCore
 
 /// An open connection a backend made.
 public struct SQLConnectionHandle: Sendable {
@@ -36,7 +37,7 @@ public struct SQLiteBackend: SQLBackend {
     public var doubleType: String { "REAL" }
 
     public func connect(logger: Logger) async throws -> SQLConnectionHandle {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = DatabaseLocation.directory(of: path)
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         let database = connection.sql(queryLogLevel: nil)

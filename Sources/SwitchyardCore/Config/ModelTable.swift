@@ -116,7 +116,7 @@ public struct ModelTable: Sendable {
     static func resolveDatabase(
         config: ProxyConfig, environment: EnvironmentSnapshot, diagnostics: inout [ConfigDiagnostic]
     ) -> Resolved<DatabaseLocation> {
-        let directory = (config.path as NSString).deletingLastPathComponent
+        let directory = DatabaseLocation.directory(of: config.path)
         var candidates: [(String, ValueSource)] = []
         switch config.settings.databaseURL {
         case .literal(let text)?: candidates.append((text, .settings))
@@ -130,7 +130,7 @@ public struct ModelTable: Sendable {
         guard let (text, source) = candidates.first else {
             return Resolved(DatabaseLocation.defaultLocation(configPath: config.path), from: .providerDefault)
         }
-        switch DatabaseLocation.parse(text, relativeTo: directory.isEmpty ? "." : directory) {
+        switch DatabaseLocation.parse(text, relativeTo: directory) {
         case .success(let location): return Resolved(location, from: source)
         case .failure(let problem):
             diagnostics.append(

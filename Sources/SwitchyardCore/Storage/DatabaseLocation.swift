@@ -24,7 +24,7 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
             var path = String(trimmed.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
             guard !path.isEmpty else { return .failure(DatabaseURLError(message: "sqlite: needs a file path")) }
-            if !path.hasPrefix("/") { path = (directory as NSString).appendingPathComponent(path) }
+            if !path.hasPrefix("/") { path = Self.join(directory, path) }
             return .success(.sqlite(path: path))
         }
         return .failure(
@@ -33,8 +33,18 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
 
     /// The default: `switchyard.db` beside the config file.
     public static func defaultLocation(configPath: String) -> DatabaseLocation {
-        let directory = (configPath as NSString).deletingLastPathComponent
-        return .sqlite(path: ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent("switchyard.db"))
+        .sqlite(path: join(directory(of: configPath), "switchyard.db"))
+    }
+
+    /// The folder of a file path: `.` for a bare name. (Foundation's path helpers crash on some short paths.)
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// `directory/name`.
+    static func join(_ directory: String, _ name: String) -> String {
+        directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
 
     /// Whether storage is on.
