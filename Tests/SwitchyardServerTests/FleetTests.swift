@@ -171,3 +171,67 @@ import Testing
         }
     }
 }
+
+/// `switchyard keys` and `spend` against a running proxy (`--url`) and against the database directly.
+@Suite struct KeysCLITests {
+    @Test func keysAndSpendWorkThroughAProxyAndOnTheDatabase() async throws {
+        try await withMockUpstream { mock in
+            let path = try temporaryFile(
+                """
+                model_list:
+                  - model_name: m
+                    litellm_params: {model: xai/grok-code-fast-1, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+                    model_info: {input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}
+                general_settings:
+                  master_key: \(masterKey)
+                  user_api_key_cache_ttl: 0.2
+                """)
+            let proxy = try RunningCommand(["serve", "--config", path, "--port", "0"])
+            let url = try await proxy.line(startingWith: "listening on ").replacingOccurrences(of: "listening on ", with: "")
+            let admin = ["SWITCHYARD_MASTER_KEY": masterKey]
+
+            let created = try await runCLI(
+                ["keys", "create", "--url", url, "--models", "m", "--max-budget", "2", "--alias", "cli"], environment: admin)
+            #expect(created.status == 0, "\(created.output)")
+            let key = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(key.hasPrefix("sk-"))
+            #expect(created.stderr.contains(KeyHashing.sha256(key)))
+            let answer = try await send(
+                .POST, url + "/v1/chat/completions", json: chat("m", "from the cli"), headers: bearer(key))
+            #expect(answer.status == 200)
+
+            let listed = try await runCLI(["keys", "list", "--url", url, "--json"], environment: admin)
+            #expect(listed.status == 0, "\(listed.output)")
+            #expect(listed.stdout.contains(KeyHashing.sha256(key)) && !listed.stdout.contains(key))
+            let byKey = try await runCLI(["spend", "--url", url, "--by", "key"], environment: admin)
+            #expect(byKey.status == 0, "\(byKey.output)")
+            #expect(byKey.stdout.contains("(cli)") && byKey.stdout.contains("TOTAL"), "\(byKey.stdout)")
+            let noMaster = try await runCLI(["keys", "list", "--url", url])
+            #expect(noMaster.status == 1)
+            #expect(noMaster.stderr.contains("401"), "\(noMaster.stderr)")
+
+            // Directly on the database (the proxy's switchyard.db beside the config), while it serves.
+            let direct = try await runCLI(["keys", "info", key, "--config", path, "--json"])
+            #expect(direct.status == 0, "\(direct.output)")
+            #expect(direct.stdout.contains("\"key_alias\":\"cli\""), "\(direct.stdout)")
+            let made = try await runCLI(["keys", "create", "--config", path, "--alias", "direct"])
+            let directKey = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(
+                try await eventually {
+                    try await send(.POST, url + "/v1/chat/completions", json: chat("m", "x"), headers: bearer(directKey))
+                        .status == 200
+                }, "a key made in the database is served once the proxy reloads its keys")
+            let revoked = try await runCLI(["keys", "revoke", "--url", url, key], environment: admin)
+            #expect(revoked.status == 0, "\(revoked.output)")
+            #expect(revoked.stdout.contains("revoked \(KeyHashing.sha256(key))"))
+            let refused = try await send(.POST, url + "/v1/chat/completions", json: chat("m", "x"), headers: bearer(key))
+            #expect(refused.status == 401)
+            let unknown = try await runCLI(["keys", "info", "sk-nope", "--config", path])
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr.contains("No such key"))
+            let migrated = try await runCLI(["db", "migrate", "--config", path])
+            #expect(migrated.stdout.contains("schema version 1, up to date"), "\(migrated.output)")
+            #expect(await proxy.stop().status == 0)
+        }
+    }
+}
