@@ -121,7 +121,7 @@ def start_mock(port, cpus=None, latency_ms=0, chunks=8, interval_ms=0, name="moc
     return Target(name, argv, cpus=cpus, ready_url=f"http://127.0.0.1:{port}/v1/models")
 
 
-def switchyard_config(mock_port, aliases=1):
+def switchyard_config(mock_port, aliases=1, general=None):
     lines = ["model_list:"]
     for index in range(aliases):
         name = "grok-code-fast-1" if index == 0 else f"bench-{index}"
@@ -137,14 +137,17 @@ def switchyard_config(mock_port, aliases=1):
         lines += ["  - model_name: bench-last", "    litellm_params:", "      model: xai/grok-code-fast-1",
                   f"      api_base: http://127.0.0.1:{mock_port}/v1", f"      api_key: {KEY}"]
     lines += ["litellm_settings:", "  drop_params: true"]
-    path = os.path.join(WORK, f"switchyard-{mock_port}-{aliases}.yaml")
+    if general:
+        lines += ["general_settings:"] + [f"  {line}" for line in general]
+    suffix = "-".join(line.split(":")[0] for line in general or [])
+    path = os.path.join(WORK, f"switchyard-{mock_port}-{aliases}{'-' + suffix if suffix else ''}.yaml")
     open(path, "w").write("\n".join(lines) + "\n")
     return path
 
 
-def start_switchyard(mock_port, cpus=None, aliases=1, name="switchyard"):
+def start_switchyard(mock_port, cpus=None, aliases=1, name="switchyard", general=None):
     port = free_port()
-    config = switchyard_config(mock_port, aliases)
+    config = switchyard_config(mock_port, aliases, general)
     argv = [SWITCHYARD, "serve", "--config", config, "--port", str(port), "--log-level", "warning"]
     target = Target(name, argv, cpus=cpus, ready_url=f"http://127.0.0.1:{port}/health/readiness")
     target.url = f"http://127.0.0.1:{port}/v1/chat/completions"
@@ -427,6 +430,61 @@ def scenario_g(mock_port, requests):
             "errors": one["errors"] + first["errors"] + last["errors"]}
 
 
+MASTER = "sk-bench-master-key"
+
+
+def scenario_storage(mock_port, rounds, requests):
+    """Storage on (SQLite request log, spend, a virtual key with a budget, metrics) against the same build with
+    storage off: c=1, interleaved rounds, proxy pinned to core 0."""
+    log("scenario storage: on vs off")
+    database = os.path.join(WORK, f"storage-{mock_port}.db")
+    off = start_switchyard(mock_port, cpus="0", name="storage-off", general=["database_url: none"])
+    on = start_switchyard(mock_port, cpus="0", name="storage-on",
+                          general=[f"database_url: sqlite:{database}", f"master_key: {MASTER}"])
+    try:
+        base = on.url.rsplit("/v1/", 1)[0]
+        request = urllib.request.Request(base + "/key/generate", method="POST",
+                                         data=json.dumps({"max_budget": 1000000, "rpm_limit": 10000000}).encode(),
+                                         headers={"Authorization": f"Bearer {MASTER}", "Content-Type": "application/json"})
+        key = json.load(urllib.request.urlopen(request, timeout=10))["key"]
+        runs = {"storage-off": [], "storage-on": []}
+        for round_index in range(rounds):
+            order = [("storage-off", off, None), ("storage-on", on, key)]
+            if round_index % 2:
+                order.reverse()
+            for name, target, virtual_key in order:
+                options = {"requests": requests, "warmup": 50, "concurrency": 1}
+                if virtual_key:
+                    options["key"] = virtual_key
+                runs[name].append(measured(target, target.url, cpus="1", **options))
+        rows = sqlite_rows(database)
+    finally:
+        off.stop()
+        on.stop()
+    summary = {}
+    for name, results in runs.items():
+        summary[name] = {
+            "p50_us": statistics.median(p(r, "latency_us", "p50") for r in results),
+            "p99_us": statistics.median(p(r, "latency_us", "p99") for r in results),
+            "cpu_us_per_request": statistics.median(r.get("cpu_us_per_request", 0) for r in results),
+        }
+    added = summary["storage-on"]["p50_us"] - summary["storage-off"]["p50_us"]
+    cpu = summary["storage-on"]["cpu_us_per_request"] / max(summary["storage-off"]["cpu_us_per_request"], 1e-9) - 1
+    return {"summary": summary, "added_p50_us": added, "cpu_increase_pct": round(cpu * 100, 1),
+            "rows_written": rows, "rounds": rounds, "requests_per_round": requests, "raw": runs}
+
+
+def sqlite_rows(path):
+    try:
+        import sqlite3
+        connection = sqlite3.connect(path)
+        count = connection.execute("SELECT COUNT(*) FROM switchyard_request_log").fetchone()[0]
+        connection.close()
+        return count
+    except Exception as error:  # the count is a sanity check, not the measurement
+        return f"unknown ({error})"
+
+
 def scenario_h(tries):
     """Cold start to the first 200."""
     log("scenario h: cold start")
@@ -601,6 +659,17 @@ def render(results):
     if h:
         lines += ["### (h) Cold start to first 200", "",
                   f"Median {h['median_ms']} ms over {len(h['samples_ms'])} starts ({', '.join(str(s) for s in h['samples_ms'])}).", ""]
+    st = results.get("storage")
+    if st:
+        lines += ["### Storage on vs off (c=1, interleaved, proxy pinned to core 0)", "",
+                  "Storage on: SQLite request log written in batches, spend per key and day, a virtual key with a budget "
+                  "and limits checked on every request, metrics. Off: `database_url: none`, no master key.", "",
+                  "| build | p50 | p99 | CPU per request |", "|---|---|---|---|"]
+        for name, row in st["summary"].items():
+            lines.append(f"| {name} | {fmt(row['p50_us'])} | {fmt(row['p99_us'])} | {fmt(row['cpu_us_per_request'])} |")
+        lines += ["", f"Added p50: {fmt(st['added_p50_us'])} us (target <= 20); CPU per request: "
+                  f"{st['cpu_increase_pct']:+.1f}% (target <= 5%); {st['rows_written']} request-log rows written "
+                  f"({st['rounds']} rounds of {st['requests_per_round']} requests, plus warm-up).", ""]
     cg = results.get("callgrind")
     if cg:
         if "error" in cg:
@@ -630,7 +699,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-litellm", action="store_true")
-    parser.add_argument("--only", default="", help="comma-separated scenarios: a,b,shared,c,d,e,f,g,h,callgrind")
+    parser.add_argument("--only", default="", help="comma-separated scenarios: a,b,storage,shared,c,d,e,f,g,h,callgrind")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
     def wanted(name):
@@ -666,6 +735,8 @@ def main():
         for target in targets:
             target.stop()
         targets = []
+        if wanted("storage"):
+            results["storage"] = scenario_storage(mock_port, rounds=4 if quick else 8, requests=1000 if quick else 3000)
         # Shared topology: nothing pinned.
         mock.stop()
         mock_port = free_port()
