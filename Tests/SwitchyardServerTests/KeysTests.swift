@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Testing
 
 @testable import SwitchyardCore
@@ -344,6 +345,42 @@ func eventually(seconds: Double = 10, _ check: () async throws -> Bool) async th
                         let result = try await send(.POST, url, json: chat("m", "a"), headers: bearer(expiring))
                         return result.status == 401 && result.error?["message"]?.stringValue?.contains("expired") == true
                     })
+            }
+        }
+    }
+
+    @Test func aStreamTheClientAbandonsIsStillCharged() async throws {
+        let database = try await Backend.sqlite.newURL()
+        var options = MockUpstreamOptions()
+        options.chunks = 200
+        options.chunkInterval = .milliseconds(20)
+        try await withMockUpstream(options) { mock in
+            try await withProxy(yaml: keysConfig(mock: mock, database: database)) { proxy in
+                let (key, token) = try await generateKey(proxy)
+                var request = HTTPClientRequest(url: proxy.url + "/v1/chat/completions")
+                request.method = .POST
+                request.headers.add(name: "authorization", value: "Bearer \(key)")
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(
+                    ByteBuffer(bytes: chat("m", String(repeating: "a long prompt ", count: 40), stream: true).encodedBytes()))
+                let reader = Task {
+                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                    var events = 0
+                    for try await chunk in response.body {
+                        events += chunk.readableBytesView.count > 0 ? 1 : 0
+                        if events >= 5 { break }  // the client goes away mid-stream
+                    }
+                    return events
+                }
+                #expect(try await reader.value >= 5)
+                #expect(
+                    try await eventually {
+                        let logs = try await send(.GET, proxy.url + "/spend/logs?api_key=\(token)", headers: master)
+                        let row = try JSONParser.parse(logs.body).arrayValue?.first?.objectValue
+                        return row?["status"]?.intValue == 499 && (row?["spend"]?.doubleValue ?? 0) > 0
+                            && (row?["completion_tokens"]?.intValue ?? 0) > 0
+                    }, "charged for the prompt and the deltas relayed before the client left")
+                #expect(proxy.logs.lines.contains { $0.contains("usage_estimated") })
             }
         }
     }

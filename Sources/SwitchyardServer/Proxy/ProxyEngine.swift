@@ -204,6 +204,7 @@ public struct ProxyEngine: Sendable {
         record.alias = alias
         record.aliasKnown = table.deployments(for: alias) != nil
         let promptTokens = TokenEstimate.prompt(of: body)
+        record.estimatedPromptTokens = promptTokens
         if accounting.storage != nil {
             record.requestSHA256 = KeyHashing.sha256(buffer.readableBytesView)
             if table.settings.storePrompts {

@@ -14,10 +14,11 @@ struct RelayContext: Sendable {
     /// Completes the record with usage and cost and hands it to the request log.
     func finish(
         status: Int, usage: Usage?, firstByte: ContinuousClock.Instant?, errorCode: String? = nil, truncated: Bool = false,
-        completion: String? = nil
+        completion: String? = nil, estimated: Bool = false
     ) {
         var record = self.record
         record.completionText = completion
+        record.usageEstimated = estimated && usage != nil
         record.status = status
         record.errorCode = errorCode
         record.usage = usage

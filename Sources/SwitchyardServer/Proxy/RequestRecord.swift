@@ -52,6 +52,10 @@ public struct RequestRecord: Sendable {
     public var keyHash: String?
     /// SHA-256 of the request body, when storage is on.
     public var requestSHA256: String?
+    /// Prompt tokens estimated from the request (about four bytes a token), for a stream that ends without usage.
+    public var estimatedPromptTokens = 0
+    /// Whether `usage` is an estimate: a stream that ended (or was abandoned) before the upstream's usage chunk.
+    public var usageEstimated = false
     /// The prompt, only with `general_settings.store_prompts`.
     public var promptText: String?
     /// The completion, only with `general_settings.store_prompts`.
@@ -99,6 +103,7 @@ public struct RequestRecord: Sendable {
             if let upstreamCost = usage.upstreamCostUSD { metadata["upstream_cost_usd"] = .stringConvertible(upstreamCost) }
         }
         if let cost { metadata["cost_usd"] = .stringConvertible(cost) }
+        if usageEstimated { metadata["usage_estimated"] = .stringConvertible(true) }
         if !droppedParams.isEmpty { metadata["dropped_params"] = .string(droppedParams.joined(separator: ",")) }
         if streamTruncated { metadata["stream_truncated"] = .stringConvertible(true) }
         if retries > 0 { metadata["retries"] = .stringConvertible(retries) }

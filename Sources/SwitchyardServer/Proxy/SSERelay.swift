@@ -20,6 +20,8 @@ final class SSERelay: @unchecked Sendable {
     private var sawData = false
     /// The answer's text, kept only with `store_prompts`.
     private var completion = ""
+    /// Data events relayed (xAI sends about one token per event): the estimate for a stream without usage.
+    private var dataEvents = 0
 
     init(
         iterator: UpstreamBody.AsyncIterator, context: RelayContext, firstByte: ContinuousClock.Instant,
@@ -86,6 +88,7 @@ final class SSERelay: @unchecked Sendable {
     private func process(_ event: [UInt8]) -> [UInt8]? {
         let parsed = SSEEvent(bytes: event)
         guard let data = parsed.data else { return event }
+        dataEvents += 1
         if parsed.isDone {
             sawDone = true
             return event
@@ -156,13 +159,19 @@ final class SSERelay: @unchecked Sendable {
         } catch {
             // The client went away: returning drops the upstream iterator, which cancels the upstream request.
             context.finish(
-                status: 499, usage: usage, firstByte: firstByte, errorCode: "client_closed_request", truncated: !sawDone,
-                completion: context.storesText ? completion : nil)
+                status: 499, usage: usage ?? estimatedUsage, firstByte: firstByte, errorCode: "client_closed_request",
+                truncated: !sawDone, completion: context.storesText ? completion : nil, estimated: usage == nil)
             return
         }
         context.finish(
-            status: 200, usage: usage, firstByte: firstByte, errorCode: failure?.code, truncated: truncated,
-            completion: context.storesText ? completion : nil)
+            status: 200, usage: usage ?? (truncated ? estimatedUsage : nil), firstByte: firstByte, errorCode: failure?.code,
+            truncated: truncated, completion: context.storesText ? completion : nil, estimated: usage == nil && truncated)
+    }
+
+    /// For a stream cut short before the upstream's usage chunk: the prompt's estimate and one completion token
+    /// per data event relayed (the first carries only the role), so an abandoned stream is still charged.
+    private var estimatedUsage: Usage {
+        Usage(promptTokens: context.record.estimatedPromptTokens, completionTokens: max(0, dataEvents - 1))
     }
 
     private func write(_ events: [[UInt8]], to writer: inout any ResponseBodyWriter) async throws {
