@@ -235,3 +235,30 @@ import Testing
         }
     }
 }
+
+/// The request-log buffer while the database is away.
+@Suite struct LogBufferTests {
+    @Test func rowsBeyondTheBufferAreDroppedCountedAndLogged() async throws {
+        var settings = ProxySettings()
+        settings.logBufferSize = 5
+        let sink = LogSink(capturing: true)
+        let redactors = RedactorStore()
+        let logger = Logger(label: "switchyard") { label in
+            ProxyLogHandler(label: label, level: .info, format: .json, redactors: redactors, sink: sink)
+        }
+        let metrics = ProxyMetrics()
+        // Nothing listens on port 1: the database is down from the start.
+        let storage = SQLStorage(backend: PostgresBackend(url: "postgres://nobody@127.0.0.1:1/none"), logger: logger)
+        let accounting = Accounting(storage: storage, settings: settings, metrics: metrics, logger: logger)
+        for index in 0..<8 {
+            accounting.enqueue(LogRow(requestID: "r\(index)", time: Double(index), status: 200, latencyMs: 1))
+        }
+        #expect(accounting.bufferedCount == 5)
+        #expect(sink.lines.contains { $0.contains("request-log buffer full") })
+        #expect(accounting.keys.databaseUnavailable)
+        #expect(await accounting.flush(storage) == false, "not written before the schema is ready")
+        #expect(accounting.bufferedCount == 5, "and kept")
+        let text = String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self)
+        #expect(text.contains("switchyard_log_rows_dropped_total 3"), "\(text)")
+    }
+}
