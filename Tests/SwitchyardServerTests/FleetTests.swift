@@ -7,6 +7,19 @@ import Testing
 @testable import SwitchyardServer
 @testable import SwitchyardStorage
 
+/// A config for `switchyard serve`: one priced alias on `mock`, the master key, the default database, and `general`.
+func cliConfig(mock: MockHandle, general: String) -> String {
+    """
+    model_list:
+      - model_name: m
+        litellm_params: {model: xai/grok-code-fast-1, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+        model_info: {input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}
+    general_settings:
+      master_key: \(masterKey)
+      \(general)
+    """
+}
+
 /// Several instances on one PostgreSQL, a database outage, and SIGTERM with requests in flight.
 @Suite struct FleetTests {
     /// Rows of the request log for a key, read through the spend route.
@@ -127,20 +140,9 @@ import Testing
         var options = MockUpstreamOptions()
         options.firstByteLatency = .milliseconds(800)
         try await withMockUpstream(options) { mock in
-            let folder = NSTemporaryDirectory() + "switchyard-flush-\(UUID().uuidString.prefix(8))"
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let path = folder + "/proxy.yaml"
             // The default database: switchyard.db beside the config; rows written only every 30 s unless flushed.
-            let yaml = """
-                model_list:
-                  - model_name: m
-                    litellm_params: {model: xai/grok-code-fast-1, api_base: "\(mock.baseURL)", api_key: \(testKey)}
-                    model_info: {input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}
-                general_settings:
-                  master_key: \(masterKey)
-                  proxy_batch_write_at: 30
-                """
-            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            let path = try temporaryFile(cliConfig(mock: mock, general: "proxy_batch_write_at: 30"))
+            let folder = DatabaseLocation.directory(of: path)
             let proxy = try RunningCommand(["serve", "--config", path, "--port", "0"])
             let url = try await proxy.line(startingWith: "listening on ").replacingOccurrences(of: "listening on ", with: "")
             let made = try await send(.POST, url + "/key/generate", json: .object([:]), headers: master)
@@ -176,16 +178,7 @@ import Testing
 @Suite struct KeysCLITests {
     @Test func keysAndSpendWorkThroughAProxyAndOnTheDatabase() async throws {
         try await withMockUpstream { mock in
-            let path = try temporaryFile(
-                """
-                model_list:
-                  - model_name: m
-                    litellm_params: {model: xai/grok-code-fast-1, api_base: "\(mock.baseURL)", api_key: \(testKey)}
-                    model_info: {input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}
-                general_settings:
-                  master_key: \(masterKey)
-                  user_api_key_cache_ttl: 0.2
-                """)
+            let path = try temporaryFile(cliConfig(mock: mock, general: "user_api_key_cache_ttl: 0.2"))
             let proxy = try RunningCommand(["serve", "--config", path, "--port", "0"])
             let url = try await proxy.line(startingWith: "listening on ").replacingOccurrences(of: "listening on ", with: "")
             let admin = ["SWITCHYARD_MASTER_KEY": masterKey]

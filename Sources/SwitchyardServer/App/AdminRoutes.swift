@@ -67,16 +67,7 @@ enum AdminRoutes {
             throw .invalidRequest("The request body is too large or could not be read.", code: "invalid_json")
         }
         if buffer.readableBytes == 0 { return JSONObject() }
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(buffer.readableBytesView)
-        } catch {
-            throw .invalidRequest("The request body is not valid JSON: \(error.description).", code: "invalid_json")
-        }
-        guard case .object(let object) = value else {
-            throw .invalidRequest("The request body must be a JSON object.", code: "invalid_json")
-        }
-        return object
+        return try ProxyEngine.parseObject(buffer)
     }
 
     static func query(_ request: Request) -> [String: String] {

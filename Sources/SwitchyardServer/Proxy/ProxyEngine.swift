@@ -394,8 +394,8 @@ public struct ProxyEngine: Sendable {
             normalized.body, to: deployment, endpoint: endpoint, headers: headers, stream: record.stream, context: context)
     }
 
-    /// Parses and checks the request body once.
-    static func parseBody(_ buffer: ByteBuffer, endpoint: UpstreamEndpoint) throws(ProxyError) -> JSONObject {
+    /// A request body that must be a JSON object.
+    static func parseObject(_ buffer: ByteBuffer) throws(ProxyError) -> JSONObject {
         let value: JSONValue
         do {
             value = try JSONParser.parse(buffer.readableBytesView)
@@ -405,6 +405,12 @@ public struct ProxyEngine: Sendable {
         guard case .object(let object) = value else {
             throw .invalidRequest("The request body must be a JSON object, not \(value.typeName).", code: "invalid_json")
         }
+        return object
+    }
+
+    /// Parses and checks the request body once.
+    static func parseBody(_ buffer: ByteBuffer, endpoint: UpstreamEndpoint) throws(ProxyError) -> JSONObject {
+        let object = try parseObject(buffer)
         switch endpoint {
         case .chatCompletions:
             guard let messages = object["messages"] else {
