@@ -72,9 +72,14 @@ public struct ProxyEngine: Sendable {
     /// The key a request presents: `Authorization: Bearer KEY`, else `x-api-key`.
     static func presentedKey(_ request: Request) -> String? {
         if let authorization = request.headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                return String(parts[1]).trimmingCharacters(in: .whitespaces)
+            let utf8 = authorization.utf8
+            // "Bearer KEY", the scheme in any case, spaces around the key ignored (no Foundation: it is slow here).
+            if utf8.count > 7, utf8.prefix(6).elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }),
+                utf8.dropFirst(6).first == 0x20
+            {
+                let key = utf8.dropFirst(7).drop { $0 == 0x20 || $0 == 0x09 }
+                let end = key.lastIndex { $0 != 0x20 && $0 != 0x09 }
+                if let end { return String(authorization[key.startIndex...end]) }
             }
         }
         return request.headers[.apiKey]
