@@ -583,6 +583,13 @@ def render(results):
     lines = []
     meta = results["meta"]
     m = meta["machine"]
+    if meta.get("partial") and meta.get("previous"):
+        base = meta["previous"]
+        m = base["machine"]
+        lines += [f"Tables from the {'quick' if base['quick'] else 'full'} run of {base['date']}, except "
+                  f"{', '.join(meta['partial'])}: from `bench/run.py --only {','.join(meta['partial'])}"
+                  f"{' --quick' if meta['quick'] else ''}` at {meta['date']}.", ""]
+        meta = dict(base, mock_bound=base.get("mock_bound"))
     lines += [f"Run {meta['date']} ({'quick' if meta['quick'] else 'full'}), `bench/run.sh{' --quick' if meta['quick'] else ''}`, "
               f"{m['cores']} cores ({m['cpu']}), Linux {m['kernel']}, {m['swift']}, {m['nginx']}, {m['litellm']}. "
               "Times in microseconds unless marked. Load client: `switchyard-load` (AsyncHTTPClient + HdrHistogram), "
@@ -784,6 +791,8 @@ def main():
             if key not in results:
                 results[key] = value
         results["meta"]["partial"] = sorted(only)
+        # The other scenarios' tables keep the run they came from.
+        results["meta"]["previous"] = previous["meta"].get("previous") or previous["meta"]
     text = json.dumps(results, indent=1)
     open(os.path.join(RESULTS, "latest.json"), "w").write(text)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")

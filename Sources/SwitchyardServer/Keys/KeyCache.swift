@@ -84,6 +84,9 @@ public final class KeyCache: Sendable {
         }
     }
 
+    /// Whether a key is known (no copy of it).
+    public func contains(token: String) -> Bool { state.withLock { $0.entries[token] != nil } }
+
     /// Every key, with spend as this instance sees it.
     public var keys: [VirtualKey] {
         state.withLock { state in

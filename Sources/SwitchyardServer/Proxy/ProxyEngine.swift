@@ -96,7 +96,7 @@ public struct ProxyEngine: Sendable {
         if Self.constantTimeEquals(presented, masterKey) { return .master }
         if accounting.storage != nil, presented.hasPrefix("sk-") {
             let token = KeyHashing.sha256(presented)
-            if accounting.keys.key(token: token) != nil { return .key(token) }
+            if accounting.keys.contains(token: token) { return .key(token) }
             if accounting.keys.databaseUnavailable {
                 if table.settings.allowRequestsOnDBUnavailable { return .unverified(token) }
                 throw ProxyError(
