@@ -116,6 +116,10 @@ func cliConfig(mock: MockHandle, general: String) -> String {
                         .POST, lenientProxy.url + "/v1/chat/completions", json: chat("m", "x"),
                         headers: bearer("sk-unknown-to-everyone"))
                     #expect(letThrough.status == 200, "allow_requests_on_db_unavailable lets unknown keys through")
+                    let health = try await send(.GET, proxy.url + "/health", headers: master)
+                    let status = health.json?["storage"]?.objectValue?["status"]?.stringValue ?? ""
+                    #expect(["unavailable", "starting"].contains(status), "\(health.text)")
+                    #expect(health.json?["storage"]?.objectValue?["database"]?.stringValue?.hasPrefix("postgres://") == true)
                     let metrics = try await send(.GET, proxy.url + "/metrics")
                     #expect(metrics.text.contains("switchyard_storage_errors_total"))
                     let buffered = metrics.text.split(separator: "\n").first { $0.hasPrefix("switchyard_log_rows_buffered ") }
@@ -130,6 +134,8 @@ func cliConfig(mock: MockHandle, general: String) -> String {
                         $0["request_id"] != nil && $0["status"]?.intValue == 200
                     }
                     #expect(during.count == 22)
+                    let healthy = try await send(.GET, proxy.url + "/health", headers: master)
+                    #expect(healthy.json?["storage"]?.objectValue?["status"]?.stringValue == "ok", "\(healthy.text)")
                 }
             }
         }

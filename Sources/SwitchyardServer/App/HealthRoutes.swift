@@ -78,7 +78,17 @@ enum HealthRoutes {
         }
         return .object([
             "healthy_count": .int(healthy), "unhealthy_count": .int(unhealthy), "probed": .bool(probe),
-            "models": .object(models),
+            "models": .object(models), "storage": storage(engine.accounting),
+        ])
+    }
+
+    /// Where keys and spend live and whether the database answers (its URL with the password masked).
+    static func storage(_ accounting: Accounting) -> JSONValue {
+        guard let storage = accounting.storage else { return .object(["status": "off"]) }
+        let status = !accounting.isReady ? "starting" : accounting.keys.databaseUnavailable ? "unavailable" : "ok"
+        return .object([
+            "status": .string(status), "database": .string(storage.description),
+            "rows_buffered": .int(accounting.bufferedCount), "keys": .int(accounting.keys.count),
         ])
     }
 

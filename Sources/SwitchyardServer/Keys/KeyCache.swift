@@ -98,6 +98,9 @@ public final class KeyCache: Sendable {
         }
     }
 
+    /// How many keys are known.
+    public var count: Int { state.withLock { $0.entries.count } }
+
     /// Whether any key is known.
     public var isEmpty: Bool { state.withLock { $0.entries.isEmpty } }
 
