@@ -30,36 +30,78 @@ public final class SQLStorage: Storage, CustomStringConvertible {
 
     public var description: String { backend.description }
 
+    /// The longest one call may take (connecting included) before its connection is closed and it fails: a
+    /// database that stops answering must not hold every later call (and shutdown) behind it.
+    static let callTimeout: Duration = .seconds(15)
+
     /// Runs `body` alone on the connection, opening it first when needed. A failure on a connection that has since
-    /// closed drops it, so the next call connects again.
-    func exclusive<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    /// closed drops it, so the next call connects again. A call still running after `callTimeout` is abandoned: its
+    /// connection is dropped (and closed in the background), the lock is released and the caller gets
+    /// `StorageError.timedOut`, whatever the stuck operation is waiting for.
+    func exclusive<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
         await lock.lock()
-        do {
+        let outcome = await Self.race(Self.callTimeout) { [state, backend, logger] in
             let handle: SQLConnectionHandle
             if let open = state.value, !open.isClosed() {
                 handle = open
             } else {
-                if let stale = state.value { await stale.close() }
-                state.value = nil
+                if let stale = state.value {
+                    state.value = nil
+                    Task { await stale.close() }
+                }
                 handle = try await backend.connect(logger: logger)
                 state.value = handle
             }
             do {
-                let result = try await body(handle.database)
-                await lock.unlock()
-                return result
+                return try await body(handle.database)
             } catch {
                 if handle.isClosed() { state.value = nil }
                 throw error
             }
-        } catch {
+        }
+        guard let outcome else {
+            if let handle = state.value {
+                state.value = nil
+                Task { await handle.close() }
+            }
             await lock.unlock()
-            throw error
+            throw StorageError.timedOut(Self.callTimeout)
+        }
+        await lock.unlock()
+        return try outcome.get()
+    }
+
+    /// The operation's result, or nil when `timeout` passed first (the operation is then cancelled and left to end
+    /// on its own; nobody waits for it).
+    static func race<T: Sendable>(
+        _ timeout: Duration, _ operation: @Sendable @escaping () async throws -> T
+    ) async -> Result<T, any Error>? {
+        let claimed = Locked(false)
+        let claim: @Sendable () -> Bool = {
+            claimed.exchange(true) == false
+        }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>?, Never>) in
+            let timer = Locked<Task<Void, Never>?>(nil)
+            let work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await operation()) } catch { result = .failure(error) }
+                if claim() {
+                    timer.value?.cancel()
+                    continuation.resume(returning: result)
+                }
+            }
+            timer.value = Task {
+                try? await Task.sleep(for: timeout)
+                if !Task.isCancelled, claim() {
+                    work.cancel()
+                    continuation.resume(returning: nil)
+                }
+            }
         }
     }
 
     /// Runs `body` in a transaction.
-    func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
         try await exclusive { database in
             try await database.raw("BEGIN").run()
             do {
@@ -75,8 +117,10 @@ public final class SQLStorage: Storage, CustomStringConvertible {
 
     public func close() async {
         await lock.lock()
-        if let handle = state.value { await handle.close() }
-        state.value = nil
+        if let handle = state.value {
+            state.value = nil
+            _ = await Self.race(.seconds(5)) { await handle.close() }
+        }
         await lock.unlock()
     }
 
@@ -288,13 +332,13 @@ public final class SQLStorage: Storage, CustomStringConvertible {
     public func write(_ rows: [LogRow], keepRows: Bool) async throws {
         guard !rows.isEmpty else { return }
         var byKey: [String: Double] = [:]
-        struct DayKey: Hashable {
+        struct DayKey: Hashable, Sendable {
             let day: String
             let key: String
             let alias: String
             let deployment: String
         }
-        struct DayTotal {
+        struct DayTotal: Sendable {
             var spend = 0.0
             var upstream = 0.0
             var requests = 0
@@ -315,6 +359,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
             total.completion += row.completionTokens + row.reasoningTokens
             byDay[dayKey] = total
         }
+        let (keyTotals, dayTotals) = (byKey, byDay)
         try await transaction { database in
             if keepRows {
                 var start = 0
@@ -326,12 +371,12 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                     start = end
                 }
             }
-            for (hash, cost) in byKey.sorted(by: { $0.key < $1.key }) {
+            for (hash, cost) in keyTotals.sorted(by: { $0.key < $1.key }) {
                 try await database.raw(
                     "UPDATE switchyard_keys SET spend = spend + \(bind: cost) WHERE token = \(bind: hash)"
                 ).run()
             }
-            for (key, total) in byDay {
+            for (key, total) in dayTotals {
                 try await database.raw(
                     """
                     INSERT INTO switchyard_daily_spend
@@ -404,11 +449,13 @@ public final class SQLStorage: Storage, CustomStringConvertible {
 /// Why storage refused.
 public enum StorageError: Error, CustomStringConvertible {
     case schemaTooNew(found: Int, supported: Int)
+    case timedOut(Duration)
 
     public var description: String {
         switch self {
         case .schemaTooNew(let found, let supported):
             "the database has schema version \(found); this build knows versions up to \(supported): upgrade switchyard"
+        case .timedOut(let timeout): "the database did not answer within \(timeout); the connection was closed"
         }
     }
 }
@@ -423,5 +470,14 @@ final class Locked<Value: Sendable>: @unchecked Sendable {
     var value: Value {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
+    }
+
+    /// Sets a new value and returns the old one, atomically.
+    func exchange(_ newValue: Value) -> Value {
+        lock.withLock {
+            let old = stored
+            stored = newValue
+            return old
+        }
     }
 }

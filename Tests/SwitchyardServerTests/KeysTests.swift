@@ -290,14 +290,15 @@ func eventually(seconds: Double = 10, _ check: () async throws -> Bool) async th
                     })
 
                 // A budget that resets: spent, refused, then served again once the period is over.
+                // (A period long enough that a loaded machine cannot end it between the two requests.)
                 let (short, _) = try await generateKey(
-                    proxy, ["max_budget": .double(cost / 2), "budget_duration": "1s"])
+                    proxy, ["max_budget": .double(cost / 2), "budget_duration": "5s"])
                 #expect(try await send(.POST, url, json: chat("m", "budget"), headers: bearer(short)).status == 200)
                 let spent = try await send(.POST, url, json: chat("m", "budget"), headers: bearer(short))
                 #expect(spent.status == 429)
                 #expect(spent.headers.first(name: "retry-after") != nil)
                 #expect(
-                    try await eventually(seconds: 5) {
+                    try await eventually(seconds: 20) {
                         try await send(.POST, url, json: chat("m", "budget"), headers: bearer(short)).status == 200
                     })
             }
@@ -307,7 +308,8 @@ func eventually(seconds: Double = 10, _ check: () async throws -> Bool) async th
     @Test func keyLimitsAnswer429WithRateLimitHeaders() async throws {
         let database = try await Backend.sqlite.newURL()
         var options = MockUpstreamOptions()
-        options.firstByteLatency = .milliseconds(400)
+        options.chunks = 60
+        options.chunkInterval = .milliseconds(50)  // a stream lasts 3 s: it holds the parallel slot below
         try await withMockUpstream(options) { mock in
             try await withProxy(yaml: keysConfig(mock: mock, database: database)) { proxy in
                 let url = proxy.url + "/v1/chat/completions"
@@ -322,16 +324,31 @@ func eventually(seconds: Double = 10, _ check: () async throws -> Bool) async th
                 #expect(Int(limited.headers.first(name: "retry-after") ?? "") ?? 0 >= 1)
 
                 let (parallelKey, _) = try await generateKey(proxy, ["max_parallel_requests": 1])
-                // Two at once on a slow upstream: one is served, the other refused.
-                let pair = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
-                    for _ in 0..<2 {
-                        group.addTask { try await send(.POST, url, json: chat("m", "a"), headers: bearer(parallelKey)) }
+                // A stream holds the key's one slot while it relays: a second request is refused meanwhile.
+                let held = chat("m", "hold", stream: true)
+                var hold = HTTPClientRequest(url: url)
+                hold.method = .POST
+                hold.headers.add(name: "authorization", value: "Bearer \(parallelKey)")
+                hold.headers.add(name: "content-type", value: "application/json")
+                hold.body = .bytes(ByteBuffer(bytes: held.encodedBytes()))
+                let (started, signal) = AsyncStream.makeStream(of: Void.self)
+                let holder = Task {
+                    defer { signal.finish() }
+                    let response = try await HTTPClient.shared.execute(hold, timeout: .seconds(30))
+                    var bytes = 0
+                    for try await chunk in response.body {
+                        bytes += chunk.readableBytes
+                        signal.yield()
                     }
-                    return try await group.reduce(into: []) { $0.append($1) }
+                    return (Int(response.status.code), bytes)
                 }
-                #expect(pair.map(\.status).sorted() == [200, 429])
-                let refused = pair.first { $0.status == 429 }
-                #expect(refused?.headers.first(name: "x-ratelimit-limit-parallel-requests") == "1")
+                var iterator = started.makeAsyncIterator()
+                _ = await iterator.next()
+                let refused = try await send(.POST, url, json: chat("m", "a"), headers: bearer(parallelKey))
+                #expect(refused.status == 429)
+                #expect(refused.headers.first(name: "x-ratelimit-limit-parallel-requests") == "1")
+                #expect(try await holder.value.0 == 200)
+                #expect(try await send(.POST, url, json: chat("m", "a"), headers: bearer(parallelKey)).status == 200)
 
                 let (tpmKey, _) = try await generateKey(proxy, ["tpm_limit": 5])
                 #expect(try await send(.POST, url, json: chat("m", "a"), headers: bearer(tpmKey)).status == 200)

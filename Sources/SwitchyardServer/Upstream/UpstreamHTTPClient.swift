@@ -364,6 +364,9 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     private var timer: Scheduled<Void>?
     private var idleTimeout: TimeAmount = .seconds(120)
     private(set) var receivedAnything = false
+    /// A TLS failure seen on this connection, kept for a request that starts after the handshake already failed
+    /// (the connection reports itself open before the handshake ends).
+    private var tlsFailure: UpstreamClientError?
     private var lastRead = NIODeadline.now()
 
     init(eventLoop: any EventLoop) {
@@ -380,7 +383,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
 
     func start(_ request: UpstreamRequest, continuation: CheckedContinuation<UpstreamResponse, any Error>) {
         guard let context, case .idle = state else {
-            continuation.resume(throwing: UpstreamClientError.connectionClosed)
+            continuation.resume(throwing: tlsFailure ?? UpstreamClientError.connectionClosed)
             return
         }
         receivedAnything = false
@@ -476,6 +479,10 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let ssl = error as? NIOSSLError {
+            tlsFailure = UpstreamClientError.tls(String(describing: ssl))
+            fail(UpstreamClientError.tls(String(describing: ssl)))
+        } else if let ssl = error as? BoringSSLError {
+            tlsFailure = UpstreamClientError.tls(String(describing: ssl))
             fail(UpstreamClientError.tls(String(describing: ssl)))
         } else {
             fail(error)
@@ -483,7 +490,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        fail(UpstreamClientError.connectionClosed)
+        fail(tlsFailure ?? UpstreamClientError.connectionClosed)
         state = .closed
         context.fireChannelInactive()
     }
