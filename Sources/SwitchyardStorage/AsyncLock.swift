@@ -1,10 +1,12 @@
 /// A lock for async code: one holder at a time, waiters served in order. Keeps a transaction's statements together
 /// on the one connection while other calls wait.
-actor AsyncLock {
+public actor AsyncLock {
+    public init() {}
+
     private var locked = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    func lock() async {
+    public func lock() async {
         if !locked {
             locked = true
             return
@@ -12,7 +14,7 @@ actor AsyncLock {
         await withCheckedContinuation { waiters.append($0) }
     }
 
-    func unlock() {
+    public func unlock() {
         if waiters.isEmpty {
             locked = false
         } else {

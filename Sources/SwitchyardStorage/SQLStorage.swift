@@ -436,12 +436,34 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         }
     }
 
+    /// Rows one pruning statement deletes at most: each chunk is its own call, so writes and key reads run between
+    /// chunks and no call nears `callTimeout`, however large the log has grown.
+    static let pruneChunk = 5_000
+
     public func prune(before time: Double) async throws -> Int {
-        try await exclusive { database in
-            let rows = try await database.raw(
-                "DELETE FROM switchyard_request_log WHERE time < \(bind: time) RETURNING request_id"
-            ).all()
-            return rows.count
+        var removed = 0
+        while true {
+            let deleted = try await exclusive { database in
+                // The time of the chunk's last row (the time index answers it); everything up to it goes.
+                let edge = try await database.raw(
+                    """
+                    SELECT time FROM switchyard_request_log WHERE time < \(bind: time)
+                    ORDER BY time LIMIT 1 OFFSET \(literal: Self.pruneChunk - 1)
+                    """
+                ).first()
+                let condition: SQLQueryString =
+                    if let edge, let last = try? edge.decode(column: "time", as: Double.self) {
+                        "time <= \(bind: last)"
+                    } else {
+                        "time < \(bind: time)"
+                    }
+                let rows = try await database.raw(
+                    "DELETE FROM switchyard_request_log WHERE " + condition + " RETURNING request_id"
+                ).all()
+                return rows.count
+            }
+            removed += deleted
+            if deleted < Self.pruneChunk { return removed }
         }
     }
 }

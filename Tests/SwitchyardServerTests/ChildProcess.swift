@@ -43,6 +43,18 @@ final class ChildProcess: @unchecked Sendable {
                 ) -> Int32
             _ = directory.withCString { unsafeBitCast(symbol, to: ChangeDirectory.self)(&actions, $0) }
         }
+        // A clean signal state: the test process (Dispatch, service lifecycle) may block or ignore signals, and a
+        // child inherits both across exec.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = [executable] + arguments
         let cArguments = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
@@ -50,7 +62,7 @@ final class ChildProcess: @unchecked Sendable {
         let cEnvironment = pairs.map { strdup($0) } + [nil]
         defer { for pointer in cEnvironment { free(pointer) } }
         var pid = pid_t()
-        let result = posix_spawn(&pid, executable, &actions, nil, cArguments, cEnvironment)
+        let result = posix_spawn(&pid, executable, &actions, &attributes, cArguments, cEnvironment)
         guard result == 0 else { throw ChildProcessError.cannotStart(executable, String(cString: strerror(result))) }
         processIdentifier = pid
     }

@@ -50,14 +50,13 @@ func cliConfig(mock: MockHandle, general: String) -> String {
                             #expect(result.status == 200)
                         }
                     }
-                    // Spend from both adds up, as each instance sees it.
-                    let logged = try await Self.rows(first, key: key)
-                    #expect(logged.count >= 6)
+                    // Spend from both adds up, as each instance sees it (the other's rows once it has written them).
                     #expect(
                         try await eventually {
                             let all = try await Self.rows(second, key: key)
                             let total = all.compactMap { $0["spend"]?.doubleValue }.reduce(0, +)
-                            var agreed = all.count == 11
+                            let seenByFirst = try await Self.rows(first, key: key)
+                            var agreed = all.count == 11 && seenByFirst.count == 11
                             for proxy in [first, second] {
                                 let info = try await send(.GET, proxy.url + "/key/info?key=\(token)", headers: master)
                                 let spend = info.json?["info"]?.objectValue?["spend"]?.doubleValue ?? 0
@@ -112,8 +111,9 @@ func cliConfig(mock: MockHandle, general: String) -> String {
                             return stranger.status == 401
                                 && stranger.error?["message"]?.stringValue?.contains("unavailable") == true
                         })
+                    // Seen down at its next refresh, or when a call has gone unanswered for 4 s.
                     #expect(
-                        try await eventually {
+                        try await eventually(seconds: 20) {
                             try await send(
                                 .POST, lenientProxy.url + "/v1/chat/completions", json: chat("m", "x"),
                                 headers: bearer("sk-unknown-to-everyone")
@@ -143,6 +143,57 @@ func cliConfig(mock: MockHandle, general: String) -> String {
             }
         }
         try? await server.stop()
+    }
+
+    /// A database that stops answering (connections open, nothing comes back) counts as unavailable within seconds,
+    /// not only when a call fails; what waited is written once it answers again.
+    @Test func aDatabaseThatStopsAnsweringCountsAsUnavailable() async throws {
+        let database = try await newPostgresDatabase()
+        var components = try #require(URLComponents(string: database))
+        let relay = try RunningCommand(
+            [
+                repositoryRoot() + "/Tests/tools/stall_relay.py", String(try #require(components.port)),
+            ], executable: "/usr/bin/python3")
+        defer {
+            relay.process.terminate()
+            relay.process.waitUntilExit()
+        }
+        components.port = Int(try await relay.line(startingWith: "port ").dropFirst(5))
+        let stalling = try #require(components.string)
+        try await withMockUpstream { mock in
+            let yaml = keysConfig(
+                mock: mock, database: stalling,
+                general: "user_api_key_cache_ttl: 0.2\nproxy_batch_write_at: 0.1\nallow_requests_on_db_unavailable: true")
+            try await withProxy(yaml: yaml, logLevel: .info) { proxy in
+                let url = proxy.url + "/v1/chat/completions"
+                let (key, _) = try await generateKey(proxy)
+                #expect(
+                    try await eventually {
+                        try await send(.POST, url, json: chat("m", "x"), headers: bearer("sk-unknown")).status == 401
+                    }, "unknown keys refused while the database answers")
+
+                kill(relay.process.processIdentifier, SIGUSR1)
+                #expect(
+                    try await eventually(seconds: 20) {
+                        try await send(.POST, url, json: chat("m", "x"), headers: bearer("sk-unknown")).status == 200
+                    }, "unknown keys let through once the database has not answered for a few seconds")
+                let health = try await send(.GET, proxy.url + "/health", headers: master)
+                #expect(health.json?["storage"]?.objectValue?["status"]?.stringValue == "unavailable", "\(health.text)")
+                for _ in 0..<5 {
+                    #expect(try await send(.POST, url, json: chat("m", "stalled"), headers: bearer(key)).status == 200)
+                }
+
+                kill(relay.process.processIdentifier, SIGUSR2)
+                #expect(
+                    try await eventually(seconds: 30) {
+                        try await Self.rows(proxy, key: key).count == 5
+                    }, "the rows made while the database stalled are written once it answers")
+                #expect(
+                    try await eventually {
+                        try await send(.POST, url, json: chat("m", "x"), headers: bearer("sk-unknown")).status == 401
+                    }, "unknown keys refused again once the database answers")
+            }
+        }
     }
 
     @Test func sigtermFlushesEveryRowOfTheRequestsInFlight() async throws {

@@ -135,6 +135,25 @@ enum StorageTestError: Error {
         await storage.close()
     }
 
+    /// Pruning a large log deletes it chunk by chunk (rows sharing a time at a chunk's edge included), so no call
+    /// nears the storage's bound and writes go on between chunks.
+    @Test(arguments: Backend.allCases)
+    func pruningALargeLogWorksInChunks(_ backend: Backend) async throws {
+        let storage = try await backend.newStorage()
+        try await storage.migrate()
+        let start = 1_764_115_200.0
+        let rows = (0..<12_000).map { Self.row("p\($0)", key: nil, alias: "a", time: start + Double($0 / 3), cost: 0) }
+        for batch in stride(from: 0, to: rows.count, by: 2_000) {
+            try await storage.write(Array(rows[batch..<batch + 2_000]), keepRows: true)
+        }
+        #expect(try await storage.prune(before: start + 3_500) == 10_500)
+        let left = try await storage.logs(LogFilter(limit: 20_000))
+        #expect(left.count == 1_500)
+        #expect(left.allSatisfy { $0.time >= start + 3_500 })
+        #expect(try await storage.prune(before: start + 3_500) == 0)
+        await storage.close()
+    }
+
     @Test(arguments: Backend.allCases)
     func aBudgetResetAppliesOnceAcrossInstances(_ backend: Backend) async throws {
         let url = try await backend.newURL()

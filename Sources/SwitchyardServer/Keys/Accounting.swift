@@ -22,6 +22,8 @@ public final class Accounting: Service, Sendable {
     let logger: Logger
     private let buffer = Mutex<[LogRow]>([])
     private let wake = Wakeup()
+    /// One flush at a time: a flush asked for (before spend is read back) waits for a batch already being written.
+    private let flushing = AsyncLock()
     private let storageReady = Atomic<Bool>(false)
     private let shutdown = Atomic<Bool>(false)
 
@@ -147,6 +149,13 @@ public final class Accounting: Service, Sendable {
     @discardableResult
     func flush(_ storage: any Storage) async -> Bool {
         guard isReady else { return false }
+        await flushing.lock()
+        let emptied = await writeBuffered(storage)
+        await flushing.unlock()
+        return emptied
+    }
+
+    private func writeBuffered(_ storage: any Storage) async -> Bool {
         while true {
             let batch = buffer.withLock { rows -> [LogRow] in
                 let batch = Array(rows.prefix(Self.batchSize))
@@ -155,7 +164,7 @@ public final class Accounting: Service, Sendable {
             }
             if batch.isEmpty { return true }
             do {
-                try await storage.write(batch, keepRows: !settings.disableSpendLogs)
+                try await watched { try await storage.write(batch, keepRows: !self.settings.disableSpendLogs) }
                 var charged: [String: Double] = [:]
                 for row in batch {
                     if let hash = row.keyHash, let cost = row.cost, cost > 0 { charged[hash, default: 0] += cost }
@@ -180,11 +189,30 @@ public final class Accounting: Service, Sendable {
         }
     }
 
+    /// How long a call may go unanswered before the database counts as unavailable (known keys only, or every key
+    /// with `allow_requests_on_db_unavailable`) while the call goes on; the storage abandons it at its own bound.
+    static let unresponsiveAfter: Duration = .seconds(4)
+
+    /// A storage call that marks the database unavailable if it has not answered within `unresponsiveAfter`.
+    private func watched<T: Sendable>(_ call: @Sendable () async throws -> T) async throws -> T {
+        let watchdog = Task { [keys, logger] in
+            try await Task.sleep(for: Self.unresponsiveAfter)
+            if !keys.databaseUnavailable {
+                logger.error(
+                    "storage not answering; serving known keys from memory",
+                    metadata: ["waited": .string("\(Self.unresponsiveAfter)")])
+            }
+            keys.markDatabaseDown()
+        }
+        defer { watchdog.cancel() }
+        return try await call()
+    }
+
     /// Reads keys and spend again; writes budget resets started in memory first.
     func refresh(_ storage: any Storage) async {
         guard isReady else { return }
         do {
-            var stored = try await storage.keys()
+            var stored = try await watched { try await storage.keys() }
             let resets = keys.dueResets(stored: stored)
             if !resets.isEmpty {
                 _ = try await storage.resetBudgets(resets)
