@@ -161,45 +161,55 @@ public struct JSONParser {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 
+    /// The index of the first byte at or after `start` that ends a run of plain string bytes: a quote, a
+    /// backslash or a control character (`bytes.count` when there is none).
+    private func endOfPlainRun(from start: Int) -> Int {
+        bytes.withUnsafeBufferPointer { buffer in
+            var position = start
+            while position < buffer.count {
+                let byte = buffer[position]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return position }
+                position += 1
+            }
+            return buffer.count
+        }
+    }
+
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1
-        let start = index
-        // Fast path: no escapes.
-        while index < bytes.count {
+        // Runs of plain bytes are copied whole; only a string with escapes needs a buffer of its own.
+        var unescaped: [UInt8] = []
+        var escapes = false
+        var runStart = index
+        while true {
+            index = endOfPlainRun(from: index)
+            guard index < bytes.count else { throw error("unterminated string") }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: bytes[start..<index], as: UTF8.self)
+                let text: String
+                if escapes {
+                    unescaped.append(contentsOf: bytes[runStart..<index])
+                    text = String(decoding: unescaped, as: UTF8.self)
+                } else {
+                    text = String(decoding: bytes[runStart..<index], as: UTF8.self)
+                }
                 index += 1
                 return text
             }
-            if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("control character in string") }
+            escapes = true
+            unescaped.append(contentsOf: bytes[runStart..<index])
             index += 1
-        }
-        var scalars: [UInt8] = Array(bytes[start..<index])
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                index += 1
-                return String(decoding: scalars, as: UTF8.self)
-            }
-            if byte < 0x20 { throw error("control character in string") }
-            if byte != UInt8(ascii: "\\") {
-                scalars.append(byte)
-                index += 1
-                continue
-            }
-            index += 1
-            guard index < bytes.count else { break }
+            guard index < bytes.count else { throw error("unterminated string") }
             let escaped = bytes[index]
             index += 1
             switch escaped {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(escaped)
-            case UInt8(ascii: "b"): scalars.append(0x08)
-            case UInt8(ascii: "f"): scalars.append(0x0C)
-            case UInt8(ascii: "n"): scalars.append(0x0A)
-            case UInt8(ascii: "r"): scalars.append(0x0D)
-            case UInt8(ascii: "t"): scalars.append(0x09)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): unescaped.append(escaped)
+            case UInt8(ascii: "b"): unescaped.append(0x08)
+            case UInt8(ascii: "f"): unescaped.append(0x0C)
+            case UInt8(ascii: "n"): unescaped.append(0x0A)
+            case UInt8(ascii: "r"): unescaped.append(0x0D)
+            case UInt8(ascii: "t"): unescaped.append(0x09)
             case UInt8(ascii: "u"):
                 var code = try parseHex4()
                 if (0xD800...0xDBFF).contains(code) {
@@ -213,11 +223,11 @@ public struct JSONParser {
                     throw error("unpaired surrogate in string")
                 }
                 guard let scalar = Unicode.Scalar(code) else { throw error("invalid unicode escape") }
-                scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+                UTF8.encode(scalar) { unescaped.append($0) }
             default: throw error("invalid escape")
             }
+            runStart = index
         }
-        throw error("unterminated string")
     }
 
     private mutating func parseHex4() throws(JSONParseError) -> UInt32 {

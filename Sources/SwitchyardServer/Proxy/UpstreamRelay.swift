@@ -28,7 +28,9 @@ enum UpstreamRelay {
         let totalDeadline = context.started + .milliseconds(Int64((timeouts.total ?? 600) * 1000))
         let response = try await context.engine.clients.post(
             base + "/" + endpoint.rawValue, headers: headers.fields,
-            body: ByteBuffer(bytes: JSONValue.object(body).encodedBytes()), timeouts: timeouts)
+            body: ByteBuffer(
+                bytes: JSONValue.object(body).encodedBytes(capacity: 4 * context.record.estimatedPromptTokens + 1024)),
+            timeouts: timeouts)
         let firstByte = ContinuousClock.now
         let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
         guard (200..<300).contains(response.status) else {
