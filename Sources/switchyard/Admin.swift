@@ -185,10 +185,21 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var target: AdminTarget
 
         func run() async throws {
-            let value = try await target.call(
-                method: .GET, path: "/key/list", query: ["return_full_object": "true"]
-            ) { api throws(ProxyError) in try await api.list(fullObjects: true) }
-            let keys = value.objectValue?["keys"]?.arrayValue?.compactMap(\.objectValue) ?? []
+            // Every page, the largest the route allows.
+            var keys: [JSONObject] = []
+            var page = 1
+            while true {
+                let number = page
+                let size = AdminAPI.maxPageSize
+                let value = try await target.call(
+                    method: .GET, path: "/key/list",
+                    query: ["return_full_object": "true", "page": String(number), "size": String(size)]
+                ) { api throws(ProxyError) in try await api.list(fullObjects: true, page: number, size: size) }
+                keys += value.objectValue?["keys"]?.arrayValue?.compactMap(\.objectValue) ?? []
+                let pages = value.objectValue?["total_pages"]?.intValue ?? 1
+                if page >= pages { break }
+                page += 1
+            }
             if target.json {
                 say(JSONValue.array(keys.map { .object($0) }).encodedString())
                 return

@@ -49,6 +49,52 @@ func eventually(seconds: Double = 10, _ check: () async throws -> Bool) async th
 
 /// Virtual keys, budgets, limits and spend through the real proxy, on SQLite and PostgreSQL.
 @Suite struct KeysTests {
+    /// `/key/list` pages like LiteLLM's (`page`, `size` up to 100, default 10, `key_alias`), oldest key first, and
+    /// `switchyard keys list` reads every page.
+    @Test func keyListPagesLikeLiteLLM() async throws {
+        let database = try await Backend.sqlite.newURL()
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: keysConfig(mock: mock, database: database)) { proxy in
+                var tokens: [String] = []
+                for index in 0..<12 {
+                    let (_, token) = try await generateKey(
+                        proxy, ["key_alias": .string(index.isMultiple(of: 3) ? "team-a" : "team-b-\(index)")])
+                    tokens.append(token)
+                }
+                func page(_ query: String) async throws -> (status: Int, json: JSONObject?) {
+                    let answer = try await send(.GET, proxy.url + "/key/list?" + query, headers: master)
+                    return (answer.status, answer.json)
+                }
+                let first = try await page("")
+                #expect(first.json?["keys"]?.arrayValue?.count == 10)
+                #expect(first.json?["total_count"]?.intValue == 12)
+                #expect(first.json?["total_pages"]?.intValue == 2)
+                var seen: [String] = []
+                for number in 1...3 {
+                    let answer = try await page("page=\(number)&size=5")
+                    #expect(answer.json?["current_page"]?.intValue == number)
+                    #expect(answer.json?["total_pages"]?.intValue == 3)
+                    seen += answer.json?["keys"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                }
+                #expect(seen == tokens, "every key once, oldest first")
+                let beyond = try await page("page=4&size=5")
+                #expect(beyond.json?["keys"]?.arrayValue == [])
+                let team = try await page("key_alias=team-a&return_full_object=true")
+                let aliases = team.json?["keys"]?.arrayValue?.compactMap { $0.objectValue?["key_alias"]?.stringValue }
+                #expect(aliases == ["team-a", "team-a", "team-a", "team-a"])
+                for bad in ["page=0", "size=101", "size=0", "page=x"] {
+                    let refused = try await page(bad)
+                    #expect(refused.status == 400, "\(bad)")
+                    #expect(refused.json?["error"]?.objectValue?["type"]?.stringValue == "invalid_request_error")
+                }
+                let listed = try await runCLI(["keys", "list", "--url", proxy.url, "--key", masterKey, "--json"])
+                #expect(listed.status == 0, "\(listed.stderr)")
+                let all = (try? JSONParser.parse(listed.stdout).arrayValue) ?? []
+                #expect(all.compactMap { $0.objectValue?["token"]?.stringValue } == tokens)
+            }
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func keysGateTheAPIAndTheirLifecycleWorksEndToEnd(_ backend: Backend) async throws {
         let database = try await backend.newURL()

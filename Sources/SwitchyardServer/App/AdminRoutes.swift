@@ -31,7 +31,12 @@ enum AdminRoutes {
         }
         router.get("/key/list") { request, _ in
             await answer(request, store: store) { api, request throws(ProxyError) in
-                try await api.list(fullObjects: request.uri.queryParameters.get("return_full_object") == "true")
+                let parameters = request.uri.queryParameters
+                return try await api.list(
+                    fullObjects: parameters.get("return_full_object") == "true",
+                    page: try integer(parameters.get("page"), "page") ?? 1,
+                    size: try integer(parameters.get("size"), "size") ?? AdminAPI.defaultPageSize,
+                    keyAlias: parameters.get("key_alias"))
             }
         }
         router.get("/spend/logs") { request, _ in
@@ -68,6 +73,13 @@ enum AdminRoutes {
         }
         if buffer.readableBytes == 0 { return JSONObject() }
         return try ProxyEngine.parseObject(buffer)
+    }
+
+    /// A whole-number query parameter, when given.
+    static func integer(_ text: String?, _ name: String) throws(ProxyError) -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text) else { throw .invalidRequest("'\(name)' must be a whole number.", param: name) }
+        return value
     }
 
     static func query(_ request: Request) -> [String: String] {

@@ -108,14 +108,29 @@ public struct AdminAPI: Sendable {
         return .object(["deleted_keys": .array(deleted.map { .string($0) })])
     }
 
-    /// `GET /key/list`: hashes, or whole objects with `return_full_object=true`.
-    public func list(fullObjects: Bool) async throws(ProxyError) -> JSONValue {
+    /// Keys per page of `GET /key/list` when no `size` is given, and the most one page holds (LiteLLM's).
+    public static let defaultPageSize = 10
+    public static let maxPageSize = 100
+
+    /// `GET /key/list`: one page of hashes, or of whole objects with `return_full_object=true`, oldest first;
+    /// `key_alias` keeps the keys with that alias.
+    public func list(
+        fullObjects: Bool, page: Int = 1, size: Int = defaultPageSize, keyAlias: String? = nil
+    ) async throws(ProxyError) -> JSONValue {
+        guard page >= 1 else { throw .invalidRequest("'page' must be 1 or more.", param: "page") }
+        guard (1...Self.maxPageSize).contains(size) else {
+            throw .invalidRequest("'size' must be between 1 and \(Self.maxPageSize).", param: "size")
+        }
         let stored = try await call { try await $0.keys() }
-        let data: [JSONValue] = stored.map { key in
+            .filter { keyAlias == nil || $0.keyAlias == keyAlias }
+            .sorted { ($0.createdAt, $0.token) < ($1.createdAt, $1.token) }
+        let pages = max(1, (stored.count + size - 1) / size)
+        let data: [JSONValue] = stored.dropFirst((page - 1) * size).prefix(size).map { key in
             fullObjects ? .object(Self.object(keys.key(token: key.token) ?? key)) : .string(key.token)
         }
         return .object([
-            "keys": .array(data), "total_count": .int(stored.count), "current_page": .int(1), "total_pages": .int(1),
+            "keys": .array(data), "total_count": .int(stored.count), "current_page": .int(page),
+            "total_pages": .int(pages),
         ])
     }
 
