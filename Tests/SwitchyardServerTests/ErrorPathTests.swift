@@ -49,6 +49,32 @@ import Testing
         }
     }
 
+    /// A JSON answer is read whole on the event loop; its body is still bound by the total and idle timeouts, and
+    /// one that arrives slowly but within them is relayed whole.
+    @Test(arguments: [
+        ("timeout: 1", 504, "total"), ("idle_timeout: 0.1", 504, "idle"), ("timeout: 30", 200, ""),
+    ])
+    func aSlowJSONBodyIsBoundByTheTotalAndIdleTimeouts(_ setting: String, _ status: Int, _ which: String) async throws {
+        try await withMockUpstream { mock in
+            let yaml = """
+                model_list:
+                  - model_name: drip
+                    litellm_params: {model: xai/grok-4, api_base: "\(mock.baseURL)", \(setting), num_retries: 0}
+                """
+            try await withProxy(yaml: yaml, environment: ["GROK_API_KEY": testKey]) { proxy in
+                let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("drip", "FAULT:drip"))
+                #expect(result.status == status, "\(result.text)")
+                if status == 200 {
+                    #expect(result.json?["usage"]?.objectValue?["total_tokens"]?.intValue ?? 0 > 0)
+                    #expect(result.json?["choices"]?.arrayValue?.count == 1)
+                } else {
+                    #expect(result.errorCode == "upstream_timeout")
+                    #expect(result.error?["message"]?.stringValue?.contains(which) == true, "\(result.text)")
+                }
+            }
+        }
+    }
+
     @Test func firstByteTimeoutIs504() async throws {
         try await withMockUpstream { mock in
             let yaml =

@@ -128,6 +128,12 @@ extension ProxyError {
     }
 
     /// 504 when an upstream timeout fires.
+    public static func upstreamTooLarge(_ deployment: String, limit: Int) -> ProxyError {
+        ProxyError(
+            status: 502, type: "api_error", code: "upstream_response_too_large",
+            message: "The upstream for \(deployment) sent more than \(limit) bytes.")
+    }
+
     public static func upstreamTimeout(_ deployment: String, which: String, seconds: Double) -> ProxyError {
         ProxyError(
             status: 504, type: "timeout_error", code: "upstream_timeout",

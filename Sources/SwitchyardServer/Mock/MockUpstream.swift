@@ -289,6 +289,21 @@ public struct MockUpstream: Sendable {
         case "slow":
             try? await Task.sleep(for: .seconds(3))
             return nil
+        case "drip":
+            // The head at once, then the JSON body a tenth at a time, 300 ms apart (3 s in all).
+            let completion = makeCompletion(
+                id: "drip", model: body["model"]?.stringValue ?? "grok-3", prompt: prompt, body: body)
+            let bytes = completion.chatCompletion.encodedBytes()
+            let piece = max(1, (bytes.count + 9) / 10)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody { writer in
+                    for start in stride(from: 0, to: bytes.count, by: piece) {
+                        if start > 0 { try await Task.sleep(for: .milliseconds(300)) }
+                        try await writer.write(ByteBuffer(bytes: bytes[start..<min(start + piece, bytes.count)]))
+                    }
+                    try await writer.finish(nil)
+                })
         case "empty-stream":
             return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init())
         case "abrupt", "stall", "error-event", "keepalive":

@@ -477,6 +477,12 @@ public struct ProxyEngine: Sendable {
                 return .upstreamUnreachable(deployment, detail: "the base URL \(url) is not usable")
             case .shutDown:
                 return .upstreamUnreachable(deployment, detail: "the proxy is shutting down")
+            case .responseTooLarge(let limit):
+                return .upstreamTooLarge(deployment, limit: limit)
+            case .totalTimeout:
+                return ProxyError(
+                    status: 504, type: "timeout_error", code: "upstream_timeout",
+                    message: "The upstream for \(deployment) did not finish its answer within the total timeout.")
             }
         }
         if error is CancellationError { return .clientClosed }

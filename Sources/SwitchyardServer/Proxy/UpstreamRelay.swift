@@ -26,12 +26,21 @@ enum UpstreamRelay {
         }
         let timeouts = deployment.timeouts
         let totalDeadline = context.started + .milliseconds(Int64((timeouts.total ?? 600) * 1000))
-        let response = try await context.engine.clients.post(
-            base + "/" + endpoint.rawValue, headers: headers.fields,
-            body: ByteBuffer(
-                bytes: JSONValue.object(body).encodedBytes(capacity: 4 * context.record.estimatedPromptTokens + 1024)),
-            timeouts: timeouts)
-        let firstByte = ContinuousClock.now
+        // A JSON answer is read whole on the connection's event loop; a stream is relayed as it comes.
+        let response: UpstreamResponse
+        do {
+            response = try await context.engine.clients.post(
+                base + "/" + endpoint.rawValue, headers: headers.fields,
+                body: ByteBuffer(
+                    bytes: JSONValue.object(body).encodedBytes(capacity: 4 * context.record.estimatedPromptTokens + 1024)),
+                timeouts: timeouts, collectUpTo: stream ? nil : maxJSONBytes,
+                totalDeadline: .now() + .nanoseconds(Int64(nanoseconds(totalDeadline - ContinuousClock.now))))
+        } catch UpstreamClientError.responseTooLarge(let limit) {
+            throw ProxyError.upstreamTooLarge(deployment.id, limit: limit)
+        } catch UpstreamClientError.totalTimeout {
+            throw ProxyError.upstreamTimeout(deployment.id, which: "total", seconds: timeouts.total ?? 600)
+        }
+        let firstByte = ContinuousClock.now - .nanoseconds(max(0, (NIODeadline.now() - response.headReceived).nanoseconds))
         let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
         guard (200..<300).contains(response.status) else {
             let bytes = try await readBounded(response.body, limit: maxErrorBytes)
@@ -52,8 +61,11 @@ enum UpstreamRelay {
                     message: mapped.message.replacingOccurrences(of: "answered 503", with: "answered a stream request with JSON"),
                     retryAfter: 1)
             }
+            guard case .streamed(let events) = response.body else {
+                throw ProxyError.upstreamUnreachable(deployment.id, detail: "the stream was read as a whole")
+            }
             let relay = SSERelay(
-                iterator: response.body.makeAsyncIterator(), context: context, firstByte: firstByte,
+                iterator: events.makeAsyncIterator(), context: context, firstByte: firstByte,
                 totalDeadline: totalDeadline)
             try await relay.peek()
             var responseHeaders = passedHeaders(response.headers, requestID: context.requestID, deployment: deployment.id)
@@ -64,7 +76,10 @@ enum UpstreamRelay {
                 status: .ok, headers: responseHeaders,
                 body: ResponseBody { writer in try await relay.pump(into: &writer) })
         }
-        let bytes = try await readAll(response.body, limit: maxJSONBytes, deadline: totalDeadline, deployment: deployment)
+        guard case .collected(let buffer) = response.body else {
+            throw ProxyError.upstreamUnreachable(deployment.id, detail: "the answer was streamed, not read whole")
+        }
+        let bytes = Array(buffer.readableBytesView)
         context.finish(
             status: 200, usage: context.usage(from: UsageScanner.usage(in: bytes)), firstByte: firstByte,
             completion: context.storesText ? RelayContext.completionText(in: bytes) : nil)
@@ -85,32 +100,23 @@ enum UpstreamRelay {
         return fields
     }
 
-    /// Reads at most `limit` bytes of a body, ignoring the rest.
-    static func readBounded(_ body: UpstreamBody, limit: Int) async throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        for try await chunk in body {
-            bytes.append(contentsOf: chunk.readableBytesView.prefix(limit - bytes.count))
-            if bytes.count >= limit { break }
-        }
-        return bytes
+    /// A duration in whole nanoseconds (negative when past).
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
-    /// Reads a whole body within a size limit and the total deadline.
-    static func readAll(
-        _ body: UpstreamBody, limit: Int, deadline: ContinuousClock.Instant, deployment: Deployment
-    ) async throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        for try await chunk in body {
-            bytes.append(contentsOf: chunk.readableBytesView)
-            if bytes.count > limit {
-                throw ProxyError(
-                    status: 502, type: "api_error", code: "upstream_response_too_large",
-                    message: "The upstream for \(deployment.id) sent more than \(limit) bytes.")
+    /// Reads at most `limit` bytes of a body, ignoring the rest.
+    static func readBounded(_ body: UpstreamResponse.Body, limit: Int) async throws -> [UInt8] {
+        switch body {
+        case .collected(let buffer): return Array(buffer.readableBytesView.prefix(limit))
+        case .streamed(let chunks):
+            var bytes: [UInt8] = []
+            for try await chunk in chunks {
+                bytes.append(contentsOf: chunk.readableBytesView.prefix(limit - bytes.count))
+                if bytes.count >= limit { break }
             }
-            if ContinuousClock.now > deadline {
-                throw ProxyError.upstreamTimeout(deployment.id, which: "total", seconds: deployment.timeouts.total ?? 600)
-            }
+            return bytes
         }
-        return bytes
     }
 }

@@ -23,16 +23,29 @@ public enum UpstreamClientError: Error, Sendable, Equatable {
     case tls(String)
     /// The client has been shut down.
     case shutDown
+    /// A body to be read whole was larger than its limit.
+    case responseTooLarge(limit: Int)
+    /// A body to be read whole had not ended by the total deadline.
+    case totalTimeout
 }
 
-/// The answer's head and its body, streamed with back-pressure.
+/// The answer's head and its body: streamed with back-pressure, or read whole on the event loop.
 public struct UpstreamResponse: Sendable {
     /// HTTP status code.
     public let status: Int
     /// Response headers.
     public let headers: HTTPHeaders
-    /// The body, chunk by chunk; dropping its iterator before the end closes the connection.
-    public let body: UpstreamBody
+    /// The body.
+    public let body: Body
+    /// When the head arrived (a body read whole arrives later).
+    public var headReceived = NIODeadline.now()
+
+    public enum Body: Sendable {
+        /// Chunk by chunk; dropping its iterator before the end closes the connection.
+        case streamed(UpstreamBody)
+        /// Whole (asked for with `collectUpTo`): no task hop per chunk, no back-pressure machinery.
+        case collected(ByteBuffer)
+    }
 }
 
 /// The body of an upstream response.
@@ -76,10 +89,12 @@ public final class UpstreamHTTPClient: Sendable {
     }
 
     /// Sends `body` to `url` with `headers` (`host` and `content-length` are added) and returns once the
-    /// response head arrives.
+    /// response head arrives, or, with `collectUpTo`, once the whole body (at most that many bytes, by
+    /// `totalDeadline`) has arrived.
     public func post(
         _ url: String, headers: [UpstreamHeaderSet.Field], body: ByteBuffer, connectTimeout: TimeAmount,
-        firstByteDeadline: NIODeadline, idleTimeout: TimeAmount
+        firstByteDeadline: NIODeadline, idleTimeout: TimeAmount, collectUpTo: Int? = nil,
+        totalDeadline: NIODeadline? = nil
     ) async throws -> UpstreamResponse {
         guard !isShutDown.load(ordering: .relaxed) else { throw UpstreamClientError.shutDown }
         let (target, path) = try target(for: url)
@@ -88,7 +103,9 @@ public final class UpstreamHTTPClient: Sendable {
         head.headers.add(name: "host", value: target.hostHeader)
         for header in headers { head.headers.add(name: header.name, value: header.value) }
         head.headers.add(name: "content-length", value: String(body.readableBytes))
-        let request = UpstreamRequest(head: head, body: body, deadline: firstByteDeadline, idleTimeout: idleTimeout)
+        let request = UpstreamRequest(
+            head: head, body: body, deadline: firstByteDeadline, idleTimeout: idleTimeout, collectLimit: collectUpTo,
+            totalDeadline: totalDeadline)
         // A kept-alive connection the upstream closed meanwhile fails before any byte of an answer: that one
         // attempt is made again on a new connection.
         while let reused = checkout(target.key) {
@@ -249,6 +266,10 @@ struct UpstreamRequest: Sendable {
     let body: ByteBuffer
     let deadline: NIODeadline
     let idleTimeout: TimeAmount
+    /// Read the body whole, up to this many bytes.
+    let collectLimit: Int?
+    /// When a body read whole must have ended.
+    let totalDeadline: NIODeadline?
 }
 
 /// A connection to one upstream host; serves one request at a time.
@@ -351,6 +372,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         case idle
         case awaitingHead(CheckedContinuation<UpstreamResponse, any Error>, UpstreamRequest)
         case streaming(UpstreamBody.Source, keepAlive: Bool)
+        case collecting(CheckedContinuation<UpstreamResponse, any Error>, UpstreamRequest, HTTPResponseHead, ByteBuffer)
         case closed
     }
 
@@ -364,6 +386,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     private var timer: Scheduled<Void>?
     private var idleTimeout: TimeAmount = .seconds(120)
     private(set) var receivedAnything = false
+    private var headReceived = NIODeadline.now()
     /// A TLS failure seen on this connection, kept for a request that starts after the handshake already failed
     /// (the connection reports itself open before the handshake ends).
     private var tlsFailure: UpstreamClientError?
@@ -402,15 +425,24 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     }
 
     func cancel() {
-        if case .awaitingHead = state { fail(CancellationError()) }
+        switch state {
+        case .awaitingHead, .collecting: fail(CancellationError())
+        default: break
+        }
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         receivedAnything = true
         switch unwrapInboundIn(data) {
         case .head(let head):
-            guard case .awaitingHead(let continuation, _) = state else { return }
+            guard case .awaitingHead(let continuation, let request) = state else { return }
             if head.status.code == 100 { return }
+            if request.collectLimit != nil {
+                headReceived = .now()
+                state = .collecting(continuation, request, head, context.channel.allocator.buffer(capacity: 0))
+                armIdleTimer()
+                return
+            }
             generation += 1
             let produced = UpstreamBody.makeSequence(
                 backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
@@ -418,19 +450,49 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
             state = .streaming(produced.source, keepAlive: head.isKeepAlive)
             armIdleTimer()
             continuation.resume(
-                returning: UpstreamResponse(status: Int(head.status.code), headers: head.headers, body: produced.sequence))
-        case .body(let buffer):
-            guard case .streaming(let source, _) = state else { return }
-            lastRead = .now()
-            if case .stopProducing = source.yield(buffer) { wantsMore = false }
+                returning: UpstreamResponse(
+                    status: Int(head.status.code), headers: head.headers, body: .streamed(produced.sequence)))
+        case .body(var buffer):
+            switch state {
+            case .streaming(let source, _):
+                lastRead = .now()
+                if case .stopProducing = source.yield(buffer) { wantsMore = false }
+            case .collecting(let continuation, let request, let head, var collected):
+                lastRead = .now()
+                if let deadline = request.totalDeadline, lastRead > deadline { return fail(UpstreamClientError.totalTimeout) }
+                let limit = request.collectLimit ?? Int.max
+                guard collected.readableBytes + buffer.readableBytes <= limit else {
+                    return fail(UpstreamClientError.responseTooLarge(limit: limit))
+                }
+                state = .idle  // no copy of the buffer while it grows
+                if collected.readableBytes == 0 {
+                    collected = buffer
+                } else {
+                    collected.writeBuffer(&buffer)
+                }
+                state = .collecting(continuation, request, head, collected)
+            default: return
+            }
         case .end:
-            guard case .streaming(let source, let keepAlive) = state else { return }
-            timer?.cancel()
-            timer = nil
-            state = .idle
-            wantsMore = true
-            source.finish()
-            if keepAlive, let connection { connection.release() } else { context.close(promise: nil) }
+            switch state {
+            case .streaming(let source, let keepAlive):
+                timer?.cancel()
+                timer = nil
+                state = .idle
+                wantsMore = true
+                source.finish()
+                if keepAlive, let connection { connection.release() } else { context.close(promise: nil) }
+            case .collecting(let continuation, _, let head, let collected):
+                timer?.cancel()
+                timer = nil
+                state = .idle
+                if head.isKeepAlive, let connection { connection.release() } else { context.close(promise: nil) }
+                continuation.resume(
+                    returning: UpstreamResponse(
+                        status: Int(head.status.code), headers: head.headers, body: .collected(collected),
+                        headReceived: headReceived))
+            default: return
+            }
         }
     }
 
@@ -461,12 +523,17 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     private func armIdleTimer() {
         lastRead = .now()
         timer?.cancel()
-        timer = eventLoop.scheduleTask(deadline: lastRead + idleTimeout) { [self] in checkIdle() }
+        timer = eventLoop.scheduleTask(deadline: nextCheck) { [self] in checkIdle() }
     }
 
     private func checkIdle() {
-        guard case .streaming = state else { return }
         let now = NIODeadline.now()
+        switch state {
+        case .streaming: break
+        case .collecting(_, let request, _, _):
+            if let deadline = request.totalDeadline, now > deadline { return fail(UpstreamClientError.totalTimeout) }
+        default: return
+        }
         if !wantsMore {
             // The consumer is slow, not the upstream.
             lastRead = now
@@ -474,7 +541,15 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
             fail(UpstreamClientError.idleTimeout)
             return
         }
-        timer = eventLoop.scheduleTask(deadline: lastRead + idleTimeout) { [self] in checkIdle() }
+        timer = eventLoop.scheduleTask(deadline: nextCheck) { [self] in checkIdle() }
+    }
+
+    /// When the idle (or, for a body read whole, the total) deadline next needs a look.
+    private var nextCheck: NIODeadline {
+        if case .collecting(_, let request, _, _) = state, let deadline = request.totalDeadline {
+            return min(lastRead + idleTimeout, deadline)
+        }
+        return lastRead + idleTimeout
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -501,7 +576,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         let current = state
         state = .closed
         switch current {
-        case .awaitingHead(let continuation, _): continuation.resume(throwing: error)
+        case .awaitingHead(let continuation, _), .collecting(let continuation, _, _, _): continuation.resume(throwing: error)
         case .streaming(let source, _): source.finish(error)
         case .idle, .closed: break
         }
