@@ -52,6 +52,9 @@ def ratio(results, numerator, denominator):
 FIGURES = [
     ("added p50 at c=1, pinned (us)", "<= 60", lambda r: dig(r, "a", "summary", "switchyard", "added_p50_us")),
     ("added p99 at c=1, pinned (us)", "<= 100", lambda r: dig(r, "a", "summary", "switchyard", "added_p99_us")),
+    ("instructions per request (callgrind, N vs 2N requests)", "", lambda r: dig(r, "callgrind", "instructions_per_request")),
+    ("instructions per request (callgrind, start-up included)", "", lambda r: dig(r, "callgrind", "total_instructions")
+     and dig(r, "callgrind", "total_instructions") // dig(r, "callgrind", "requests")),
     ("nginx added p50 at c=1 (us)", "floor", lambda r: dig(r, "a", "summary", "nginx", "added_p50_us")),
     ("CPU per request at c=1 (us)", "<= 80", lambda r: dig(r, "a", "summary", "switchyard", "cpu_us_per_request")),
     ("shared c=10: Switchyard rps", ">= 6,000", lambda r: dig(r, "shared", "switchyard", "rps")),
