@@ -58,23 +58,31 @@ public struct UpstreamHeaderSet: Sendable, Equatable {
     ) {
         var ordered: [String] = []
         var values: [String: String] = [:]
+        values.reserveCapacity(8)
         func set(_ name: String, _ value: String) {
-            let lowered = name.lowercased()
+            let lowered = Self.lowercased(name)
             guard !HeaderPolicy.hopByHop.contains(lowered) else { return }
             if values[lowered] == nil { ordered.append(lowered) }
             values[lowered] = value
         }
         set("content-type", "application/json")
         set("accept", streaming ? "text/event-stream" : "application/json")
-        set("user-agent", "switchyard/\(SwitchyardVersion.current)")
+        set("user-agent", Self.userAgent)
         for header in deployment.provider?.defaultHeaders ?? [] { set(header.name, header.value) }
         for header in deployment.extraHeaders { set(header.name, header.value) }
         let allowed = deployment.provider?.forwardedClientHeaders ?? []
-        for header in clientHeaders where allowed.contains(header.name.lowercased()) {
+        for header in clientHeaders where allowed.contains(Self.lowercased(header.name)) {
             if HeaderPolicy.problem(name: header.name, value: header.value) == nil { set(header.name, header.value) }
         }
         if let key = deployment.apiKey?.value.revealed { set("authorization", "Bearer \(key)") }
         self.fields = ordered.compactMap { name in values[name].map { Field(name: name, value: $0) } }
+    }
+
+    static let userAgent = "switchyard/\(SwitchyardVersion.current)"
+
+    /// A header name in lower case; the name itself when it already is (most are: HTTP/2 and the config's).
+    static func lowercased(_ name: String) -> String {
+        name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
     }
 }
 

@@ -20,6 +20,55 @@ public final class ProxyMetrics: Sendable {
     private let storageErrors: CoreMetrics.Counter
     /// Request-log rows waiting for the database.
     let rowsBuffered = Atomic<Int>(0)
+    /// Handles already made, by name and labels: making one asks the Prometheus registry, which validates the
+    /// name and sorts and hashes the labels each time.
+    private let handles = Mutex(Handles())
+
+    private struct HandleKey: Hashable {
+        let label: String
+        let dimensions: [String]
+    }
+
+    private struct Handles {
+        var counters: [HandleKey: CoreMetrics.Counter] = [:]
+        var timers: [HandleKey: CoreMetrics.Timer] = [:]
+        var sums: [HandleKey: CoreMetrics.FloatingPointCounter] = [:]
+    }
+
+    private static func key(_ label: String, _ dimensions: [(String, String)]) -> HandleKey {
+        HandleKey(label: label, dimensions: dimensions.flatMap { [$0.0, $0.1] })
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        let key = Self.key(label, dimensions)
+        return handles.withLock { handles in
+            if let made = handles.counters[key] { return made }
+            let made = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
+            handles.counters[key] = made
+            return made
+        }
+    }
+
+    private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
+        let key = Self.key(label, dimensions)
+        return handles.withLock { handles in
+            if let made = handles.timers[key] { return made }
+            let made = CoreMetrics.Timer(
+                label: label, dimensions: dimensions, preferredDisplayUnit: .seconds, factory: factory)
+            handles.timers[key] = made
+            return made
+        }
+    }
+
+    private func sum(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.FloatingPointCounter {
+        let key = Self.key(label, dimensions)
+        return handles.withLock { handles in
+            if let made = handles.sums[key] { return made }
+            let made = CoreMetrics.FloatingPointCounter(label: label, dimensions: dimensions, factory: factory)
+            handles.sums[key] = made
+            return made
+        }
+    }
 
     /// Histogram buckets for request latency and time to first token, in seconds.
     static let latencyBuckets: [Duration] = [
@@ -43,20 +92,14 @@ public final class ProxyMetrics: Sendable {
     func observe(_ record: RequestRecord, knownAlias: Bool) {
         let alias = knownAlias ? (record.alias ?? "none") : (record.alias == nil ? "none" : "unknown")
         let deployment = record.deploymentID ?? "none"
-        let status = String(record.status)
-        CoreMetrics.Counter(
-            label: "switchyard_requests_total",
-            dimensions: [("alias", alias), ("deployment", deployment), ("status", status)], factory: factory
+        counter(
+            "switchyard_requests_total", [("alias", alias), ("deployment", deployment), ("status", String(record.status))]
         ).increment()
-        CoreMetrics.Timer(
-            label: "switchyard_request_duration_seconds", dimensions: [("alias", alias), ("stream", String(record.stream))],
-            preferredDisplayUnit: .seconds, factory: factory
-        ).recordNanoseconds(Self.nanoseconds(record.latency))
+        timer("switchyard_request_duration_seconds", [("alias", alias), ("stream", String(record.stream))])
+            .recordNanoseconds(Self.nanoseconds(record.latency))
         if record.stream, record.status == 200, let firstByte = record.timeToFirstByte {
-            CoreMetrics.Timer(
-                label: "switchyard_time_to_first_token_seconds", dimensions: [("alias", alias)], preferredDisplayUnit: .seconds,
-                factory: factory
-            ).recordNanoseconds(Self.nanoseconds(firstByte))
+            timer("switchyard_time_to_first_token_seconds", [("alias", alias)])
+                .recordNanoseconds(Self.nanoseconds(firstByte))
         }
         if let usage = record.usage {
             let kinds = [
@@ -64,37 +107,23 @@ public final class ProxyMetrics: Sendable {
                 ("reasoning", usage.reasoningTokens), ("cached", usage.cachedTokens),
             ]
             for (kind, count) in kinds where count > 0 {
-                CoreMetrics.Counter(
-                    label: "switchyard_tokens_total", dimensions: [("alias", alias), ("kind", kind)], factory: factory
-                )
-                .increment(by: count)
+                counter("switchyard_tokens_total", [("alias", alias), ("kind", kind)]).increment(by: count)
             }
         }
         if let cost = record.cost, cost > 0 {
-            CoreMetrics.FloatingPointCounter(
-                label: "switchyard_spend_usd_total", dimensions: [("alias", alias)], factory: factory
-            )
-            .increment(by: cost)
+            sum("switchyard_spend_usd_total", [("alias", alias)]).increment(by: cost)
         }
         if let code = record.errorCode, record.status >= 500 || code.hasPrefix("upstream_") {
-            CoreMetrics.Counter(
-                label: "switchyard_upstream_errors_total", dimensions: [("deployment", deployment), ("code", code)],
-                factory: factory
-            ).increment()
+            counter("switchyard_upstream_errors_total", [("deployment", deployment), ("code", code)]).increment()
         }
         if record.retries > 0 {
-            CoreMetrics.Counter(label: "switchyard_retries_total", dimensions: [("alias", alias)], factory: factory)
-                .increment(by: record.retries)
+            counter("switchyard_retries_total", [("alias", alias)]).increment(by: record.retries)
         }
         if record.attemptedFallbacks > 0 {
-            CoreMetrics.Counter(label: "switchyard_fallbacks_total", dimensions: [("alias", alias)], factory: factory)
-                .increment(by: record.attemptedFallbacks)
+            counter("switchyard_fallbacks_total", [("alias", alias)]).increment(by: record.attemptedFallbacks)
         }
         for parameter in record.droppedParams {
-            CoreMetrics.Counter(
-                label: "switchyard_dropped_params_total", dimensions: [("deployment", deployment), ("param", parameter)],
-                factory: factory
-            ).increment()
+            counter("switchyard_dropped_params_total", [("deployment", deployment), ("param", parameter)]).increment()
         }
     }
 
