@@ -35,38 +35,33 @@ public final class ProxyMetrics: Sendable {
         var sums: [HandleKey: CoreMetrics.FloatingPointCounter] = [:]
     }
 
-    private static func key(_ label: String, _ dimensions: [(String, String)]) -> HandleKey {
-        HandleKey(label: label, dimensions: dimensions.flatMap { [$0.0, $0.1] })
-    }
-
-    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
-        let key = Self.key(label, dimensions)
+    /// The handle for a name and labels, made by `make` the first time.
+    private func handle<Handle: Sendable>(
+        _ table: WritableKeyPath<Handles, [HandleKey: Handle]>, _ label: String, _ dimensions: [(String, String)],
+        make: () -> Handle
+    ) -> Handle {
+        let key = HandleKey(label: label, dimensions: dimensions.flatMap { [$0.0, $0.1] })
         return handles.withLock { handles in
-            if let made = handles.counters[key] { return made }
-            let made = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
-            handles.counters[key] = made
+            if let made = handles[keyPath: table][key] { return made }
+            let made = make()
+            handles[keyPath: table][key] = made
             return made
         }
     }
 
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        handle(\.counters, label, dimensions) { CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory) }
+    }
+
     private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
-        let key = Self.key(label, dimensions)
-        return handles.withLock { handles in
-            if let made = handles.timers[key] { return made }
-            let made = CoreMetrics.Timer(
-                label: label, dimensions: dimensions, preferredDisplayUnit: .seconds, factory: factory)
-            handles.timers[key] = made
-            return made
+        handle(\.timers, label, dimensions) {
+            CoreMetrics.Timer(label: label, dimensions: dimensions, preferredDisplayUnit: .seconds, factory: factory)
         }
     }
 
     private func sum(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.FloatingPointCounter {
-        let key = Self.key(label, dimensions)
-        return handles.withLock { handles in
-            if let made = handles.sums[key] { return made }
-            let made = CoreMetrics.FloatingPointCounter(label: label, dimensions: dimensions, factory: factory)
-            handles.sums[key] = made
-            return made
+        handle(\.sums, label, dimensions) {
+            CoreMetrics.FloatingPointCounter(label: label, dimensions: dimensions, factory: factory)
         }
     }
 
