@@ -155,7 +155,8 @@ func cliConfig(mock: MockHandle, general: String) -> String {
                 repositoryRoot() + "/Tests/tools/stall_relay.py", String(try #require(components.port)),
             ], executable: "/usr/bin/python3")
         defer {
-            relay.process.terminate()
+            // SIGKILL: a relay that cannot be stopped must not leave the test waiting for it.
+            kill(relay.process.processIdentifier, SIGKILL)
             relay.process.waitUntilExit()
         }
         components.port = Int(try await relay.line(startingWith: "port ").dropFirst(5))
