@@ -151,8 +151,7 @@ struct Chat: AsyncParsableCommand {
         pricing: (prices: ModelPrices, includesReasoning: Bool)?
     ) {
         func ms(_ duration: Duration) -> String {
-            let (seconds, attoseconds) = duration.components
-            return String(format: "%.1f ms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+            String(format: "%.1f ms", duration.inMilliseconds)
         }
         var parts: [String] = []
         if let model { parts.append("model \(model)") }

@@ -91,10 +91,10 @@ public final class ProxyMetrics: Sendable {
             "switchyard_requests_total", [("alias", alias), ("deployment", deployment), ("status", String(record.status))]
         ).increment()
         timer("switchyard_request_duration_seconds", [("alias", alias), ("stream", String(record.stream))])
-            .recordNanoseconds(Self.nanoseconds(record.latency))
+            .recordNanoseconds(record.latency.wholeNanoseconds)
         if record.stream, record.status == 200, let firstByte = record.timeToFirstByte {
             timer("switchyard_time_to_first_token_seconds", [("alias", alias)])
-                .recordNanoseconds(Self.nanoseconds(firstByte))
+                .recordNanoseconds(firstByte.wholeNanoseconds)
         }
         if let usage = record.usage {
             let kinds = [
@@ -166,10 +166,5 @@ public final class ProxyMetrics: Sendable {
             rowsBuffered.load(ordering: .relaxed))
         CoreMetrics.Gauge(label: "switchyard_models_enabled", factory: factory).record(engine.table.enabledAliases.count)
         return registry.emitToBuffer()
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -115,9 +115,7 @@ public struct RequestRecord: Sendable {
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        let value = Double(seconds) * 1000 + Double(attoseconds) / 1e15
-        return (value * 1000).rounded() / 1000
+        (duration.inMilliseconds * 1000).rounded() / 1000
     }
 }
 

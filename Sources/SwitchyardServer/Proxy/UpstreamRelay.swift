@@ -34,7 +34,7 @@ enum UpstreamRelay {
                 body: ByteBuffer(
                     bytes: JSONValue.object(body).encodedBytes(capacity: 4 * context.record.estimatedPromptTokens + 1024)),
                 timeouts: timeouts, collectUpTo: stream ? nil : maxJSONBytes,
-                totalDeadline: .now() + .nanoseconds(Int64(nanoseconds(totalDeadline - ContinuousClock.now))))
+                totalDeadline: .now() + .nanoseconds((totalDeadline - ContinuousClock.now).wholeNanoseconds))
         } catch UpstreamClientError.responseTooLarge(let limit) {
             throw ProxyError.upstreamTooLarge(deployment.id, limit: limit)
         } catch UpstreamClientError.totalTimeout {
@@ -98,12 +98,6 @@ enum UpstreamRelay {
             fields.append(HTTPField(name: fieldName, value: header.value))
         }
         return fields
-    }
-
-    /// A duration in whole nanoseconds (negative when past).
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// Reads at most `limit` bytes of a body, ignoring the rest.

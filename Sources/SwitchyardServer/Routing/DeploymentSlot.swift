@@ -197,7 +197,7 @@ public final class DeploymentSlot: Sendable {
     }
 
     private static func sample(_ state: inout State, _ latency: Duration) {
-        let seconds = Double(latency.components.seconds) + Double(latency.components.attoseconds) / 1e18
+        let seconds = latency.inSeconds
         if let average = state.latency, let at = state.latencyAt, ContinuousClock.now - at <= latencyHorizon {
             state.latency = average + latencySmoothing * (seconds - average)
         } else {
