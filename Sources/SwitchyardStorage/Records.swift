@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SwitchyardCore
 
 /// A virtual key as stored: never the key itself, only its SHA-256 hash (`token`) and a display name.
 public struct VirtualKey: Sendable, Equatable {
@@ -71,18 +72,8 @@ public enum KeyHashing {
         return hex(hasher.finalize())
     }
 
-    private static let digits = Array("0123456789abcdef".utf8)
-
-    /// Lowercase hex, without Foundation's formatting (which costs microseconds a byte on Linux).
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    /// Lowercase hex.
+    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 { Hex.lowercase(bytes) }
 
     /// A new key: `sk-` and 32 random bytes in URL-safe base64 (no padding).
     public static func newKey() -> String {

@@ -46,10 +46,47 @@ import Testing
         #expect(keyless["authorization"] == "Bearer from-config")
     }
 
+    @Test func aReplacedHeaderKeepsItsPlaceAndTheTemplateIsTheConfigs() {
+        let set = UpstreamHeaderSet(
+            deployment: deployment(headers: [("Accept", "application/x-ndjson"), ("X-Team", "a")]),
+            clientHeaders: [("X-Request-Id", "r1"), ("x-grok-conv-id", "c1")], streaming: false)
+        #expect(
+            set.fields.map(\.name) == [
+                "content-type", "accept", "user-agent", "x-team", "x-request-id", "x-grok-conv-id", "authorization",
+            ])
+        #expect(set["accept"] == "application/x-ndjson", "extra_headers replace the default in its place")
+        let streaming = UpstreamHeaderSet(deployment: deployment(), clientHeaders: [], streaming: true)
+        #expect(streaming["accept"] == "text/event-stream")
+        #expect(UpstreamHeaderSet(deployment: deployment(), clientHeaders: [], streaming: false)["accept"] == "application/json")
+    }
+
     @Test func headerValuesWithLineBreaksAreRefused() {
         #expect(HeaderPolicy.problem(name: "x-a", value: "1\r\nInjected: yes") != nil)
         #expect(HeaderPolicy.problem(name: "bad name", value: "1") != nil)
         #expect(HeaderPolicy.problem(name: "connection", value: "close") != nil)
         #expect(HeaderPolicy.problem(name: "x-team", value: "a") == nil)
+    }
+}
+
+@Suite struct HexTests {
+    @Test func uuidsAreVersion4InLowerCaseAndDiffer() {
+        let ids = (0..<200).map { _ in Hex.uuid() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids {
+            let bytes = Array(id.utf8)
+            #expect(bytes.count == 36)
+            #expect([8, 13, 18, 23].allSatisfy { bytes[$0] == UInt8(ascii: "-") })
+            #expect(
+                bytes.enumerated().allSatisfy {
+                    [8, 13, 18, 23].contains($0.offset) || "0123456789abcdef".utf8.contains($0.element)
+                })
+            #expect(bytes[14] == UInt8(ascii: "4"), "version 4")
+            #expect("89ab".utf8.contains(bytes[19]), "RFC 4122 variant")
+        }
+    }
+
+    @Test func hexIsLowerCaseTwoDigitsPerByte() {
+        #expect(Hex.lowercase([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+        #expect(Hex.lowercase([UInt8]()) == "")
     }
 }

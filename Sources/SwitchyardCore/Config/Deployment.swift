@@ -47,6 +47,8 @@ public struct Deployment: Sendable {
     public let numRetries: Int?
     /// Local limits (`rpm`, `tpm`, `max_parallel_requests`, `model_info.max_input_tokens`).
     public let limits: DeploymentLimits
+    /// The upstream headers that come from the config (profile, `extra_headers`, key), merged once.
+    public let headerTemplate: UpstreamHeaderSet.Template
 
     /// Creates a deployment (tests and the resolver).
     public init(
@@ -86,6 +88,8 @@ public struct Deployment: Sendable {
         self.weight = weight
         self.numRetries = numRetries
         self.limits = limits
+        self.headerTemplate = UpstreamHeaderSet.Template(
+            provider: provider, extraHeaders: extraHeaders, apiKey: apiKey?.value.revealed)
     }
 
     /// `provider/model` as written.

@@ -100,6 +100,17 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     }
 
     /// The member names in order.
+    /// Adds a member as the parser reads it: a repeated key replaces the earlier value (the last one wins, as
+    /// in most parsers). Keys are compared by length first: most members of an object differ in length.
+    mutating func parsedMember(_ key: String, _ value: JSONValue) {
+        let length = key.utf8.count
+        if let index = members.firstIndex(where: { $0.key.utf8.count == length && $0.key == key }) {
+            members[index].value = value
+        } else {
+            members.append((key, value))
+        }
+    }
+
     public var keys: [String] { members.map(\.key) }
 
     /// Whether the object has no members.

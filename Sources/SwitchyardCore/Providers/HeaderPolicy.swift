@@ -50,32 +50,68 @@ public struct UpstreamHeaderSet: Sendable, Equatable {
     }
 
     /// Builds the set: profile defaults, then the model's `extra_headers`, then allow-listed client headers,
-    /// then the deployment's own auth. Later layers replace earlier ones; hop-by-hop headers never pass.
+    /// then the deployment's own auth. Later layers replace earlier ones (a replaced header keeps its place);
+    /// hop-by-hop headers never pass. The layers that come from the config are merged once per deployment
+    /// (`Deployment.headerTemplate`); a request adds only its own client headers and the auth.
     public init(
         deployment: Deployment,
         clientHeaders: [(name: String, value: String)],
         streaming: Bool
     ) {
-        var ordered: [String] = []
-        var values: [String: String] = [:]
-        values.reserveCapacity(8)
-        func set(_ name: String, _ value: String) {
-            let lowered = Self.lowercased(name)
-            guard !HeaderPolicy.hopByHop.contains(lowered) else { return }
-            if values[lowered] == nil { ordered.append(lowered) }
-            values[lowered] = value
+        let template = deployment.headerTemplate
+        var fields = streaming ? template.streaming : template.plain
+        for header in clientHeaders where template.forwarded.contains(Self.lowercased(header.name)) {
+            if HeaderPolicy.problem(name: header.name, value: header.value) == nil {
+                Self.set(&fields, Self.lowercased(header.name), header.value)
+            }
         }
-        set("content-type", "application/json")
-        set("accept", streaming ? "text/event-stream" : "application/json")
-        set("user-agent", Self.userAgent)
-        for header in deployment.provider?.defaultHeaders ?? [] { set(header.name, header.value) }
-        for header in deployment.extraHeaders { set(header.name, header.value) }
-        let allowed = deployment.provider?.forwardedClientHeaders ?? []
-        for header in clientHeaders where allowed.contains(Self.lowercased(header.name)) {
-            if HeaderPolicy.problem(name: header.name, value: header.value) == nil { set(header.name, header.value) }
+        if let authorization = template.authorization { Self.set(&fields, "authorization", authorization) }
+        self.fields = fields
+    }
+
+    /// Replaces the value of a header already in `fields` (keeping its place) or appends it; hop-by-hop
+    /// headers are left out. `name` is lower case.
+    static func set(_ fields: inout [Field], _ name: String, _ value: String) {
+        guard !HeaderPolicy.hopByHop.contains(name) else { return }
+        if let index = fields.firstIndex(where: { $0.name == name }) {
+            fields[index] = Field(name: name, value: value)
+        } else {
+            fields.append(Field(name: name, value: value))
         }
-        if let key = deployment.apiKey?.value.revealed { set("authorization", "Bearer \(key)") }
-        self.fields = ordered.compactMap { name in values[name].map { Field(name: name, value: $0) } }
+    }
+
+    /// The layers of a deployment's upstream headers that come from its config, merged once.
+    public struct Template: Sendable {
+        /// Profile defaults and `extra_headers` over the fixed headers, for a JSON answer.
+        let plain: [Field]
+        /// The same for a stream (`accept: text/event-stream`).
+        let streaming: [Field]
+        /// Client headers the provider lets through (lower case).
+        public let forwarded: Set<String>
+        /// `Bearer KEY` when the deployment has a key: the last layer.
+        let authorization: String?
+
+        /// Merges the config's layers for `provider`, `extraHeaders` and `apiKey`.
+        public init(provider: ProviderProfile?, extraHeaders: [(name: String, value: String)], apiKey: String?) {
+            func merged(accept: String) -> [Field] {
+                var fields: [Field] = []
+                fields.reserveCapacity(4 + extraHeaders.count + 2)
+                UpstreamHeaderSet.set(&fields, "content-type", "application/json")
+                UpstreamHeaderSet.set(&fields, "accept", accept)
+                UpstreamHeaderSet.set(&fields, "user-agent", UpstreamHeaderSet.userAgent)
+                for header in provider?.defaultHeaders ?? [] {
+                    UpstreamHeaderSet.set(&fields, UpstreamHeaderSet.lowercased(header.name), header.value)
+                }
+                for header in extraHeaders {
+                    UpstreamHeaderSet.set(&fields, UpstreamHeaderSet.lowercased(header.name), header.value)
+                }
+                return fields
+            }
+            plain = merged(accept: "application/json")
+            streaming = merged(accept: "text/event-stream")
+            forwarded = provider?.forwardedClientHeaders ?? []
+            authorization = apiKey.map { "Bearer \($0)" }
+        }
     }
 
     static let userAgent = "switchyard/\(SwitchyardVersion.current)"

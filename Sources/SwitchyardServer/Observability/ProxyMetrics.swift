@@ -32,8 +32,27 @@ public final class ProxyMetrics: Sendable {
     private struct Handles {
         var counters: [HandleKey: CoreMetrics.Counter] = [:]
         var timers: [HandleKey: CoreMetrics.Timer] = [:]
-        var sums: [HandleKey: CoreMetrics.FloatingPointCounter] = [:]
+        /// What every request records, by its labels: one lookup per request instead of one per metric.
+        var perRequest: [RequestKey: RequestHandles] = [:]
     }
+
+    private struct RequestKey: Hashable {
+        let alias: String
+        let deployment: String
+        let status: Int
+        let stream: Bool
+    }
+
+    /// The metrics a finished request records; token and spend handles are made when first needed (a series
+    /// appears once it has a value).
+    private struct RequestHandles {
+        let requests: CoreMetrics.Counter
+        let duration: CoreMetrics.Timer
+        var tokens: [CoreMetrics.Counter?] = [nil, nil, nil, nil]
+        var spend: CoreMetrics.FloatingPointCounter?
+    }
+
+    static let tokenKinds = ["prompt", "completion", "reasoning", "cached"]
 
     /// The handle for a name and labels, made by `make` the first time.
     private func handle<Handle: Sendable>(
@@ -59,12 +78,6 @@ public final class ProxyMetrics: Sendable {
         }
     }
 
-    private func sum(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.FloatingPointCounter {
-        handle(\.sums, label, dimensions) {
-            CoreMetrics.FloatingPointCounter(label: label, dimensions: dimensions, factory: factory)
-        }
-    }
-
     /// Histogram buckets for request latency and time to first token, in seconds.
     static let latencyBuckets: [Duration] = [
         .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
@@ -87,27 +100,44 @@ public final class ProxyMetrics: Sendable {
     func observe(_ record: RequestRecord, knownAlias: Bool) {
         let alias = knownAlias ? (record.alias ?? "none") : (record.alias == nil ? "none" : "unknown")
         let deployment = record.deploymentID ?? "none"
-        counter(
-            "switchyard_requests_total", [("alias", alias), ("deployment", deployment), ("status", String(record.status))]
-        ).increment()
-        timer("switchyard_request_duration_seconds", [("alias", alias), ("stream", String(record.stream))])
-            .recordNanoseconds(record.latency.wholeNanoseconds)
+        let key = RequestKey(alias: alias, deployment: deployment, status: record.status, stream: record.stream)
+        let counts = record.usage.map { [$0.promptTokens, $0.completionTokens, $0.reasoningTokens, $0.cachedTokens] } ?? []
+        let cost = record.cost ?? 0
+        let bundle = handles.withLock { handles in
+            var found =
+                handles.perRequest[key]
+                ?? RequestHandles(
+                    requests: CoreMetrics.Counter(
+                        label: "switchyard_requests_total",
+                        dimensions: [("alias", alias), ("deployment", deployment), ("status", String(record.status))],
+                        factory: factory),
+                    duration: CoreMetrics.Timer(
+                        label: "switchyard_request_duration_seconds",
+                        dimensions: [("alias", alias), ("stream", String(record.stream))], preferredDisplayUnit: .seconds,
+                        factory: factory))
+            var made = handles.perRequest[key] == nil
+            for (index, count) in counts.enumerated() where count > 0 && found.tokens[index] == nil {
+                found.tokens[index] = CoreMetrics.Counter(
+                    label: "switchyard_tokens_total", dimensions: [("alias", alias), ("kind", Self.tokenKinds[index])],
+                    factory: factory)
+                made = true
+            }
+            if cost > 0, found.spend == nil {
+                found.spend = CoreMetrics.FloatingPointCounter(
+                    label: "switchyard_spend_usd_total", dimensions: [("alias", alias)], factory: factory)
+                made = true
+            }
+            if made { handles.perRequest[key] = found }
+            return found
+        }
+        bundle.requests.increment()
+        bundle.duration.recordNanoseconds(record.latency.wholeNanoseconds)
         if record.stream, record.status == 200, let firstByte = record.timeToFirstByte {
             timer("switchyard_time_to_first_token_seconds", [("alias", alias)])
                 .recordNanoseconds(firstByte.wholeNanoseconds)
         }
-        if let usage = record.usage {
-            let kinds = [
-                ("prompt", usage.promptTokens), ("completion", usage.completionTokens),
-                ("reasoning", usage.reasoningTokens), ("cached", usage.cachedTokens),
-            ]
-            for (kind, count) in kinds where count > 0 {
-                counter("switchyard_tokens_total", [("alias", alias), ("kind", kind)]).increment(by: count)
-            }
-        }
-        if let cost = record.cost, cost > 0 {
-            sum("switchyard_spend_usd_total", [("alias", alias)]).increment(by: cost)
-        }
+        for (index, count) in counts.enumerated() where count > 0 { bundle.tokens[index]?.increment(by: count) }
+        if cost > 0 { bundle.spend?.increment(by: cost) }
         if let code = record.errorCode, record.status >= 500 || code.hasPrefix("upstream_") {
             counter("switchyard_upstream_errors_total", [("deployment", deployment), ("code", code)]).increment()
         }

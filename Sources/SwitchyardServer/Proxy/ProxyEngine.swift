@@ -53,7 +53,7 @@ public struct ProxyEngine: Sendable {
         {
             return given
         }
-        return UUID().uuidString.lowercased()
+        return Hex.uuid()
     }
 
     /// Who is calling.
@@ -387,8 +387,15 @@ public struct ProxyEngine: Sendable {
         if provider.isBuiltIn {
             return BuiltInMockResponder.respond(to: normalized, endpoint: endpoint, context: context)
         }
-        var clientHeaders = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
-            .filter { $0.name != "x-request-id" && $0.name != "traceparent" }
+        // Only the headers the provider lets through are copied out of the request.
+        let forwarded = deployment.headerTemplate.forwarded
+        var clientHeaders: [(name: String, value: String)] = []
+        for field in request.headers {
+            let name = field.name.canonicalName
+            if forwarded.contains(name), name != "x-request-id", name != "traceparent" {
+                clientHeaders.append((name: name, value: field.value))
+            }
+        }
         clientHeaders.append((name: "x-request-id", value: requestID))
         if let trace = request.headers[.traceParent].flatMap(TraceParent.init(header:)) {
             // The proxy's hop is a span of the client's trace.

@@ -90,15 +90,23 @@ enum UpstreamRelay {
 
     static func passedHeaders(_ upstream: HTTPHeaders, requestID: String, deployment: String) -> HTTPFields {
         var fields: HTTPFields = [.requestID: requestID, .switchyardDeployment: deployment]
-        for header in upstream {
-            let name = header.name.lowercased()
-            guard passedHeaderPrefixes.contains(where: { name.hasPrefix($0) }), let fieldName = HTTPField.Name(name) else {
-                continue
-            }
+        for header in upstream where isPassed(header.name) {
+            guard let fieldName = HTTPField.Name(header.name.lowercased()) else { continue }
             fields.append(HTTPField(name: fieldName, value: header.value))
         }
         return fields
     }
+
+    /// Whether an upstream header starts with one of `passedHeaderPrefixes`, in any case (compared on bytes:
+    /// most headers of an answer are not passed, and lower-casing each name was a string per header).
+    static func isPassed(_ name: String) -> Bool {
+        let bytes = name.utf8
+        return passedHeaderPrefixUTF8.contains { prefix in
+            bytes.count >= prefix.count && zip(bytes, prefix).allSatisfy { ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 }
+        }
+    }
+
+    private static let passedHeaderPrefixUTF8 = passedHeaderPrefixes.map { Array($0.utf8) }
 
     /// Reads at most `limit` bytes of a body, ignoring the rest.
     static func readBounded(_ body: UpstreamResponse.Body, limit: Int) async throws -> [UInt8] {

@@ -71,7 +71,8 @@ public final class UpstreamHTTPClient: Sendable {
 
     let group: any EventLoopGroup
     private let idle = Mutex<[PoolKey: [UpstreamConnection]]>([:])
-    private let targets = Mutex<[String: Target]>([:])
+    /// URLs already taken apart (they come from the config: base URL and endpoint), with their paths.
+    private let targets = Mutex<[String: (target: Target, path: String)]>([:])
     private let tlsContext = Mutex<NIOSSLContext?>(nil)
     private let isShutDown = Atomic<Bool>(false)
     private let open = Mutex<[ObjectIdentifier: UpstreamConnection]>([:])
@@ -140,16 +141,23 @@ public final class UpstreamHTTPClient: Sendable {
     }
 
     func target(for url: String) throws -> (Target, String) {
+        if let known = targets.withLock({ $0[url] }) { return known }
+        let parsed = try Self.parse(url)
+        targets.withLock { targets in
+            if targets.count >= 4096 { targets.removeAll() }  // config reloads can only add so many
+            targets[url] = parsed
+        }
+        return parsed
+    }
+
+    /// Takes `scheme://host[:port]/path` apart.
+    static func parse(_ url: String) throws -> (target: Target, path: String) {
         guard let schemeEnd = url.range(of: "://") else { throw UpstreamClientError.invalidURL(url) }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         let rest = url[schemeEnd.upperBound...]
         let authority = rest.prefix { $0 != "/" }
         let path = rest.dropFirst(authority.count)
         let authorityText = String(authority)
-        let base = "\(scheme)://\(authorityText)"
-        if let known = targets.withLock({ $0[base] }) {
-            return (known, path.isEmpty ? "/" : String(path))
-        }
         guard scheme == "http" || scheme == "https", !authority.isEmpty else { throw UpstreamClientError.invalidURL(url) }
         let tls = scheme == "https"
         var host = authorityText
@@ -171,7 +179,6 @@ public final class UpstreamHTTPClient: Sendable {
             port = value
         }
         let target = Target(key: PoolKey(tls: tls, host: host, port: port), hostHeader: authorityText)
-        targets.withLock { $0[base] = target }
         return (target, path.isEmpty ? "/" : String(path))
     }
 
