@@ -371,7 +371,8 @@ func eventually(seconds: Double = 10, _ check: () async throws -> Bool) async th
 
                 let (parallelKey, _) = try await generateKey(proxy, ["max_parallel_requests": 1])
                 // A stream holds the key's one slot while it relays: a second request is refused meanwhile.
-                let held = chat("m", "hold", stream: true)
+                // 60 characters or more, so the mock really sends 60 pieces (it splits by character, at most one each).
+                let held = chat("m", String(repeating: "hold ", count: 12), stream: true)
                 var hold = HTTPClientRequest(url: url)
                 hold.method = .POST
                 hold.headers.add(name: "authorization", value: "Bearer \(parallelKey)")
