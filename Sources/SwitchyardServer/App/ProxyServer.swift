@@ -100,8 +100,11 @@ public struct ProxyServer: Sendable {
     public func application(
         host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
-        Application(
+        let store = self.store
+        return Application(
             router: buildRouter(),
+            server: .http1(
+                configuration: .init(additionalChannelHandlers: [CompletionFront(store: store, serverName: "switchyard")])),
             configuration: .init(address: .hostname(host, port: port), serverName: "switchyard"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: engine.logger)

@@ -182,8 +182,16 @@ public final class UpstreamHTTPClient: Sendable {
         return (target, path.isEmpty ? "/" : String(path))
     }
 
+    /// An idle connection to `key`, preferring one on the calling event loop (a request answered on a loop then
+    /// talks to its upstream on that loop too, with no hop between threads).
     private func checkout(_ key: PoolKey) -> UpstreamConnection? {
-        while let connection = idle.withLock({ $0[key]?.popLast() }) {
+        while let connection = idle.withLock({ idle -> UpstreamConnection? in
+            let index = idle[key].flatMap { list in
+                list.isEmpty ? nil : list.lastIndex { $0.channel.eventLoop.inEventLoop } ?? list.count - 1
+            }
+            guard let index else { return nil }
+            return idle[key]?.remove(at: index)
+        }) {
             if connection.takeFromPool() { return connection }
         }
         return nil
@@ -341,7 +349,11 @@ final class UpstreamConnection: Sendable {
         let eventLoop = channel.eventLoop
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UpstreamResponse, any Error>) in
-                eventLoop.execute { handler.start(request, continuation: continuation) }
+                if eventLoop.inEventLoop {
+                    handler.start(request, continuation: continuation)
+                } else {
+                    eventLoop.execute { handler.start(request, continuation: continuation) }
+                }
             }
         } onCancel: {
             eventLoop.execute { handler.cancel() }

@@ -1,0 +1,365 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTPTypes
+import SwitchyardCore
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The completion routes' way in: a channel handler in the HTTP/1.1 pipeline, ahead of Hummingbird, that takes
+/// `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings` (with or without `/v1`), reads the body
+/// on the connection's event loop and runs the engine in one task, writing the answer straight to the channel.
+/// Every other request, and any request that arrives while Hummingbird still owes an answer on the connection,
+/// passes on to Hummingbird's router unchanged.
+///
+/// What this saves per request is Hummingbird's machinery around the handler: the async inbound stream of
+/// request parts, the request body as an async sequence, the router, the request context and the async outbound
+/// writer, each with its own state machine and hops between the event loop and the task pool.
+///
+/// Loop confinement: every stored property is read and written on the channel's event loop only; the task
+/// reaches the handler through `loop.execute`.
+final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum State {
+        /// Between requests.
+        case idle
+        /// The current request goes to Hummingbird.
+        case forwarding
+        /// A completion request whose body is being read; `over` once it passed the limit (the rest is dropped).
+        case collecting(head: HTTPRequest, endpoint: UpstreamEndpoint, body: ByteBuffer, limit: Int)
+        /// The engine is answering; requests pipelined meanwhile wait in `queued`.
+        case responding
+    }
+
+    private let store: EngineStore
+    let serverName: String
+    private var state = State.idle
+    private var context: ChannelHandlerContext?
+    /// Requests handed to Hummingbird whose answers have not ended.
+    private var hummingbirdOwes = 0
+    /// Parts that arrived while the engine was answering.
+    private var queued: [HTTPRequestPart] = []
+    /// A read the pipeline asked for while the engine was answering.
+    private var readPending = false
+    /// A quiesce (graceful shutdown) that arrived while a request of ours was open.
+    private var quiescePending = false
+    /// The task answering the current request.
+    private var task: Task<Void, Never>?
+    /// Close the connection once the current answer ends (`connection: close`).
+    private var closeAfterAnswer = false
+    /// Runs this connection's answering tasks on its event loop (made with the first one).
+    private var executor: (any Sendable)?
+
+    init(store: EngineStore, serverName: String) {
+        self.store = store
+        self.serverName = serverName
+    }
+
+    /// The endpoint of a completion route, or nil.
+    static func endpoint(method: HTTPRequest.Method, path: String?) -> UpstreamEndpoint? {
+        guard method == .post, var path = path?.utf8[...] else { return nil }
+        if let query = path.firstIndex(of: UInt8(ascii: "?")) { path = path[..<query] }
+        if path.count > 1, path.last == UInt8(ascii: "/") { path = path.dropLast() }
+        if path.starts(with: "/v1/".utf8) { path = path.dropFirst(3) }
+        if path.elementsEqual("/chat/completions".utf8) { return .chatCompletions }
+        if path.elementsEqual("/completions".utf8) { return .completions }
+        if path.elementsEqual("/embeddings".utf8) { return .embeddings }
+        return nil
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if case .responding = state {
+            queued.append(part)
+            return
+        }
+        process(part, context: context)
+    }
+
+    private func process(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch (state, part) {
+        case (.idle, .head(let head)):
+            if hummingbirdOwes == 0, let endpoint = Self.endpoint(method: head.method, path: head.path) {
+                let limit = store.current.table.settings.maxRequestBodyBytes
+                let expected = head.headerFields[.contentLength].flatMap { Int($0) } ?? 0
+                let body = context.channel.allocator.buffer(capacity: min(max(expected, 0), limit + 1))
+                state = .collecting(head: head, endpoint: endpoint, body: body, limit: limit)
+            } else {
+                hummingbirdOwes += 1
+                state = .forwarding
+                context.fireChannelRead(wrapInboundOut(part))
+            }
+        case (.forwarding, _):
+            if case .end = part { state = .idle }
+            context.fireChannelRead(wrapInboundOut(part))
+        case (.collecting(let head, let endpoint, var body, let limit), .body(var chunk)):
+            state = .idle  // lets `body` be appended to in place
+            // One byte past the limit is kept so the engine answers 413, as it does for any body too large.
+            let room = limit + 1 - body.readableBytes
+            if room > 0 {
+                if chunk.readableBytes > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: room) ?? chunk }
+                body.writeBuffer(&chunk)
+            }
+            state = .collecting(head: head, endpoint: endpoint, body: body, limit: limit)
+        case (.collecting(let head, let endpoint, let body, _), .end):
+            answer(head: head, endpoint: endpoint, body: body, context: context)
+        case (.idle, .body), (.idle, .end), (.collecting, .head), (.responding, _):
+            // A part out of order: the HTTP decoder does not produce these; close rather than guess.
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The client went away: the engine's upstream call is cancelled and the request logged as closed.
+        task?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, isOpen {
+            quiescePending = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Whether a request of ours has started and not been answered.
+    private var isOpen: Bool {
+        switch state {
+        case .collecting, .responding: true
+        case .idle, .forwarding: false
+        }
+    }
+
+    // MARK: Outbound
+
+    func read(context: ChannelHandlerContext) {
+        if case .responding = state {
+            readPending = true
+            return
+        }
+        context.read()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // Hummingbird's answers pass through; an ended one may let a waiting request of ours start.
+        if case .end = unwrapOutboundIn(data) { hummingbirdOwes = max(0, hummingbirdOwes - 1) }
+        context.write(data, promise: promise)
+    }
+
+    // MARK: Answering
+
+    private func answer(head: HTTPRequest, endpoint: UpstreamEndpoint, body: ByteBuffer, context: ChannelHandlerContext) {
+        state = .responding
+        closeAfterAnswer = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
+        let request = Request(head: head, body: RequestBody(buffer: body))
+        let engine = store.current
+        let writer = ChannelAnswerWriter(front: self, channel: context.channel)
+        if #available(macOS 15, *) {
+            // The task runs on this connection's event loop: reading, the engine, the upstream call (its connection
+            // is taken on this loop too) and the answer happen on one thread, with no hop to the task pool and back.
+            executor = executor ?? EventLoopTaskExecutor(loop: context.eventLoop)
+            task = Task(executorPreference: executor as? EventLoopTaskExecutor) {
+                let response = await engine.handleCompletion(request, endpoint: endpoint)
+                await writer.write(response)
+            }
+        } else {
+            task = Task {
+                let response = await engine.handleCompletion(request, endpoint: endpoint)
+                await writer.write(response)
+            }
+        }
+    }
+
+    /// Writes parts of the answer; on the event loop.
+    fileprivate func send(_ parts: [HTTPResponsePart], flush: Bool, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        for (index, part) in parts.enumerated() {
+            context.write(wrapOutboundOut(part), promise: index == parts.count - 1 ? promise : nil)
+        }
+        if flush { context.flush() }
+    }
+
+    /// The answer ended (or could not be written); on the event loop. Requests that waited go on.
+    fileprivate func answered() {
+        task = nil
+        state = .idle
+        guard let context else { return }
+        if closeAfterAnswer {
+            context.close(promise: nil)
+            return
+        }
+        if quiescePending, queued.isEmpty {
+            quiescePending = false
+            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+        if !queued.isEmpty {
+            while !queued.isEmpty, !isResponding {
+                process(queued.removeFirst(), context: context)
+            }
+            // Parts passed on outside a read cycle reach Hummingbird's async channel only at a read-complete.
+            context.fireChannelReadComplete()
+        }
+        if readPending, !isResponding {
+            readPending = false
+            context.read()
+        }
+    }
+
+    private var isResponding: Bool {
+        if case .responding = state { return true }
+        return false
+    }
+}
+
+/// Writes an engine's `Response` to the channel from the answering task. A body of known length (a JSON answer)
+/// goes out with its head in one flush; a stream's chunks are flushed one by one, and when the channel's
+/// outbound buffer is over its high-water mark the writer waits for the last chunk to reach the socket.
+private struct ChannelAnswerWriter: Sendable {
+    let front: CompletionFront
+    let channel: any Channel
+
+    func write(_ response: Response) async {
+        var head = response.head
+        head.headerFields[.date] = HTTPDate.now
+        head.headerFields[.server] = front.serverName
+        let ended = EndFlag()
+        let body = ChunkWriter(
+            front: front, channel: channel, head: head, buffered: response.body.contentLength != nil, ended: ended)
+        do {
+            try await response.body.write(body)
+            if ended.value.load(ordering: .relaxed) { return }
+        } catch {}
+        // The client went away or the body stopped without ending: the connection cannot carry another answer.
+        channel.eventLoop.execute { [front, channel] in
+            channel.close(promise: nil)
+            front.answered()
+        }
+    }
+}
+
+/// Runs a task's jobs on an event loop: a task started by a channel handler then stays on the channel's thread.
+/// Only short, non-blocking work belongs there; the engine's request path is such (the request log and the
+/// database run elsewhere).
+@available(macOS 15, *)
+final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    let loop: any EventLoop
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// Whether an answer's end was sent.
+private final class EndFlag: Sendable {
+    let value = Atomic<Bool>(false)
+}
+
+/// The `ResponseBodyWriter` the engine's bodies write into.
+private struct ChunkWriter: ResponseBodyWriter, Sendable {
+    let front: CompletionFront
+    let channel: any Channel
+    let head: HTTPResponse
+    /// Hold writes until `finish` (a body of known length); otherwise each write is flushed at once.
+    let buffered: Bool
+    /// Set once the end has been sent.
+    let ended: EndFlag
+    private var headSent = false
+    private var held: [ByteBuffer] = []
+
+    init(front: CompletionFront, channel: any Channel, head: HTTPResponse, buffered: Bool, ended: EndFlag) {
+        self.front = front
+        self.channel = channel
+        self.head = head
+        self.buffered = buffered
+        self.ended = ended
+    }
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        if buffered {
+            held.append(buffer)
+            return
+        }
+        guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
+        var parts: [HTTPResponsePart] = []
+        if !headSent {
+            parts.append(.head(head))
+            headSent = true
+        }
+        parts.append(.body(buffer))
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        if channel.eventLoop.inEventLoop {
+            front.send(parts, flush: true, promise: promise)
+        } else {
+            channel.eventLoop.execute { [front, parts] in front.send(parts, flush: true, promise: promise) }
+        }
+        if !channel.isWritable { try await promise.futureResult.get() }
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        var parts: [HTTPResponsePart] = []
+        if !headSent { parts.append(.head(head)) }
+        parts += held.map { .body($0) }
+        parts.append(.end(trailingHeaders))
+        ended.value.store(true, ordering: .relaxed)
+        // Not waited for: the task ends here, and a failed write closes the channel, which is all there is to do.
+        if channel.eventLoop.inEventLoop {
+            front.send(parts, flush: true, promise: nil)
+            front.answered()
+        } else {
+            channel.eventLoop.execute { [front, parts] in
+                front.send(parts, flush: true, promise: nil)
+                front.answered()
+            }
+        }
+    }
+}
+
+/// The `date` header's value, made at most once a second.
+enum HTTPDate {
+    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
+    private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// Now, as `Thu, 26 Nov 2026 06:30:00 GMT`.
+    static var now: String {
+        let second = time(nil)
+        return cache.withLock { cache in
+            if cache.second == second { return cache.text }
+            var parts = tm()
+            var clock = second
+            gmtime_r(&clock, &parts)
+            func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+            let text =
+                "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(1900 + parts.tm_year) "
+                + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+            cache = (second, text)
+            return text
+        }
+    }
+}

@@ -1,0 +1,237 @@
+import Foundation
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardServer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The completion routes' own front (a channel handler ahead of Hummingbird): requests on one connection in
+/// any mix with other routes, pipelined, closed, or left by the client mid-way.
+@Suite struct CompletionFrontTests {
+    @Test func pipelinedRequestsInAnyMixOfRoutesAreAnsweredInOrder() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                // Four requests in one write: the front answers completions itself and hands the rest to the
+                // router, and the answers must still come back in the order asked.
+                try connection.send(
+                    RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "one"))
+                        + "GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n"
+                        + RawConnection.post("/chat/completions/?trace=1", chat("grok-code-fast-1", "two"))
+                        + RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "three")))
+                let answers = try await offPool { try connection.readResponses(4) }
+                #expect(answers.map(\.status) == [200, 200, 200, 200])
+                #expect(answers[0].body.contains("You said: one"))
+                #expect(answers[1].body.contains("\"object\":\"list\""))
+                #expect(answers[2].body.contains("You said: two"))
+                #expect(answers[3].body.contains("You said: three"))
+                for answer in answers {
+                    #expect(answer.headers["server"] == "switchyard")
+                    #expect(answer.headers["date"]?.hasSuffix(" GMT") == true)
+                }
+                // The same connection keeps serving, streams included.
+                try connection.send(RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "four", stream: true)))
+                let stream = try #require(try await offPool { try connection.readResponses(1) }.first)
+                #expect(stream.status == 200)
+                #expect(stream.headers["content-type"] == "text/event-stream")
+                #expect(stream.body.contains("data: [DONE]"))
+            }
+        }
+    }
+
+    @Test func connectionCloseEndsTheConnectionAfterTheAnswer() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                try connection.send(
+                    RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "bye"), extra: "connection: close\r\n"))
+                let answer = try #require(try await offPool { try connection.readResponses(1) }.first)
+                #expect(answer.status == 200)
+                #expect(
+                    try await offPool { try connection.readToEnd() }.isEmpty, "the proxy closes the connection after the answer")
+            }
+        }
+    }
+
+    @Test func aBodyLargerThanTheLimitIsRefusedAndTheProxyKeepsServing() async throws {
+        try await withMockUpstream { mock in
+            let yaml = xaiConfig(mock: mock) + "general_settings:\n  max_request_size_mb: 0.001\n"
+            try await withProxy(yaml: yaml, environment: ["GROK_API_KEY": testKey]) { proxy in
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                let big = chat("grok-code-fast-1", String(repeating: "x", count: 4000))
+                try connection.send(
+                    RawConnection.post("/v1/chat/completions", big)
+                        + RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "small")))
+                let answers = try await offPool { try connection.readResponses(2) }
+                #expect(answers.first?.status == 413, "\(answers.first?.body ?? "")")
+                #expect(answers.first?.body.contains("\"error\"") == true)
+                #expect(answers.last?.status == 200)
+            }
+        }
+    }
+
+    @Test func aClientThatLeavesMidRequestIsLoggedAsClosedAndTheUpstreamCallEnds() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let connection = try RawConnection(port: proxy.port)
+                try connection.send(
+                    RawConnection.post(
+                        "/v1/chat/completions", chat("grok-code-fast-1", "FAULT:slow"), extra: "x-request-id: gone-1\r\n"))
+                try await Task.sleep(for: .milliseconds(300))
+                connection.close()
+                // The mock would answer after 3 s (a 200 in the log); the proxy ends the call when the client leaves.
+                try await waitFor {
+                    proxy.logs.lines.contains { $0.contains("\"request_id\":\"gone-1\"") && $0.contains("\"status\":499") }
+                }
+                let result = try await send(
+                    .POST, proxy.url + "/v1/chat/completions", json: chat("grok-code-fast-1", "still here"))
+                #expect(result.status == 200)
+            }
+        }
+    }
+
+    @Test func completionRoutesAreRecognizedExactly() {
+        #expect(CompletionFront.endpoint(method: .post, path: "/v1/chat/completions") == .chatCompletions)
+        #expect(CompletionFront.endpoint(method: .post, path: "/chat/completions/") == .chatCompletions)
+        #expect(CompletionFront.endpoint(method: .post, path: "/v1/completions?x=1") == .completions)
+        #expect(CompletionFront.endpoint(method: .post, path: "/embeddings") == .embeddings)
+        #expect(CompletionFront.endpoint(method: .get, path: "/v1/chat/completions") == nil)
+        #expect(CompletionFront.endpoint(method: .post, path: "/v1/chat/completionsx") == nil)
+        #expect(CompletionFront.endpoint(method: .post, path: "/v2/chat/completions") == nil)
+        #expect(CompletionFront.endpoint(method: .post, path: "/v1/v1/chat/completions") == nil)
+        #expect(CompletionFront.endpoint(method: .post, path: nil) == nil)
+    }
+}
+
+/// Runs blocking socket calls on a thread of their own: on the task pool they would hold one of its few threads,
+/// which the proxy and the mock in this process need to answer.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// A plain TCP connection speaking HTTP/1.1 by hand, for what an HTTP client library will not do (pipelining).
+final class RawConnection: @unchecked Sendable {
+    struct Answer {
+        let status: Int
+        let headers: [String: String]
+        let body: String
+    }
+
+    private let fd: Int32
+    private var pending: [UInt8] = []
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RawConnectionError.failed("socket") }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw RawConnectionError.failed("connect") }
+    }
+
+    static func post(_ path: String, _ body: JSONValue, extra: String = "") -> String {
+        let text = String(decoding: body.encodedBytes(), as: UTF8.self)
+        return "POST \(path) HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(text.utf8.count)\r\n"
+            + "\(extra)\r\n\(text)"
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw RawConnectionError.failed("send") }
+            offset += sent
+        }
+    }
+
+    func close() { _ = Glibc.close(fd) }
+
+    /// Everything until the peer closes (or the read times out).
+    func readToEnd() throws -> [UInt8] {
+        while try fill() {}
+        defer { pending = [] }
+        return pending
+    }
+
+    /// Reads `count` whole answers (content-length or chunked bodies).
+    func readResponses(_ count: Int) throws -> [Answer] {
+        try (0..<count).map { _ in try readResponse() }
+    }
+
+    private func fill() throws -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let read = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if read < 0 {
+            throw RawConnectionError.failed("recv (timed out?) after: \(String(decoding: pending.prefix(300), as: UTF8.self))")
+        }
+        pending += buffer[0..<read]
+        return read > 0
+    }
+
+    private func line() throws -> String {
+        while true {
+            if let end = pending.firstIndex(of: 0x0A) {
+                let text = String(decoding: pending[..<end], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                pending.removeFirst(end + 1)
+                return text
+            }
+            guard try fill() else { throw RawConnectionError.failed("closed mid-answer") }
+        }
+    }
+
+    private func bytes(_ count: Int) throws -> [UInt8] {
+        while pending.count < count {
+            guard try fill() else { throw RawConnectionError.failed("closed mid-body") }
+        }
+        defer { pending.removeFirst(count) }
+        return Array(pending[0..<count])
+    }
+
+    private func readResponse() throws -> Answer {
+        let statusLine = try line()
+        let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
+        var headers: [String: String] = [:]
+        while true {
+            let header = try line()
+            if header.isEmpty { break }
+            if let colon = header.firstIndex(of: ":") {
+                headers[header[..<colon].lowercased()] = header[header.index(after: colon)...].trimmingCharacters(
+                    in: .whitespaces)
+            }
+        }
+        var body: [UInt8] = []
+        if let length = headers["content-length"].flatMap({ Int($0) }) {
+            body = try bytes(length)
+        } else if headers["transfer-encoding"]?.contains("chunked") == true {
+            while true {
+                let size = Int(try line(), radix: 16) ?? 0
+                if size == 0 {
+                    _ = try line()
+                    break
+                }
+                body += try bytes(size)
+                _ = try line()
+            }
+        }
+        return Answer(status: status, headers: headers, body: String(decoding: body, as: UTF8.self))
+    }
+}
+
+enum RawConnectionError: Error {
+    case failed(String)
+}
