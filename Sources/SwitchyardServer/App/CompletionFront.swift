@@ -38,8 +38,15 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         case responding
     }
 
-    private let store: EngineStore
+    /// Which requests this front answers: the endpoint for a method and path, or nil to pass it on.
+    typealias Route = @Sendable (HTTPRequest.Method, String?) -> UpstreamEndpoint?
+    /// The answer to a request (its body already read).
+    typealias Answer = @Sendable (Request, UpstreamEndpoint) async -> Response
+
     let serverName: String
+    private let bodyLimit: @Sendable () -> Int
+    private let route: Route
+    private let answerRequest: Answer
     private var state = State.idle
     private var context: ChannelHandlerContext?
     /// Requests handed to Hummingbird whose answers have not ended.
@@ -57,17 +64,34 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     /// Runs this connection's answering tasks on its event loop (made with the first one).
     private var executor: (any Sendable)?
 
-    init(store: EngineStore, serverName: String) {
-        self.store = store
+    /// A front answering what `route` picks with `answer`, reading bodies up to `bodyLimit()` bytes (one more is
+    /// kept, so the answer can tell a body too large).
+    init(serverName: String, bodyLimit: @escaping @Sendable () -> Int, route: @escaping Route, answer: @escaping Answer) {
         self.serverName = serverName
+        self.bodyLimit = bodyLimit
+        self.route = route
+        self.answerRequest = answer
     }
 
-    /// The endpoint of a completion route, or nil.
-    static func endpoint(method: HTTPRequest.Method, path: String?) -> UpstreamEndpoint? {
+    /// The proxy's front: its completion routes, answered by the engine in force.
+    convenience init(store: EngineStore, serverName: String) {
+        self.init(
+            serverName: serverName, bodyLimit: { store.current.table.settings.maxRequestBodyBytes },
+            route: { Self.endpoint(method: $0, path: $1) },
+            answer: { request, endpoint in await store.current.handleCompletion(request, endpoint: endpoint) })
+    }
+
+    /// The endpoint of a completion route (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, the
+    /// `/v1` optional unless `versioned`), or nil.
+    static func endpoint(method: HTTPRequest.Method, path: String?, versioned: Bool = false) -> UpstreamEndpoint? {
         guard method == .post, var path = path?.utf8[...] else { return nil }
         if let query = path.firstIndex(of: UInt8(ascii: "?")) { path = path[..<query] }
         if path.count > 1, path.last == UInt8(ascii: "/") { path = path.dropLast() }
-        if path.starts(with: "/v1/".utf8) { path = path.dropFirst(3) }
+        if path.starts(with: "/v1/".utf8) {
+            path = path.dropFirst(3)
+        } else if versioned {
+            return nil
+        }
         if path.elementsEqual("/chat/completions".utf8) { return .chatCompletions }
         if path.elementsEqual("/completions".utf8) { return .completions }
         if path.elementsEqual("/embeddings".utf8) { return .embeddings }
@@ -96,8 +120,8 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     private func process(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (state, part) {
         case (.idle, .head(let head)):
-            if hummingbirdOwes == 0, let endpoint = Self.endpoint(method: head.method, path: head.path) {
-                let limit = store.current.table.settings.maxRequestBodyBytes
+            if hummingbirdOwes == 0, let endpoint = route(head.method, head.path) {
+                let limit = bodyLimit()
                 let expected = head.headerFields[.contentLength].flatMap { Int($0) } ?? 0
                 let body = context.channel.allocator.buffer(capacity: min(max(expected, 0), limit + 1))
                 state = .collecting(head: head, endpoint: endpoint, body: body, limit: limit)
@@ -170,19 +194,19 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         state = .responding
         closeAfterAnswer = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
         let request = Request(head: head, body: RequestBody(buffer: body))
-        let engine = store.current
+        let answerRequest = self.answerRequest
         let writer = ChannelAnswerWriter(front: self, channel: context.channel)
         if #available(macOS 15, *) {
             // The task runs on this connection's event loop: reading, the engine, the upstream call (its connection
             // is taken on this loop too) and the answer happen on one thread, with no hop to the task pool and back.
             executor = executor ?? EventLoopTaskExecutor(loop: context.eventLoop)
             task = Task(executorPreference: executor as? EventLoopTaskExecutor) {
-                let response = await engine.handleCompletion(request, endpoint: endpoint)
+                let response = await answerRequest(request, endpoint)
                 await writer.write(response)
             }
         } else {
             task = Task {
-                let response = await engine.handleCompletion(request, endpoint: endpoint)
+                let response = await answerRequest(request, endpoint)
                 await writer.write(response)
             }
         }
