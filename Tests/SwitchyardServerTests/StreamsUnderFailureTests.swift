@@ -31,17 +31,21 @@ import Testing
                 configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 600)
                 let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
                 let count = 500
-                let results = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
-                    for index in 0..<count {
-                        group.addTask {
-                            try await send(
-                                .POST, proxy.url + "/v1/chat/completions", json: chat("m", "stream \(index)", stream: true),
-                                timeout: .seconds(60), client: client)
+                let outcome = await Result.of {
+                    try await withThrowingTaskGroup(of: HTTPResult.self) { group in
+                        for index in 0..<count {
+                            group.addTask {
+                                try await send(
+                                    .POST, proxy.url + "/v1/chat/completions", json: chat("m", "stream \(index)", stream: true),
+                                    timeout: .seconds(60), client: client)
+                            }
                         }
+                        return try await group.reduce(into: [HTTPResult]()) { $0.append($1) }
                     }
-                    return try await group.reduce(into: [HTTPResult]()) { $0.append($1) }
                 }
+                // Shut down whatever happened: a client dropped unshut traps, which would hide the failure.
                 try await client.shutdown()
+                let results = try outcome.get()
                 #expect(results.count == count)
                 let complete = results.filter { result in
                     result.status == 200 && result.events.last?.isDone == true
@@ -114,5 +118,12 @@ import Testing
                 }
             }
         }
+    }
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of an async throwing call, as a value.
+    static func of(_ body: () async throws -> Success) async -> Self {
+        do { return .success(try await body()) } catch { return .failure(error) }
     }
 }

@@ -551,7 +551,13 @@ public struct ProxyEngine: Sendable {
         }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .requestID: requestID],
-            body: .init(byteBuffer: ByteBuffer(bytes: requestLog.metrics.render(engine: self))))
+            body: .init(byteBuffer: ByteBuffer(bytes: renderedMetrics())))
+    }
+
+    /// The metrics text, counting every request answered so far (the request log's queue is written first).
+    func renderedMetrics() -> [UInt8] {
+        requestLog.drain()
+        return requestLog.metrics.render(engine: self)
     }
 
     static let startedAt = Int(Date().timeIntervalSince1970)

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import SwitchyardCore
 import SwitchyardStorage
+import Synchronization
 
 /// What one finished request leaves behind: written to the request log off the response path.
 public struct RequestRecord: Sendable {
@@ -123,46 +124,110 @@ public struct RequestRecord: Sendable {
 ///
 /// The buffer is bounded: when the writer falls behind, the oldest waiting records are dropped and counted.
 public final class RequestLog: Service, Sendable {
-    private let stream: AsyncStream<RequestRecord>
-    private let continuation: AsyncStream<RequestRecord>.Continuation
     private let logger: Logger
     /// Metrics, updated from each record as it is written.
     public let metrics: ProxyMetrics
     /// Where request-log rows go when storage is on.
     let accounting: Accounting?
+    /// Records kept at most; past that the oldest give way.
+    private let capacity: Int
+    private let state = Mutex(Queue())
+    /// One batch written at a time, in order.
+    private let writing = Mutex(())
+
+    private struct Queue {
+        var records: [RequestRecord] = []
+        /// The writer, parked while there is nothing to write.
+        var waiter: CheckedContinuation<Void, Never>?
+        var finished = false
+    }
+
+    /// How long the writer gathers records after the first of a batch: under load it wakes once per batch,
+    /// not once per request (each wake-up is a thread switch).
+    static let batchWindow: Duration = .milliseconds(20)
 
     public init(
         logger: Logger, metrics: ProxyMetrics = ProxyMetrics(), accounting: Accounting? = nil, capacity: Int = 10_000
     ) {
-        (stream, continuation) = AsyncStream.makeStream(of: RequestRecord.self, bufferingPolicy: .bufferingNewest(capacity))
         self.logger = logger
         self.metrics = metrics
         self.accounting = accounting
+        self.capacity = capacity
     }
 
     public func record(_ record: RequestRecord) {
         // The row is queued at once (a lock and an append), so spend read back includes every answered request;
         // the database write happens later, in batches, in the accounting service.
         accounting?.enqueue(record.logRow)
-        let result = continuation.yield(record)
-        if case .dropped = result {
+        let (waiter, dropped) = state.withLock { queue -> (CheckedContinuation<Void, Never>?, Int) in
+            var dropped = 0
+            if queue.records.count >= capacity {
+                // Drop a tenth at once, so a full queue is not shifted on every record.
+                dropped = max(1, capacity / 10)
+                queue.records.removeFirst(min(dropped, queue.records.count))
+            }
+            queue.records.append(record)
+            defer { queue.waiter = nil }
+            return (queue.waiter, dropped)
+        }
+        for _ in 0..<dropped {
             metrics.logQueued(dropped: true)
             metrics.logWritten()
-        } else {
-            metrics.logQueued(dropped: false)
         }
+        metrics.logQueued(dropped: false)
+        waiter?.resume()
     }
 
-    public func run() async {
-        await withGracefulShutdownHandler {
-            for await record in stream {
+    /// Writes what is queued: metrics, then the log line of each record. `/metrics` calls it before rendering,
+    /// so a scrape counts every request answered before it.
+    func drain() {
+        writing.withLock { _ in
+            let batch = state.withLock { queue in
+                defer { queue.records = [] }
+                return queue.records
+            }
+            for record in batch {
                 metrics.logWritten()
                 metrics.observe(record, knownAlias: record.aliasKnown)
                 let level: Logger.Level = record.status >= 500 || record.streamTruncated ? .warning : .info
                 logger.log(level: level, "request", metadata: record.metadata)
             }
-        } onGracefulShutdown: {
-            self.continuation.finish()
         }
+    }
+
+    public func run() async {
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                while true {
+                    await withCheckedContinuation { continuation in
+                        let ready = state.withLock { queue -> Bool in
+                            if queue.records.isEmpty, !queue.finished {
+                                queue.waiter = continuation
+                                return false
+                            }
+                            return true
+                        }
+                        if ready { continuation.resume() }
+                    }
+                    if !state.withLock({ $0.finished }) { try? await Task.sleep(for: Self.batchWindow) }
+                    drain()
+                    if state.withLock({ $0.finished && $0.records.isEmpty }) { return }
+                }
+            } onCancel: {
+                self.stop()
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+    }
+
+    /// Ends the writer once what is queued is written.
+    private func stop() {
+        let waiter = state.withLock { queue in
+            queue.finished = true
+            defer { queue.waiter = nil }
+            return queue.waiter
+        }
+        waiter?.resume()
     }
 }

@@ -182,12 +182,14 @@ public final class UpstreamHTTPClient: Sendable {
         return (target, path.isEmpty ? "/" : String(path))
     }
 
-    /// An idle connection to `key`, preferring one on the calling event loop (a request answered on a loop then
-    /// talks to its upstream on that loop too, with no hop between threads).
+    /// An idle connection to `key`. Called on an event loop (a request answered by the completion front), only
+    /// one on that loop will do, and if there is none a new one is opened there: the request then talks to its
+    /// upstream on its own thread, with no hop between loops. Called from elsewhere, any idle one.
     private func checkout(_ key: PoolKey) -> UpstreamConnection? {
+        let onLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
         while let connection = idle.withLock({ idle -> UpstreamConnection? in
             let index = idle[key].flatMap { list in
-                list.isEmpty ? nil : list.lastIndex { $0.channel.eventLoop.inEventLoop } ?? list.count - 1
+                onLoop ? list.lastIndex { $0.channel.eventLoop.inEventLoop } : list.indices.last
             }
             guard let index else { return nil }
             return idle[key]?.remove(at: index)
