@@ -224,6 +224,16 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         if flush { context.flush() }
     }
 
+    /// Writes a stream's chunk (after its head, the first time) and flushes; on the event loop.
+    fileprivate func send(head: HTTPResponse?, body: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        if let head { context.write(wrapOutboundOut(.head(head)), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.body(body)), promise: promise)
+    }
+
     /// The answer ended (or could not be written); on the event loop. Requests that waited go on.
     fileprivate func answered() {
         task = nil
@@ -330,19 +340,18 @@ private struct ChunkWriter: ResponseBodyWriter, Sendable {
             return
         }
         guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
-        var parts: [HTTPResponsePart] = []
-        if !headSent {
-            parts.append(.head(head))
-            headSent = true
-        }
-        parts.append(.body(buffer))
-        let promise = channel.eventLoop.makePromise(of: Void.self)
+        let head: HTTPResponse? = headSent ? nil : self.head
+        headSent = true
+        // A promise (and a wait for it) only when the channel's buffer is already over its high-water mark: the
+        // usual event costs one write and one flush, nothing allocated but the part.
+        let wait = !channel.isWritable
+        let promise = wait ? channel.eventLoop.makePromise(of: Void.self) : nil
         if channel.eventLoop.inEventLoop {
-            front.send(parts, flush: true, promise: promise)
+            front.send(head: head, body: buffer, promise: promise)
         } else {
-            channel.eventLoop.execute { [front, parts] in front.send(parts, flush: true, promise: promise) }
+            channel.eventLoop.execute { [front] in front.send(head: head, body: buffer, promise: promise) }
         }
-        if !channel.isWritable { try await promise.futureResult.get() }
+        if let promise { try await promise.futureResult.get() }
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
