@@ -29,6 +29,9 @@ import Testing
             try await withProxy(yaml: yaml, logLevel: .warning) { proxy in
                 var configuration = HTTPClient.Configuration()
                 configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 600)
+                // 500 connections opened at once into a process whose event loops also run the mock and every other
+                // test: the 10 s default connect timeout is not what this test is about.
+                configuration.timeout.connect = .seconds(30)
                 let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
                 let count = 500
                 let outcome = await Result.of {
