@@ -58,6 +58,21 @@ import Testing
         }
     }
 
+    @Test func aMalformedRequestBehindACompletionIsAnsweredAfterIt() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                try connection.send(
+                    RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "first")) + "NOT AN HTTP REQUEST\r\n\r\n")
+                let answers = try await offPool { try connection.readResponses(2) }
+                #expect(answers.map(\.status) == [200, 400], "the parse error's 400 waits for the answer before it")
+                #expect(answers.first?.body.contains("You said: first") == true)
+                #expect(try await offPool { try connection.readToEnd() }.isEmpty)
+            }
+        }
+    }
+
     @Test func aBodyLargerThanTheLimitIsRefusedAndTheProxyKeepsServing() async throws {
         try await withMockUpstream { mock in
             let yaml = xaiConfig(mock: mock) + "general_settings:\n  max_request_size_mb: 0.001\n"
@@ -83,7 +98,7 @@ import Testing
                 try connection.send(
                     RawConnection.post(
                         "/v1/chat/completions", chat("grok-code-fast-1", "FAULT:slow"), extra: "x-request-id: gone-1\r\n"))
-                try await Task.sleep(for: .milliseconds(300))
+                while mock.recorder.requests.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
                 connection.close()
                 // The mock would answer after 3 s (a 200 in the log); the proxy ends the call when the client leaves.
                 try await waitFor {

@@ -61,6 +61,8 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     private var task: Task<Void, Never>?
     /// Close the connection once the current answer ends (`connection: close`).
     private var closeAfterAnswer = false
+    /// An error that arrived while the engine was answering, passed on once the answer ended.
+    private var deferredError: (any Error)?
     /// Runs this connection's answering tasks on its event loop (made with the first one).
     private var executor: (any Sendable)?
 
@@ -147,6 +149,21 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         case (.idle, .body), (.idle, .end), (.collecting, .head), (.responding, _):
             // A part out of order: the HTTP decoder does not produce these; close rather than guess.
             context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch state {
+        case .collecting:
+            // Our request's bytes were malformed (a parse error mid-body): it will not end, so it is dropped and
+            // Hummingbird answers the error (400, connection closed) as it does for any request.
+            state = .idle
+            context.fireErrorCaught(error)
+        case .responding:
+            // A malformed request behind ours: it is answered after ours, so the answers stay in order.
+            deferredError = error
+        case .idle, .forwarding:
+            context.fireErrorCaught(error)
         }
     }
 
@@ -243,10 +260,6 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
             context.close(promise: nil)
             return
         }
-        if quiescePending, queued.isEmpty {
-            quiescePending = false
-            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-        }
         if !queued.isEmpty {
             while !queued.isEmpty, !isResponding {
                 process(queued.removeFirst(), context: context)
@@ -254,7 +267,18 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
             // Parts passed on outside a read cycle reach Hummingbird's async channel only at a read-complete.
             context.fireChannelReadComplete()
         }
-        if readPending, !isResponding {
+        // A queued completion started: what follows waits for its answer.
+        if isResponding { return }
+        if let error = deferredError {
+            deferredError = nil
+            context.fireErrorCaught(error)
+            return
+        }
+        if quiescePending {
+            quiescePending = false
+            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+        if readPending {
             readPending = false
             context.read()
         }
