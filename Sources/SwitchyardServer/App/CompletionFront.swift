@@ -124,8 +124,10 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         case (.idle, .head(let head)):
             if hummingbirdOwes == 0, let endpoint = route(head.method, head.path) {
                 let limit = bodyLimit()
+                // Sized from content-length, but at most 256 KiB up front: a client that claims a large body and
+                // sends it slowly does not get the memory before the bytes.
                 let expected = head.headerFields[.contentLength].flatMap { Int($0) } ?? 0
-                let body = context.channel.allocator.buffer(capacity: min(max(expected, 0), limit + 1))
+                let body = context.channel.allocator.buffer(capacity: min(max(expected, 0), limit + 1, 256 * 1024))
                 state = .collecting(head: head, endpoint: endpoint, body: body, limit: limit)
             } else {
                 hummingbirdOwes += 1
