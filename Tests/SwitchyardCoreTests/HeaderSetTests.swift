@@ -58,6 +58,7 @@ import Testing
         let streaming = UpstreamHeaderSet(deployment: deployment(), clientHeaders: [], streaming: true)
         #expect(streaming["accept"] == "text/event-stream")
         #expect(UpstreamHeaderSet(deployment: deployment(), clientHeaders: [], streaming: false)["accept"] == "application/json")
+        #expect(!String(describing: deployment().headerTemplate).contains("xai-deploy-key"), "the key is masked in a dump")
     }
 
     @Test func headerValuesWithLineBreaksAreRefused() {

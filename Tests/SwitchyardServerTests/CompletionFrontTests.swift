@@ -98,7 +98,7 @@ import Testing
                 try connection.send(
                     RawConnection.post(
                         "/v1/chat/completions", chat("grok-code-fast-1", "FAULT:slow"), extra: "x-request-id: gone-1\r\n"))
-                while mock.recorder.requests.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+                try await waitFor { !mock.recorder.requests.isEmpty }
                 connection.close()
                 // The mock would answer after 3 s (a 200 in the log); the proxy ends the call when the client leaves.
                 try await waitFor {

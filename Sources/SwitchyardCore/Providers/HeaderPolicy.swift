@@ -65,7 +65,7 @@ public struct UpstreamHeaderSet: Sendable, Equatable {
                 Self.set(&fields, Self.lowercased(header.name), header.value)
             }
         }
-        if let authorization = template.authorization { Self.set(&fields, "authorization", authorization) }
+        if let authorization = template.authorization { Self.set(&fields, "authorization", authorization.revealed) }
         self.fields = fields
     }
 
@@ -88,8 +88,9 @@ public struct UpstreamHeaderSet: Sendable, Equatable {
         let streaming: [Field]
         /// Client headers the provider lets through (lower case).
         public let forwarded: Set<String>
-        /// `Bearer KEY` when the deployment has a key: the last layer.
-        let authorization: String?
+        /// `Bearer KEY` when the deployment has a key: the last layer. Kept as a `Secret`, so a template (or the
+        /// deployment holding it) printed or dumped shows it masked.
+        let authorization: Secret?
 
         /// Merges the config's layers for `provider`, `extraHeaders` and `apiKey`.
         public init(provider: ProviderProfile?, extraHeaders: [(name: String, value: String)], apiKey: String?) {
@@ -110,7 +111,7 @@ public struct UpstreamHeaderSet: Sendable, Equatable {
             plain = merged(accept: "application/json")
             streaming = merged(accept: "text/event-stream")
             forwarded = provider?.forwardedClientHeaders ?? []
-            authorization = apiKey.map { "Bearer \($0)" }
+            authorization = apiKey.map { Secret("Bearer \($0)") }
         }
     }
 
