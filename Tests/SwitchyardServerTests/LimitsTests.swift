@@ -144,7 +144,9 @@ import Testing
 
     @Test func maxParallelRequestsCapsConcurrency() async throws {
         var options = MockUpstreamOptions()
-        options.firstByteLatency = .milliseconds(400)
+        // Long enough that the two held requests are still upstream while the next three are answered, however
+        // slowly a loaded machine connects them; the order is set by waiting, not by this delay.
+        options.firstByteLatency = .seconds(3)
         try await withMockUpstream(options) { mock in
             let yaml = """
                 model_list:
@@ -154,19 +156,21 @@ import Testing
                     model_info: {id: m-1}
                 """
             try await withProxy(yaml: yaml, logLevel: .warning) { proxy in
-                let statuses = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
-                    for _ in 0..<5 {
-                        group.addTask { try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("m", "x")) }
-                    }
+                let url = proxy.url + "/v1/chat/completions"
+                async let first = send(.POST, url, json: chat("m", "x"))
+                async let second = send(.POST, url, json: chat("m", "x"))
+                try await waitFor { mock.recorder.requests.count == 2 }
+                let limited = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
+                    for _ in 0..<3 { group.addTask { try await send(.POST, url, json: chat("m", "x")) } }
                     return try await group.reduce(into: [HTTPResult]()) { $0.append($1) }
                 }
-                #expect(statuses.filter { $0.status == 200 }.count == 2, "\(statuses.map(\.status))")
-                let limited = statuses.filter { $0.status == 429 }
-                #expect(limited.count == 3)
+                #expect(limited.map(\.status) == [429, 429, 429], "\(limited.map(\.text))")
                 #expect(limited.allSatisfy { $0.headers.first(name: "x-ratelimit-limit-parallel-requests") == "2" })
                 #expect(limited.allSatisfy { $0.headers.first(name: "retry-after") == "1" })
-                #expect(mock.recorder.requests.count == 2)
-                let after = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("m", "x"))
+                let held = try await [first, second]
+                #expect(held.map(\.status) == [200, 200], "\(held.map(\.text))")
+                #expect(mock.recorder.requests.count == 2, "a limited request never reaches the upstream")
+                let after = try await send(.POST, url, json: chat("m", "x"))
                 #expect(after.status == 200, "slots free up when requests end")
             }
         }
