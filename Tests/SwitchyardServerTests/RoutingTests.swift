@@ -123,7 +123,7 @@ import Testing
 
     @Test func leastBusySpreadsConcurrentRequests() async throws {
         var options = MockUpstreamOptions()
-        options.firstByteLatency = .milliseconds(300)
+        options.firstByteLatency = .seconds(1)
         try await withMockUpstream(options) { mock in
             let yaml = """
                 model_list:
