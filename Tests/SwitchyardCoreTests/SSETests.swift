@@ -51,5 +51,16 @@ import Testing
     @Test func containsBytesFindsMarkersButNotEscapedOnes() {
         #expect(Array(#"{"usage":{}}"#.utf8).containsBytes("\"usage\""))
         #expect(!Array(#"{"content":"say \"usage\" now"}"#.utf8).containsBytes("\"usage\""))
+        #expect(Array("ab\"usage\"".utf8).containsBytes("\"usage\""), "at the very end")
+        #expect(Array("\"usage\"".utf8).containsBytes("\"usage\""), "the whole input")
+        #expect(!Array("\"usage".utf8).containsBytes("\"usage\""), "cut short at the end")
+        #expect(!Array("\"usag\"usag".utf8).containsBytes("\"usage\""), "partial matches only")
+        #expect(Array("xx\"usag\"usage\"".utf8).containsBytes("\"usage\""), "a partial match before a real one")
+        #expect(!Array("abc".utf8).containsBytes(""), "an empty marker")
+        #expect(![UInt8]().containsBytes("a"))
+        #expect(Array("xay".utf8).containsBytes("a"), "a one-character marker")
+        let reversed = Array("\"egasu\" ,".utf8).reversed()  // not contiguous: searched through a copy
+        #expect(reversed.containsBytes("\"usage\""))
+        #expect(!reversed.containsBytes("\"error\""))
     }
 }

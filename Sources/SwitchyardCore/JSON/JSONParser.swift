@@ -22,8 +22,17 @@ public struct JSONParser {
     }
 
     /// Parses one JSON document; trailing non-space bytes are an error.
+    ///
+    /// Inlinable so the copy into an array is specialized where it is called (a `ByteBufferView` becomes one
+    /// memory copy); the parsing itself is not generic.
+    @inlinable
     public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = 128) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: Array(bytes), maxDepth: maxDepth)
+        try parse(array: Array(bytes), maxDepth: maxDepth)
+    }
+
+    /// Parses one JSON document held in an array.
+    public static func parse(array bytes: [UInt8], maxDepth: Int = 128) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         parser.skipSpace()
         let value = try parser.parseValue()
         parser.skipSpace()
@@ -33,7 +42,7 @@ public struct JSONParser {
 
     /// Parses one JSON document from a string.
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
-        try parse(Array(text.utf8))
+        try parse(array: Array(text.utf8))
     }
 
     private func error(_ reason: String) -> JSONParseError {

@@ -134,24 +134,33 @@ public struct SSEEvent: Sendable, Equatable {
 
 extension Collection<UInt8> {
     /// Whether these bytes contain `needle` (a short ASCII marker).
-    public func containsBytes(_ needle: String) -> Bool {
-        let pattern = Array(needle.utf8)
-        guard let first = pattern.first, count >= pattern.count else { return false }
-        var index = startIndex
-        while index != endIndex {
-            if self[index] == first {
-                var probe = index
-                var matched = true
-                for byte in pattern {
-                    guard probe != endIndex, self[probe] == byte else {
-                        matched = false
-                        break
-                    }
-                    probe = self.index(after: probe)
-                }
-                if matched { return true }
+    ///
+    /// Inlinable so the call site gets a specialized copy: the generic version, called across modules,
+    /// went through witness tables and a heap-allocated coroutine frame for every byte it read (about
+    /// 250,000 instructions per SSE event, measured with callgrind).
+    @inlinable
+    public func containsBytes(_ needle: StaticString) -> Bool {
+        needle.withUTF8Buffer { pattern in
+            if let found = withContiguousStorageIfAvailable({ ByteSearch.contains($0, pattern) }) { return found }
+            return Array(self).withUnsafeBufferPointer { ByteSearch.contains($0, pattern) }
+        }
+    }
+}
+
+/// Byte-level search over contiguous memory.
+public enum ByteSearch {
+    /// Whether `haystack` contains `needle` (an empty needle is never found).
+    public static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = needle.first, haystack.count >= needle.count else { return false }
+        let last = haystack.count - needle.count
+        var index = 0
+        while index <= last {
+            if haystack[index] == first {
+                var offset = 1
+                while offset < needle.count, haystack[index + offset] == needle[offset] { offset += 1 }
+                if offset == needle.count { return true }
             }
-            index = self.index(after: index)
+            index += 1
         }
         return false
     }
