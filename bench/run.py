@@ -516,13 +516,13 @@ def scenario_h(tries):
     return {"median_ms": round(statistics.median(samples), 1), "samples_ms": [round(s, 1) for s in samples]}
 
 
-def callgrind_total(mock_port, requests):
+def callgrind_total(mock_port, requests, stream=False):
     """Instructions valgrind --tool=callgrind counts for start-up, `requests` proxied requests and shutdown."""
     binary = os.path.join(WORK, "switchyard-stripped")
     if not os.path.exists(binary):
         shutil.copy(SWITCHYARD, binary)
         subprocess.run(["strip", binary], check=False)  # valgrind 3.19 cannot read Swift's DWARF 5
-    out = os.path.join(WORK, f"callgrind-{requests}.out")
+    out = os.path.join(WORK, f"callgrind-{mock_port}-{requests}.out")
     port = free_port()
     config = switchyard_config(mock_port, general=["database_url: none"])
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "serve", "--config", config,
@@ -530,7 +530,8 @@ def callgrind_total(mock_port, requests):
     target = Target(f"callgrind-{requests}", argv)
     try:
         wait_http(f"http://127.0.0.1:{port}/health/readiness", seconds=120)
-        load(f"http://127.0.0.1:{port}/v1/chat/completions", requests=requests, warmup=0, timeout=60)
+        load(f"http://127.0.0.1:{port}/v1/chat/completions", requests=requests, warmup=0, timeout=60,
+             stream=stream, include_usage=stream)
     except Exception as error:  # valgrind may not run a Swift server: report why, do not fail the run
         target.stop()
         output = open(target.log_path, errors="replace").read()
@@ -558,9 +559,32 @@ def callgrind(mock_port, requests):
         twice = callgrind_total(mock_port, 2 * requests)
     except Exception as error:
         return {"error": str(error)}
-    return {"requests": requests, "total_instructions": once, "total_instructions_twice": twice,
-            "instructions_per_request": (twice - once) // requests,
-            "note": "the difference of two runs (N and 2N requests, c=1 closed loop): start-up and shutdown cancel out"}
+    result = {"requests": requests, "total_instructions": once, "total_instructions_twice": twice,
+              "instructions_per_request": (twice - once) // requests,
+              "note": "the difference of two runs (N and 2N requests, c=1 closed loop): start-up and shutdown cancel out"}
+    result.update(callgrind_stream(requests))
+    return result
+
+
+def callgrind_stream(requests, few=8, many=72):
+    """Instructions per relayed SSE event: `requests` streams of `few` content deltas, then as many of `many`
+    (two mocks, no pause between frames); the difference over the extra events is the cost of one event."""
+    log("callgrind: instructions per SSE event")
+    mocks = []
+    try:
+        totals = []
+        for chunks in (few, many):
+            port = free_port()
+            mocks.append(start_mock(port, chunks=chunks, name=f"mock-{chunks}-chunks"))
+            totals.append(callgrind_total(port, requests, stream=True))
+    except Exception as error:
+        return {"stream_error": str(error)}
+    finally:
+        for mock in mocks:
+            mock.stop()
+    extra = requests * (many - few)
+    return {"stream_requests": requests, "stream_chunks": [few, many], "stream_totals": totals,
+            "instructions_per_sse_event": (totals[1] - totals[0]) // extra}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -708,6 +732,13 @@ def render(results):
             else:  # results of an older harness
                 text = (f"{fmt(cg['total_instructions'])} instructions for {cg['requests']} requests, start-up and "
                         f"shutdown included: at most {fmt(cg['instructions_per_request_upper_bound'])} per request.")
+            if "instructions_per_sse_event" in cg:
+                few, many = cg["stream_chunks"]
+                text += (f" {fmt(cg['instructions_per_sse_event'])} instructions per relayed SSE event: "
+                         f"{cg['stream_requests']} streams of {few} content deltas against as many of {many} "
+                         f"({fmt(cg['stream_totals'][0])} and {fmt(cg['stream_totals'][1])} instructions).")
+            elif "stream_error" in cg:
+                text += f" Per SSE event not measured: {cg['stream_error']}"
             lines += ["### Instructions per request (callgrind)", "", text, ""]
     nodelay = results.get("nodelay")
     if nodelay:
