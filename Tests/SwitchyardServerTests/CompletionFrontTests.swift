@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import NIOCore
 import Testing
 
 @testable import SwitchyardCore
@@ -38,9 +40,34 @@ import Testing
                 let stream = try #require(try await offPool { try connection.readResponses(1) }.first)
                 #expect(stream.status == 200)
                 #expect(stream.headers["content-type"] == "text/event-stream")
-                #expect(stream.body.contains("data: [DONE]"))
+                #expect(stream.body.hasSuffix("data: [DONE]\n\n"), "\(stream.body)")
+                let deltas = stream.body.components(separatedBy: "\n\n").filter { $0.contains("\"content\"") }
+                #expect(deltas.count >= 2, "\(stream.body)")
+                // The stream's chunks are framed by the front and its end by the encoder: the connection must
+                // still be in step for the next answer.
+                try connection.send(RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "five")))
+                let after = try #require(try await offPool { try connection.readResponses(1) }.first)
+                #expect(after.status == 200)
+                #expect(after.body.contains("You said: five"))
             }
         }
+    }
+
+    @Test func streamChunksAreFramedLikeHTTP1sEncoder() {
+        func header(_ size: Int) -> String {
+            var buffer = ByteBuffer()
+            CompletionFront.writeChunkHeader(size, to: &buffer)
+            return String(buffer: buffer)
+        }
+        #expect(header(1) == "1\r\n")
+        #expect(header(15) == "f\r\n")
+        #expect(header(16) == "10\r\n")
+        #expect(header(0xabc) == "abc\r\n")
+        #expect(header(1 << 20) == "100000\r\n")
+        #expect(CompletionFront.isChunked(HTTPResponse(status: .ok)))
+        #expect(!CompletionFront.isChunked(HTTPResponse(status: .ok, headerFields: [.contentLength: "3"])))
+        #expect(!CompletionFront.isChunked(HTTPResponse(status: .noContent)))
+        #expect(!CompletionFront.isChunked(HTTPResponse(status: .notModified)))
     }
 
     @Test func connectionCloseEndsTheConnectionAfterTheAnswer() async throws {
@@ -234,13 +261,16 @@ final class RawConnection: @unchecked Sendable {
             body = try bytes(length)
         } else if headers["transfer-encoding"]?.contains("chunked") == true {
             while true {
-                let size = Int(try line(), radix: 16) ?? 0
+                let sizeLine = try line()
+                guard let size = Int(sizeLine, radix: 16) else {
+                    throw RawConnectionError.failed("bad chunk size line: \(sizeLine)")
+                }
                 if size == 0 {
-                    _ = try line()
+                    guard try line().isEmpty else { throw RawConnectionError.failed("trailer after the last chunk") }
                     break
                 }
                 body += try bytes(size)
-                _ = try line()
+                guard try line().isEmpty else { throw RawConnectionError.failed("chunk not followed by CRLF") }
             }
         }
         return Answer(status: status, headers: headers, body: String(decoding: body, as: UTF8.self))

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 import SwitchyardCore
 import Synchronization
@@ -65,6 +66,10 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     private var deferredError: (any Error)?
     /// Runs this connection's answering tasks on its event loop (made with the first one).
     private var executor: (any Sendable)?
+    /// The HTTP/1 response encoder's place in the pipeline, for a stream's chunks written ready-framed.
+    private var encoder: ChannelHandlerContext?
+    /// Whether the stream being answered is sent chunked, its chunks framed here (set with its head).
+    private var framesChunks = false
 
     /// A front answering what `route` picks with `answer`, reading bodies up to `bodyLimit()` bytes (one more is
     /// kept, so the answer can tell a body too large).
@@ -102,10 +107,12 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        encoder = nil
     }
 
     // MARK: Inbound
@@ -244,19 +251,62 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     }
 
     /// Writes a stream's chunk (after its head, the first time) and flushes; on the event loop.
+    ///
+    /// The head goes through the HTTP/1 codecs, which pick the framing and write it. A stream's head has no
+    /// length, so on HTTP/1.1 its body is chunked: each chunk is then framed here, in one buffer, and written
+    /// from the encoder's place in the pipeline, skipping the HTTP-types conversion and the encoder's three
+    /// writes per chunk. The end still goes through both, so the encoder writes the last chunk.
     fileprivate func send(head: HTTPResponse?, body: ByteBuffer, promise: EventLoopPromise<Void>?) {
         guard let context else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        if let head { context.write(wrapOutboundOut(.head(head)), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.body(body)), promise: promise)
+        if let head {
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            framesChunks = encoder != nil && Self.isChunked(head)
+        }
+        guard framesChunks, let encoder else {
+            context.writeAndFlush(wrapOutboundOut(.body(body)), promise: promise)
+            return
+        }
+        guard body.readableBytes > 0 else {
+            // An empty chunk would end the body: nothing to write.
+            context.flush()
+            promise?.succeed()
+            return
+        }
+        var framed = context.channel.allocator.buffer(capacity: body.readableBytes + 20)
+        Self.writeChunkHeader(body.readableBytes, to: &framed)
+        framed.writeImmutableBuffer(body)
+        framed.writeStaticString("\r\n")
+        encoder.writeAndFlush(NIOAny(IOData.byteBuffer(framed)), promise: promise)
+    }
+
+    /// Whether HTTP/1.1's response encoder sends a body after `head` chunked: a status that has a body and
+    /// neither a length nor a transfer coding of its own (the codec always answers as HTTP/1.1).
+    static func isChunked(_ head: HTTPResponse) -> Bool {
+        let code = head.status.code
+        return code >= 200 && code != 204 && code != 304 && head.headerFields[.contentLength] == nil
+            && head.headerFields[.transferEncoding] == nil
+    }
+
+    /// `SIZE\r\n`, the size in lower-case hex.
+    static func writeChunkHeader(_ size: Int, to buffer: inout ByteBuffer) {
+        var shift = 0
+        while size >> (shift + 4) > 0 { shift += 4 }
+        while shift >= 0 {
+            let digit = UInt8((size >> shift) & 0xF)
+            buffer.writeInteger(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10)
+            shift -= 4
+        }
+        buffer.writeStaticString("\r\n")
     }
 
     /// The answer ended (or could not be written); on the event loop. Requests that waited go on.
     fileprivate func answered() {
         task = nil
         state = .idle
+        framesChunks = false
         guard let context else { return }
         if closeAfterAnswer {
             context.close(promise: nil)
