@@ -63,17 +63,21 @@ public struct VirtualKey: Sendable, Equatable {
 /// Making and hashing keys.
 public enum KeyHashing {
     /// SHA-256 of `text`, lowercase hex.
-    public static func sha256(_ text: String) -> String { sha256(Array(text.utf8)) }
+    public static func sha256(_ text: String) -> String { sha256(array: Array(text.utf8)) }
 
-    /// SHA-256 of bytes, lowercase hex.
+    /// SHA-256 of bytes, lowercase hex. Inlinable so the copy of `bytes` (a request body, hashed on every
+    /// request when bodies are logged) is specialized where it is called.
+    @inlinable
     public static func sha256<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var hasher = SHA256()
-        hasher.update(data: Array(bytes))
-        return hex(hasher.finalize())
+        sha256(array: Array(bytes))
     }
 
-    /// Lowercase hex.
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 { Hex.lowercase(bytes) }
+    /// SHA-256 of the bytes of an array, lowercase hex.
+    public static func sha256(array bytes: [UInt8]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: bytes)
+        return hasher.finalize().withUnsafeBytes { Hex.lowercase(array: Array($0)) }
+    }
 
     /// A new key: `sk-` and 32 random bytes in URL-safe base64 (no padding).
     public static func newKey() -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Testing
 
 @testable import SwitchyardCore
@@ -208,6 +209,9 @@ enum StorageTestError: Error {
         #expect(KeyHashing.isHash(KeyHashing.sha256(first)))
         #expect(!KeyHashing.isHash(first))
         #expect(KeyHashing.sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            KeyHashing.sha256(ByteBuffer(string: "abc").readableBytesView)
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "a request body's bytes")
         #expect(KeyHashing.displayName(first) == "sk-..." + first.suffix(4))
     }
 }

@@ -3,13 +3,19 @@
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
-    /// Lowercase hex of bytes.
+    /// Lowercase hex of bytes. Inlinable so the copy of `bytes` is specialized where it is called (generic
+    /// code called across modules reads a sequence one witness call per byte).
+    @inlinable
     public static func lowercase<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
+        lowercase(array: Array(bytes))
+    }
+
+    /// Lowercase hex of the bytes of an array.
+    public static func lowercase(array bytes: [UInt8]) -> String {
+        var out = [UInt8](repeating: 0, count: bytes.count * 2)
+        for (index, byte) in bytes.enumerated() {
+            out[2 * index] = digits[Int(byte >> 4)]
+            out[2 * index + 1] = digits[Int(byte & 0x0f)]
         }
         return String(decoding: out, as: UTF8.self)
     }
