@@ -55,6 +55,7 @@ FIGURES = [
     ("instructions per request (callgrind, N vs 2N requests)", "", lambda r: dig(r, "callgrind", "instructions_per_request")),
     ("instructions per request (callgrind, start-up included)", "", lambda r: dig(r, "callgrind", "total_instructions")
      and dig(r, "callgrind", "total_instructions") // dig(r, "callgrind", "requests")),
+    ("instructions per relayed SSE event (callgrind)", "", lambda r: dig(r, "callgrind", "instructions_per_sse_event")),
     ("nginx added p50 at c=1 (us)", "floor", lambda r: dig(r, "a", "summary", "nginx", "added_p50_us")),
     ("CPU per request at c=1 (us)", "<= 80", lambda r: dig(r, "a", "summary", "switchyard", "cpu_us_per_request")),
     ("shared c=10: Switchyard rps", ">= 6,000", lambda r: dig(r, "shared", "switchyard", "rps")),
@@ -66,6 +67,9 @@ FIGURES = [
     ("1 stream: added TTFC p99 (us)", "<= 200", lambda r: added_stream(r, 1, "ttfc_p99_us")),
     ("1 stream: added gap p99 (us)", "<= 10", lambda r: added_stream(r, 1, "gap_p99_us")),
     ("64 streams: stall-free", "64", lambda r: stream_point(r, "switchyard", 64, "stall_free")),
+    ("256 streams: stall-free", "256", lambda r: stream_point(r, "switchyard", 256, "stall_free")),
+    ("256 streams: CPU per frame (us)", "", lambda r: stream_point(r, "switchyard", 256, "cpu_us_per_frame")),
+    ("256 streams: nginx CPU per frame (us)", "floor", lambda r: stream_point(r, "nginx", 256, "cpu_us_per_frame")),
     ("1,000 in flight, 1 s upstream: added p99 (us)", "", lambda r: dig(r, "d", "added_p99_us")),
     ("idle RSS (kB)", "<= 30,720", lambda r: dig(r, "d", "idle_rss_kb")),
     ("peak RSS, 1,000 in flight (kB)", "<= 102,400", lambda r: dig(r, "d", "peak_rss_kb")),
