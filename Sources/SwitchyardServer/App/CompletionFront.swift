@@ -41,8 +41,8 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     /// Which requests this front answers: the endpoint for a method and path, or nil to pass it on.
     typealias Route = @Sendable (HTTPRequest.Method, String?) -> UpstreamEndpoint?
-    /// The answer to a request (its body already read).
-    typealias Answer = @Sendable (Request, UpstreamEndpoint) async -> Response
+    /// The answer to a request, given its body already read whole (at most the limit and one byte more).
+    typealias Answer = @Sendable (Request, ByteBuffer, UpstreamEndpoint) async -> Response
 
     let serverName: String
     private let bodyLimit: @Sendable () -> Int
@@ -85,7 +85,9 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         self.init(
             serverName: serverName, bodyLimit: { store.current.table.settings.maxRequestBodyBytes },
             route: { Self.endpoint(method: $0, path: $1) },
-            answer: { request, endpoint in await store.current.handleCompletion(request, endpoint: endpoint) })
+            answer: { request, body, endpoint in
+                await store.current.handleCompletion(request, body: body, endpoint: endpoint)
+            })
     }
 
     /// The endpoint of a completion route (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, the
@@ -227,12 +229,12 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
             // is taken on this loop too) and the answer happen on one thread, with no hop to the task pool and back.
             executor = executor ?? EventLoopTaskExecutor(loop: context.eventLoop)
             task = Task(executorPreference: executor as? EventLoopTaskExecutor) {
-                let response = await answerRequest(request, endpoint)
+                let response = await answerRequest(request, body, endpoint)
                 await writer.write(response)
             }
         } else {
             task = Task {
-                let response = await answerRequest(request, endpoint)
+                let response = await answerRequest(request, body, endpoint)
                 await writer.write(response)
             }
         }

@@ -75,7 +75,7 @@ public struct MockUpstream: Sendable {
                 CompletionFront(
                     serverName: "switchyard-mock", bodyLimit: { 64 * 1024 * 1024 },
                     route: { CompletionFront.endpoint(method: $0, path: $1, versioned: true) },
-                    answer: { request, endpoint in await self.handle(request, kind: endpoint) })
+                    answer: { request, body, endpoint in await self.handle(request, body: body, kind: endpoint) })
             ])
         var server = HTTPServerBuilder.http1(configuration: front)
         if let tls = options.tls {
@@ -119,10 +119,15 @@ public struct MockUpstream: Sendable {
 
     // MARK: Handling
 
-    func handle(_ request: Request, kind: UpstreamEndpoint) async -> Response {
+    func handle(_ request: Request, body: ByteBuffer? = nil, kind: UpstreamEndpoint) async -> Response {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
-        let bytes = (try? await request.body.collect(upTo: 64 * 1024 * 1024)) ?? ByteBuffer()
+        let bytes: ByteBuffer
+        if let body {
+            bytes = body
+        } else {
+            bytes = (try? await request.body.collect(upTo: 64 * 1024 * 1024)) ?? ByteBuffer()
+        }
         let parsed = try? JSONParser.parse(bytes.readableBytesView)
         if options.recordRequests {
             recorder.record(RecordedRequest(path: request.uri.path, headers: headers, body: parsed))

@@ -165,13 +165,16 @@ public struct ProxyEngine: Sendable {
 
     // MARK: Completions
 
-    /// Handles `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings`.
-    public func handleCompletion(_ request: Request, endpoint: UpstreamEndpoint) async -> Response {
+    /// Handles `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings`. `body` is the request's body
+    /// when the caller has already read it whole (the completion front keeps at most the limit and one byte
+    /// more, so a body too large is still told apart); without it the body is read from `request`.
+    public func handleCompletion(_ request: Request, body: ByteBuffer? = nil, endpoint: UpstreamEndpoint) async -> Response {
         let started = ContinuousClock.now
         let requestID = Self.requestID(from: request)
         var record = RequestRecord(requestID: requestID, route: request.uri.path, status: 200)
         do {
-            return try await proxy(request, endpoint: endpoint, requestID: requestID, started: started, record: &record)
+            return try await proxy(
+                request, body: body, endpoint: endpoint, requestID: requestID, started: started, record: &record)
         } catch {
             let proxyError = (error as? ProxyError) ?? Self.classify(error, deployment: record.deploymentID ?? "the upstream")
             record.status = proxyError.status
@@ -188,6 +191,7 @@ public struct ProxyEngine: Sendable {
 
     private func proxy(
         _ request: Request,
+        body read: ByteBuffer?,
         endpoint: UpstreamEndpoint,
         requestID: String,
         started: ContinuousClock.Instant,
@@ -196,10 +200,15 @@ public struct ProxyEngine: Sendable {
         let caller = try authenticate(request)
         let limit = table.settings.maxRequestBodyBytes
         let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw ProxyError.bodyTooLarge(limit: limit)
+        if let read {
+            guard read.readableBytes <= limit else { throw ProxyError.bodyTooLarge(limit: limit) }
+            buffer = read
+        } else {
+            do {
+                buffer = try await request.body.collect(upTo: limit)
+            } catch is NIOTooManyBytesError {
+                throw ProxyError.bodyTooLarge(limit: limit)
+            }
         }
         let body = try Self.parseBody(buffer, endpoint: endpoint)
         guard case .string(let alias)? = body["model"], !alias.isEmpty else {
