@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 
 @testable import SwitchyardCore
@@ -59,6 +60,31 @@ import Testing
                     }
                 }
             }
+        }
+    }
+
+    /// The upstream request head is rendered as bytes by the proxy itself: exact framing, and no header with a
+    /// line break (a key pasted with its newline, say) ever reaches the wire.
+    @Test func upstreamRequestHeadIsRenderedExactlyAndRefusesLineBreaks() throws {
+        let fields = [
+            UpstreamHeaderSet.Field(name: "content-type", value: "application/json"),
+            UpstreamHeaderSet.Field(name: "authorization", value: "Bearer xai-test-key"),
+        ]
+        let head = try UpstreamHTTPClient.renderHead(
+            path: "/v1/chat/completions", host: "127.0.0.1:8080", headers: fields, contentLength: 42)
+        #expect(
+            String(buffer: head)
+                == "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:8080\r\ncontent-type: application/json\r\n"
+                + "authorization: Bearer xai-test-key\r\ncontent-length: 42\r\n\r\n")
+        for bad in ["Bearer xai-test-key\n", "a\rb", "a\u{0}b"] {
+            #expect(throws: UpstreamClientError.invalidHeader("authorization")) {
+                _ = try UpstreamHTTPClient.renderHead(
+                    path: "/", host: "h", headers: [UpstreamHeaderSet.Field(name: "authorization", value: bad)],
+                    contentLength: 0)
+            }
+        }
+        #expect(throws: UpstreamClientError.invalidURL("/a\r\nb")) {
+            _ = try UpstreamHTTPClient.renderHead(path: "/a\r\nb", host: "h", headers: [], contentLength: 0)
         }
     }
 }

@@ -493,6 +493,9 @@ public struct ProxyEngine: Sendable {
                 return .upstreamUnreachable(deployment, detail: "the base URL \(url) is not usable")
             case .shutDown:
                 return .upstreamUnreachable(deployment, detail: "the proxy is shutting down")
+            case .invalidHeader(let name):
+                return .upstreamUnreachable(
+                    deployment, detail: "the header \(name) holds a line break or NUL (check the key and extra_headers)")
             case .responseTooLarge(let limit):
                 return .upstreamTooLarge(deployment, limit: limit)
             case .totalTimeout:

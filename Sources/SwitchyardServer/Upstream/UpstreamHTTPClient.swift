@@ -23,6 +23,8 @@ public enum UpstreamClientError: Error, Sendable, Equatable {
     case tls(String)
     /// The client has been shut down.
     case shutDown
+    /// A header name or value holds a line break or NUL (only a misconfigured key or header can).
+    case invalidHeader(String)
     /// A body to be read whole was larger than its limit.
     case responseTooLarge(limit: Int)
     /// A body to be read whole had not ended by the total deadline.
@@ -99,11 +101,7 @@ public final class UpstreamHTTPClient: Sendable {
     ) async throws -> UpstreamResponse {
         guard !isShutDown.load(ordering: .relaxed) else { throw UpstreamClientError.shutDown }
         let (target, path) = try target(for: url)
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
-        head.headers.reserveCapacity(headers.count + 2)
-        head.headers.add(name: "host", value: target.hostHeader)
-        for header in headers { head.headers.add(name: header.name, value: header.value) }
-        head.headers.add(name: "content-length", value: String(body.readableBytes))
+        let head = try Self.renderHead(path: path, host: target.hostHeader, headers: headers, contentLength: body.readableBytes)
         let request = UpstreamRequest(
             head: head, body: body, deadline: firstByteDeadline, idleTimeout: idleTimeout, collectLimit: collectUpTo,
             totalDeadline: totalDeadline)
@@ -118,6 +116,40 @@ public final class UpstreamHTTPClient: Sendable {
         }
         let connection = try await connect(target, timeout: connectTimeout)
         return try await connection.send(request)
+    }
+
+    /// The request line and header block of a POST, as bytes: built in one array and handed to the socket as one
+    /// buffer (NIO's encoder wrote each name, separator and value into the buffer one call at a time, and its
+    /// header container checked each field again on the way in). A name or value with a line break or NUL is
+    /// refused, as NIO's outbound header validation did.
+    static func renderHead(
+        path: String, host: String, headers: [UpstreamHeaderSet.Field], contentLength: Int
+    ) throws(UpstreamClientError) -> ByteBuffer {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(
+            64 + path.utf8.count + host.utf8.count + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
+        func add(_ text: String) { bytes.append(contentsOf: text.utf8) }
+        func field(_ name: String, _ value: String) throws(UpstreamClientError) {
+            guard Self.isSafe(name), Self.isSafe(value) else { throw UpstreamClientError.invalidHeader(name) }
+            add(name)
+            add(": ")
+            add(value)
+            add("\r\n")
+        }
+        guard Self.isSafe(path) else { throw UpstreamClientError.invalidURL(path) }
+        add("POST ")
+        add(path)
+        add(" HTTP/1.1\r\n")
+        try field("host", host)
+        for header in headers { try field(header.name, header.value) }
+        try field("content-length", String(contentLength))
+        add("\r\n")
+        return ByteBuffer(bytes: bytes)
+    }
+
+    /// Whether `text` can go into a request head as it is: no CR, LF or NUL.
+    private static func isSafe(_ text: String) -> Bool {
+        !text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
     }
 
     /// Closes every idle connection; requests still running fail.
@@ -251,7 +283,10 @@ public final class UpstreamHTTPClient: Sendable {
                         let hostname = key.host.isIPAddress ? nil : key.host
                         try sync.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: hostname))
                     }
-                    try sync.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    // The request head is written as rendered bytes (see `renderHead`); the response decoder still
+                    // sees a head go out, so it knows what the answer is to.
+                    try sync.addHandler(RenderedRequestWriter())
+                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .fireError)))
                     try sync.addHandler(handler)
                 }
             }
@@ -279,7 +314,8 @@ extension String {
 
 /// One request as the handler needs it.
 struct UpstreamRequest: Sendable {
-    let head: HTTPRequestHead
+    /// The request line and headers, rendered.
+    let head: ByteBuffer
     let body: ByteBuffer
     let deadline: NIODeadline
     let idleTimeout: TimeAmount
@@ -417,6 +453,9 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         self.eventLoop = eventLoop
     }
 
+    /// The head the response decoder sees go out (it reads only the method); its bytes are never written.
+    static let observedHead = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")
+
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
@@ -436,7 +475,8 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         state = .awaitingHead(continuation, request)
         timer?.cancel()
         timer = eventLoop.scheduleTask(deadline: request.deadline) { [self] in fail(UpstreamClientError.firstByteTimeout) }
-        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
+        context.write(wrapOutboundOut(.head(Self.observedHead)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(request.head))), promise: nil)
         if request.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         if readPending {
@@ -602,5 +642,19 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         case .idle, .closed: break
         }
         context?.close(promise: nil)
+    }
+}
+
+/// Writes a request whose head comes already rendered: the head part itself is not written (its bytes are the
+/// first body part), body parts go out as they are, and the end adds nothing (every request has a length).
+final class RenderedRequestWriter: ChannelOutboundHandler, RemovableChannelHandler, Sendable {
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = IOData
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head, .end: promise?.succeed()
+        case .body(let part): context.write(wrapOutboundOut(part), promise: promise)
+        }
     }
 }
