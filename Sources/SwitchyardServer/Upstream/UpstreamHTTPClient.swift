@@ -125,31 +125,43 @@ public final class UpstreamHTTPClient: Sendable {
     static func renderHead(
         path: String, host: String, headers: [UpstreamHeaderSet.Field], contentLength: Int
     ) throws(UpstreamClientError) -> ByteBuffer {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(
-            64 + path.utf8.count + host.utf8.count + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
-        func add(_ text: String) { bytes.append(contentsOf: text.utf8) }
-        func field(_ name: String, _ value: String) throws(UpstreamClientError) {
-            guard Self.isSafe(name), Self.isSafe(value) else { throw UpstreamClientError.invalidHeader(name) }
-            add(name)
-            add(": ")
-            add(value)
-            add("\r\n")
-        }
-        guard Self.isSafe(path) else { throw UpstreamClientError.invalidURL(path) }
-        add("POST ")
-        add(path)
-        add(" HTTP/1.1\r\n")
-        try field("host", host)
-        for header in headers { try field(header.name, header.value) }
-        try field("content-length", String(contentLength))
-        add("\r\n")
-        return ByteBuffer(bytes: bytes)
+        var head = HeadBytes(capacity: 96 + path.utf8.count + host.utf8.count + headers.count * 48)
+        head.add("POST ")
+        guard head.addChecked(path) else { throw UpstreamClientError.invalidURL(path) }
+        head.add(" HTTP/1.1\r\n")
+        try head.field("host", host)
+        for header in headers { try head.field(header.name, header.value) }
+        try head.field("content-length", String(contentLength))
+        head.add("\r\n")
+        return ByteBuffer(bytes: head.bytes)
     }
 
-    /// Whether `text` can go into a request head as it is: no CR, LF or NUL.
-    private static func isSafe(_ text: String) -> Bool {
-        !text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
+    /// The bytes of a request head as they are built.
+    private struct HeadBytes {
+        var bytes: [UInt8] = []
+
+        init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+        mutating func add(_ text: StaticString) {
+            text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        }
+
+        /// Appends `text`; false (and nothing appended) when it holds CR, LF or NUL.
+        mutating func addChecked(_ text: String) -> Bool {
+            var text = text
+            return text.withUTF8 { utf8 in
+                for byte in utf8 where byte == 0x0D || byte == 0x0A || byte == 0 { return false }
+                bytes.append(contentsOf: utf8)
+                return true
+            }
+        }
+
+        mutating func field(_ name: String, _ value: String) throws(UpstreamClientError) {
+            guard addChecked(name) else { throw UpstreamClientError.invalidHeader(name) }
+            add(": ")
+            guard addChecked(value) else { throw UpstreamClientError.invalidHeader(name) }
+            add("\r\n")
+        }
     }
 
     /// Closes every idle connection; requests still running fail.
