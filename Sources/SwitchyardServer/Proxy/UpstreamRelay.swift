@@ -79,13 +79,13 @@ enum UpstreamRelay {
         guard case .collected(let buffer) = response.body else {
             throw ProxyError.upstreamUnreachable(deployment.id, detail: "the answer was streamed, not read whole")
         }
-        let bytes = Array(buffer.readableBytesView)
+        // The answer is relayed as the buffer it arrived in; its usage is read in place.
         context.finish(
-            status: 200, usage: context.usage(from: UsageScanner.usage(in: bytes)), firstByte: firstByte,
-            completion: context.storesText ? RelayContext.completionText(in: bytes) : nil)
+            status: 200, usage: context.usage(from: UsageScanner.usage(in: buffer)), firstByte: firstByte,
+            completion: context.storesText ? RelayContext.completionText(in: Array(buffer.readableBytesView)) : nil)
         var responseHeaders = passedHeaders(response.headers, requestID: context.requestID, deployment: deployment.id)
         responseHeaders[.contentType] = contentType.isEmpty ? "application/json" : contentType
-        return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: buffer))
     }
 
     static func passedHeaders(_ upstream: HTTPHeaders, requestID: String, deployment: String) -> HTTPFields {

@@ -1,36 +1,57 @@
+import NIOCore
 import SwitchyardCore
 
 /// Finds the top-level `usage` object in a response without parsing the whole body.
 enum UsageScanner {
+    /// The `usage` object of an answer held in a buffer, read in place.
+    static func usage(in buffer: ByteBuffer) -> JSONValue? {
+        buffer.withUnsafeReadableBytes { raw in
+            usage(in: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+        }
+    }
+
+    /// The `usage` object of an answer held in an array.
+    static func usage(in bytes: [UInt8]) -> JSONValue? {
+        bytes.withUnsafeBufferPointer { usage(in: $0) }
+    }
+
     /// The value after the last unescaped `"usage":` in `bytes`, parsed; nil when there is none.
-    static func usage(in bytes: some RandomAccessCollection<UInt8>) -> JSONValue? {
-        let array = Array(bytes)
-        let needle = Array("\"usage\"".utf8)
-        guard array.count > needle.count else { return nil }
-        var index = array.count - needle.count
+    static func usage(in bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+        let needle: StaticString = "\"usage\""
+        let length = needle.utf8CodeUnitCount
+        guard bytes.count > length else { return nil }
+        var index = bytes.count - length
         while index >= 0 {
-            if array[index] == UInt8(ascii: "\""), array[index..<(index + needle.count)].elementsEqual(needle),
-                index == 0 || array[index - 1] != UInt8(ascii: "\\")
+            if bytes[index] == UInt8(ascii: "\""), matches(bytes, at: index, needle),
+                index == 0 || bytes[index - 1] != UInt8(ascii: "\\")
             {
-                var position = index + needle.count
-                while position < array.count, array[position] == UInt8(ascii: " ") { position += 1 }
-                guard position < array.count, array[position] == UInt8(ascii: ":") else {
+                var position = index + length
+                while position < bytes.count, bytes[position] == UInt8(ascii: " ") { position += 1 }
+                guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
                     index -= 1
                     continue
                 }
                 position += 1
-                while position < array.count, array[position] == UInt8(ascii: " ") { position += 1 }
-                guard position < array.count, array[position] == UInt8(ascii: "{") else { return nil }
-                guard let end = matchingBrace(array, from: position) else { return nil }
-                return try? JSONParser.parse(array[position...end])
+                while position < bytes.count, bytes[position] == UInt8(ascii: " ") { position += 1 }
+                guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else { return nil }
+                guard let end = matchingBrace(bytes, from: position) else { return nil }
+                return try? JSONParser.parse(array: Array(bytes[position...end]))
             }
             index -= 1
         }
         return nil
     }
 
+    /// Whether `needle` starts at `index` in `bytes` (which has room for it).
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int, _ needle: StaticString) -> Bool {
+        needle.withUTF8Buffer { pattern in
+            for offset in 0..<pattern.count where bytes[index + offset] != pattern[offset] { return false }
+            return true
+        }
+    }
+
     /// The index of the `}` closing the object that opens at `start`, skipping strings.
-    static func matchingBrace(_ bytes: [UInt8], from start: Int) -> Int? {
+    static func matchingBrace(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
         var depth = 0
         var index = start
         var inString = false

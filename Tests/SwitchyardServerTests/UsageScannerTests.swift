@@ -1,0 +1,33 @@
+import NIOCore
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardServer
+
+/// The scan for an answer's `usage` object, read in place from the buffer the answer arrived in.
+@Suite struct UsageScannerTests {
+    func usage(_ text: String) -> JSONValue? {
+        let fromBuffer = UsageScanner.usage(in: ByteBuffer(string: text))
+        #expect(fromBuffer == UsageScanner.usage(in: Array(text.utf8)), "buffer and array agree")
+        return fromBuffer
+    }
+
+    @Test func findsTheTopLevelUsageObject() {
+        let found = usage(
+            #"{"id":"x","choices":[{"message":{"content":"hi"}}],"usage" : {"prompt_tokens":3,"details":{"a":1},"#
+                + #""note":"} {"},"system_fingerprint":"f"}"#)
+        #expect(found?.objectValue?["prompt_tokens"]?.intValue == 3)
+        #expect(found?.objectValue?["details"]?.objectValue?["a"]?.intValue == 1)
+        #expect(found?.objectValue?["note"]?.stringValue == "} {", "braces inside strings are skipped")
+    }
+
+    @Test func ignoresQuotedMentionsAndOddShapes() {
+        #expect(usage(#"{"content":"say \"usage\":{\"x\":1} now"}"#) == nil, "an escaped mention in a string")
+        #expect(usage(#"{"usage":null}"#) == nil, "not an object")
+        #expect(usage(#"{"usage":{"prompt_tokens":1"#) == nil, "cut off before its end")
+        #expect(usage("") == nil)
+        #expect(usage(#""usage""#) == nil)
+        let last = usage(#"{"choices":[{"usage":{"a":1}}],"usage":{"b":2}}"#)
+        #expect(last?.objectValue?["b"]?.intValue == 2, "the last one: the top level's comes after the choices")
+    }
+}
