@@ -66,6 +66,21 @@ import Testing
         #expect(HeaderPolicy.problem(name: "bad name", value: "1") != nil)
         #expect(HeaderPolicy.problem(name: "connection", value: "close") != nil)
         #expect(HeaderPolicy.problem(name: "x-team", value: "a") == nil)
+        #expect(HeaderPolicy.problem(name: "X-Team_2.b~", value: "a") == nil, "any token character, any case")
+        for bad in ["x(a", "x:a", "x/a", "x{a", "x\"a", "\u{7F}", "ü", ""] {
+            #expect(HeaderPolicy.problem(name: bad, value: "1") != nil, "\(bad)")
+        }
+        #expect(HeaderPolicy.problem(name: "Connection", value: "close") != nil, "hop-by-hop in any case")
+    }
+
+    @Test func theDeploymentsAuthReplacesAConfiguredOneInItsPlace() {
+        let set = UpstreamHeaderSet(
+            deployment: deployment(headers: [("authorization", "Bearer from-config"), ("x-team", "a")]),
+            clientHeaders: [("x-request-id", "r1")], streaming: false)
+        #expect(
+            set.fields.map(\.name) == ["content-type", "accept", "user-agent", "authorization", "x-team", "x-request-id"])
+        #expect(set["authorization"] == "Bearer xai-deploy-key")
+        #expect(set.fields.filter { $0.name == "authorization" }.count == 1)
     }
 }
 

@@ -18,15 +18,20 @@ public enum HeaderPolicy {
 
     /// Why a configured header cannot be sent, or nil.
     public static func problem(name: String, value: String) -> String? {
-        if hopByHop.contains(name.lowercased()) { return "is a hop-by-hop header the proxy manages itself" }
-        let validName =
-            !name.isEmpty
-            && name.utf8.allSatisfy { byte in
-                byte > 0x20 && byte < 0x7F && !"()<>@,;:\\\"/[]?={}".utf8.contains(byte)
-            }
-        if !validName { return "is not a valid header name" }
+        if hopByHop.contains(UpstreamHeaderSet.lowercased(name)) { return "is a hop-by-hop header the proxy manages itself" }
+        if !isValidName(name) { return "is not a valid header name" }
         if value.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) { return "has a line break in its value" }
         return nil
+    }
+
+    /// Whether `name` is an HTTP token: visible ASCII but the separators `()<>@,;:\"/[]?={}`.
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { $0 < 128 && tokenBytes[Int($0)] }
+    }
+
+    /// Which ASCII bytes may appear in a header name, by value.
+    private static let tokenBytes: [Bool] = (0..<128).map { byte in
+        byte > 0x20 && byte < 0x7F && !"()<>@,;:\\\"/[]?={}".utf8.contains(UInt8(byte))
     }
 }
 
@@ -60,12 +65,26 @@ public struct UpstreamHeaderSet: Sendable, Equatable {
     ) {
         let template = deployment.headerTemplate
         var fields = streaming ? template.streaming : template.plain
-        for header in clientHeaders where template.forwarded.contains(Self.lowercased(header.name)) {
-            if HeaderPolicy.problem(name: header.name, value: header.value) == nil {
-                Self.set(&fields, Self.lowercased(header.name), header.value)
+        fields.reserveCapacity(fields.count + clientHeaders.count + 1)
+        var replacedAuthorization = false
+        for header in clientHeaders {
+            let name = Self.lowercased(header.name)
+            guard template.forwarded.contains(name), HeaderPolicy.problem(name: name, value: header.value) == nil else {
+                continue
+            }
+            replacedAuthorization = replacedAuthorization || name == "authorization"
+            Self.set(&fields, name, header.value)
+        }
+        if let authorization = template.authorization {
+            // The auth layer's place is known from the template, unless a client header took it.
+            if let index = template.authorizationIndex, !replacedAuthorization {
+                fields[index] = Field(name: "authorization", value: authorization.revealed)
+            } else if template.authorizationIndex == nil, !replacedAuthorization {
+                fields.append(Field(name: "authorization", value: authorization.revealed))
+            } else {
+                Self.set(&fields, "authorization", authorization.revealed)
             }
         }
-        if let authorization = template.authorization { Self.set(&fields, "authorization", authorization.revealed) }
         self.fields = fields
     }
 
@@ -91,6 +110,9 @@ public struct UpstreamHeaderSet: Sendable, Equatable {
         /// `Bearer KEY` when the deployment has a key: the last layer. Kept as a `Secret`, so a template (or the
         /// deployment holding it) printed or dumped shows it masked.
         let authorization: Secret?
+        /// Where an `authorization` header of `extra_headers` sits in `plain` and `streaming` (the auth layer
+        /// replaces it there), or nil.
+        let authorizationIndex: Int?
 
         /// Merges the config's layers for `provider`, `extraHeaders` and `apiKey`.
         public init(provider: ProviderProfile?, extraHeaders: [(name: String, value: String)], apiKey: String?) {
@@ -112,6 +134,7 @@ public struct UpstreamHeaderSet: Sendable, Equatable {
             streaming = merged(accept: "text/event-stream")
             forwarded = provider?.forwardedClientHeaders ?? []
             authorization = apiKey.map { Secret("Bearer \($0)") }
+            authorizationIndex = plain.firstIndex { $0.name == "authorization" }
         }
     }
 
