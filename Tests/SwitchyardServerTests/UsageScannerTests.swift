@@ -30,4 +30,18 @@ import Testing
         let last = usage(#"{"choices":[{"usage":{"a":1}}],"usage":{"b":2}}"#)
         #expect(last?.objectValue?["b"]?.intValue == 2, "the last one: the top level's comes after the choices")
     }
+
+    @Test func streamEventsAreCheckedForUsageAndErrorInOnePass() {
+        func markers(_ text: String) -> [Bool] {
+            let found = SSERelay.markers(in: Array(text.utf8))
+            return [found.usage, found.error]
+        }
+        #expect(markers(#"{"choices":[],"usage":{"prompt_tokens":1}}"#) == [true, false])
+        #expect(markers(#"{"error":{"message":"x"}}"#) == [false, true])
+        #expect(markers(#"{"error":1,"usage":{}}"#) == [true, true])
+        #expect(markers(#"{"content":"say \"usage\" or \"error\""}"#) == [false, false], "escaped mentions")
+        #expect(markers(#"x"usage""#) == [true, false], "at the very end")
+        #expect(markers(#""usage"#) == [false, false], "cut short")
+        #expect(markers("") == [false, false])
+    }
 }

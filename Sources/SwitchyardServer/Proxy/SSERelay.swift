@@ -84,6 +84,34 @@ final class SSERelay: @unchecked Sendable {
             deployment: deploymentID, redactor: context.engine.redactors.redactor)
     }
 
+    /// Whether `"usage"` and `"error"` occur in an event's data: one pass over its bytes for both, as every
+    /// event is checked for both.
+    static func markers(in data: [UInt8]) -> (usage: Bool, error: Bool) {
+        data.withUnsafeBufferPointer { bytes in
+            var usage = false
+            var error = false
+            let quote = UInt8(ascii: "\"")
+            var index = 0
+            while index + 6 < bytes.count {
+                if bytes[index] == quote, bytes[index + 6] == quote {
+                    if !usage, matches(bytes, index + 1, "usage") { usage = true }
+                    if !error, matches(bytes, index + 1, "error") { error = true }
+                    if usage && error { break }
+                }
+                index += 1
+            }
+            return (usage, error)
+        }
+    }
+
+    /// Whether `word` (five ASCII letters) starts at `index`.
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ word: StaticString) -> Bool {
+        word.withUTF8Buffer { letters in
+            for offset in 0..<letters.count where bytes[index + offset] != letters[offset] { return false }
+            return true
+        }
+    }
+
     /// What to send the client for one upstream event, or nil to hold it back.
     private func process(_ event: [UInt8]) -> [UInt8]? {
         let parsed = SSEEvent(bytes: event)
@@ -93,14 +121,15 @@ final class SSERelay: @unchecked Sendable {
             sawDone = true
             return event
         }
-        if data.containsBytes("\"usage\""), case .object(let object)? = try? JSONParser.parse(data),
-            case .object = object["usage"]
-        {
+        let markers = Self.markers(in: data)
+        if markers.usage, case .object(let object)? = try? JSONParser.parse(data), case .object = object["usage"] {
             usage = context.usage(from: object["usage"])
             if context.stripUsageChunk, object["choices"]?.arrayValue?.isEmpty ?? true { return nil }
             return event
         }
-        if let error = errorIn(event: parsed) { return error.sseFrame(redactor: context.engine.redactors.redactor) }
+        if markers.error, let error = errorIn(event: parsed) {
+            return error.sseFrame(redactor: context.engine.redactors.redactor)
+        }
         if context.storesText, data.containsBytes("\"content\""), case .object(let object)? = try? JSONParser.parse(data),
             let choice = object["choices"]?.arrayValue?.first?.objectValue,
             let text = choice["delta"]?.objectValue?["content"]?.stringValue ?? choice["text"]?.stringValue
