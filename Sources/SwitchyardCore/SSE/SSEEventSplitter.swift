@@ -125,14 +125,19 @@ public struct SSEEvent: Sendable, Equatable {
                 if data == nil { data = Array(value) } else { data?.append(UInt8(ascii: "\n")); data?.append(contentsOf: value) }
             }
         }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
-                handleLine(bytes[lineStart..<index])
-                if byte == UInt8(ascii: "\r"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") { index += 1 }
-                lineStart = index + 1
+        bytes.withUnsafeBufferPointer { buffer in
+            while index < buffer.count {
+                let byte = buffer[index]
+                // One comparison rules out all but control bytes.
+                if byte <= UInt8(ascii: "\r"), byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                    handleLine(bytes[lineStart..<index])
+                    if byte == UInt8(ascii: "\r"), index + 1 < buffer.count, buffer[index + 1] == UInt8(ascii: "\n") {
+                        index += 1
+                    }
+                    lineStart = index + 1
+                }
+                index += 1
             }
-            index += 1
         }
         if lineStart < bytes.count { handleLine(bytes[lineStart..<bytes.count]) }
         self.data = data
