@@ -4,7 +4,7 @@ import Testing
 /// Every shell command shown in README.md and docs/*.md, run for real so the docs cannot rot.
 ///
 /// `bench/run.sh` is mirrored (its flags are checked against `bench/run.py --help`), not run: a benchmark run
-/// takes half an hour. Rewrites, and only these: `swift run switchyard` runs the built binary; `swift run -c release X` runs the
+/// takes half an hour; so is `swift build` (flags against `swift build --help`, the product against Package.swift). Rewrites, and only these: `swift run switchyard` runs the built binary; `swift run -c release X` runs the
 /// debug build of X; servers get `--port 0` and are stopped with SIGTERM; `http://127.0.0.1:4000` becomes a
 /// live proxy on the shipped proxy.yaml; the placeholder key `xai-...` becomes a fake key, with
 /// GROK_BASE_URL pointing at a live mock upstream so no call leaves the machine.
@@ -71,6 +71,23 @@ import Testing
                 #expect(help.status == 0, "\(help.output)")
                 for flag in command.text.split(separator: " ").dropFirst() where flag.hasPrefix("--") {
                     #expect(help.stdout.contains(String(flag)), "bench/run.py does not take \(flag)")
+                }
+                continue
+            }
+            if command.text.hasPrefix("swift build") {
+                // Mirrored, not run: a release build takes minutes, and this test run holds the package's build
+                // lock. Its flags must be `swift build`'s and its product one of the package's executables.
+                let words = (command.text.components(separatedBy: " #").first ?? "").split(separator: " ").map(String.init)
+                let help = try await RunningCommand(
+                    ["swift", "build", "--help"], environment: shellEnvironment, executable: "/usr/bin/env"
+                ).finish(seconds: 120)
+                #expect(help.status == 0, "\(help.output)")
+                for flag in words where flag.hasPrefix("-") {
+                    #expect(help.stdout.contains(flag), "swift build does not take \(flag)")
+                }
+                if let index = words.firstIndex(of: "--product"), index + 1 < words.count {
+                    let manifest = try String(contentsOfFile: repositoryRoot() + "/Package.swift", encoding: .utf8)
+                    #expect(manifest.contains(".executable(name: \"\(words[index + 1])\""), "\(command)")
                 }
                 continue
             }
