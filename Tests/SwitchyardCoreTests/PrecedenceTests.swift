@@ -81,6 +81,17 @@ import Testing
                 ))
     }
 
+    @Test func aKeyWithALineBreakDisablesTheModelWithoutShowingTheKey() throws {
+        let d = try deployment("      model: xai/grok-4\n", env: ["GROK_API_KEY": "xai-test-key\r\n"])
+        #expect(
+            d.status
+                == .disabled(
+                    reason: "the API key from env GROK_API_KEY holds a line break or NUL",
+                    fix: "remove the line break (or stray character) from the key"))
+        let clean = try deployment("      model: xai/grok-4\n", env: ["GROK_API_KEY": "xai-test-key"])
+        #expect(clean.status == .enabled)
+    }
+
     @Test func unsetEnvironmentReferenceDisablesNamingIt() throws {
         let d = try deployment(
             "      model: xai/grok-4\n      api_key: os.environ/GROK_CODE_KEY\n", env: ["GROK_API_KEY": "xai-g"])

@@ -282,6 +282,14 @@ struct DeploymentResolver {
         {
             apiKey = Resolved(Secret(text), from: .environment(name))
         }
+        // A key pasted with its line break would break the request head: the model is disabled instead.
+        if let key = apiKey, key.value.revealed.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) {
+            problems.append(
+                (
+                    "the API key from \(key.source) holds a line break or NUL",
+                    "remove the line break (or stray character) from the key"
+                ))
+        }
         if entry.apiKey == nil, apiKey == nil, let provider {
             let needsKey: Bool
             switch provider.keyRequirement {
