@@ -64,10 +64,91 @@ import Testing
         #expect(header(16) == "10\r\n")
         #expect(header(0xabc) == "abc\r\n")
         #expect(header(1 << 20) == "100000\r\n")
-        #expect(CompletionFront.isChunked(HTTPResponse(status: .ok)))
-        #expect(!CompletionFront.isChunked(HTTPResponse(status: .ok, headerFields: [.contentLength: "3"])))
-        #expect(!CompletionFront.isChunked(HTTPResponse(status: .noContent)))
-        #expect(!CompletionFront.isChunked(HTTPResponse(status: .notModified)))
+    }
+
+    @Test func answerHeadsAreRenderedWithTheFramingTheyNeed() {
+        func render(
+            _ head: HTTPResponse, acceptsChunked: Bool = true, close: Bool = false
+        ) -> (text: String, framing: CompletionFront.Framing) {
+            var buffer = ByteBuffer()
+            let framing = CompletionFront.renderHead(
+                head, date: "Thu, 26 Nov 2026 06:30:00 GMT", server: "switchyard", acceptsChunked: acceptsChunked,
+                close: close, into: &buffer)
+            return (String(buffer: buffer), framing)
+        }
+        let json = render(
+            HTTPResponse(
+                status: .ok,
+                headerFields: [
+                    .contentType: "application/json", .contentLength: "42", HTTPField.Name("X-Request-Id")!: "r-1",
+                    .date: "upstream's", .server: "upstream", .transferEncoding: "chunked", .connection: "keep-alive",
+                ]))
+        #expect(json.framing == .length)
+        #expect(
+            json.text
+                == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 42\r\nX-Request-Id: r-1\r\n"
+                + "date: Thu, 26 Nov 2026 06:30:00 GMT\r\nserver: switchyard\r\n\r\n")
+        let stream = render(HTTPResponse(status: .ok, headerFields: [.contentType: "text/event-stream"]))
+        #expect(stream.framing == .chunked)
+        #expect(stream.text.hasSuffix("server: switchyard\r\ntransfer-encoding: chunked\r\n\r\n"), "\(stream.text)")
+        // An HTTP/1.0 client reads no chunks: the body ends when the connection does, and the head says so.
+        let old = render(HTTPResponse(status: .ok, headerFields: [.contentType: "text/event-stream"]), acceptsChunked: false)
+        #expect(old.framing == .untilClose)
+        #expect(old.text.hasSuffix("server: switchyard\r\nconnection: close\r\n\r\n"), "\(old.text)")
+        let closing = render(HTTPResponse(status: .tooManyRequests, headerFields: [.contentLength: "0"]), close: true)
+        #expect(closing.framing == .length)
+        #expect(closing.text.hasPrefix("HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n"))
+        #expect(closing.text.hasSuffix("connection: close\r\n\r\n"))
+        // No body, no length: as NIO's encoder, a 204's content-length is dropped.
+        let empty = render(HTTPResponse(status: .noContent, headerFields: [.contentLength: "0"]))
+        #expect(empty.framing == .none)
+        #expect(!empty.text.lowercased().contains("content-length"))
+        #expect(!empty.text.contains("transfer-encoding"))
+        #expect(render(HTTPResponse(status: .notModified)).framing == .none)
+    }
+
+    @Test func anHTTP10ClientGetsAStreamDelimitedByClosingTheConnection() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                let request = RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "old", stream: true))
+                try connection.send(request.replacingOccurrences(of: " HTTP/1.1\r\n", with: " HTTP/1.0\r\n"))
+                let text = String(decoding: try await offPool { try connection.readToEnd() }, as: UTF8.self)
+                let parts = text.components(separatedBy: "\r\n\r\n")
+                let head = parts[0].lowercased()
+                #expect(head.hasPrefix("http/1.1 200 ok"), "\(text)")
+                #expect(head.contains("connection: close"))
+                #expect(!head.contains("transfer-encoding"), "HTTP/1.0 has no chunked coding")
+                let body = parts.dropFirst().joined(separator: "\r\n\r\n")
+                let lines = body.split(separator: "\n", omittingEmptySubsequences: true)
+                #expect(lines.count > 3)
+                #expect(
+                    lines.allSatisfy { $0.hasPrefix("data: ") || $0.hasPrefix(":") },
+                    "the body is the events themselves, no chunk sizes: \(body.prefix(80))")
+                #expect(body.hasSuffix("data: [DONE]\n\n"))
+            }
+        }
+    }
+
+    @Test func expectContinueIsAnsweredBeforeTheBodyIsSent() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                let request = RawConnection.post(
+                    "/v1/chat/completions", chat("grok-code-fast-1", "after continue"), extra: "expect: 100-continue\r\n")
+                let split = try #require(request.range(of: "\r\n\r\n"))
+                // Only the head: a client that expects 100-continue waits for it before sending the body.
+                try connection.send(String(request[..<split.upperBound]))
+                let interim = try #require(try await offPool { try connection.readResponses(1) }.first)
+                #expect(interim.status == 100)
+                try connection.send(String(request[split.upperBound...]))
+                let answer = try #require(try await offPool { try connection.readResponses(1) }.first)
+                #expect(answer.status == 200)
+                #expect(answer.body.contains("You said: after continue"))
+            }
+        }
     }
 
     @Test func connectionCloseEndsTheConnectionAfterTheAnswer() async throws {
@@ -139,15 +220,15 @@ import Testing
     }
 
     @Test func completionRoutesAreRecognizedExactly() {
-        #expect(CompletionFront.endpoint(method: .post, path: "/v1/chat/completions") == .chatCompletions)
-        #expect(CompletionFront.endpoint(method: .post, path: "/chat/completions/") == .chatCompletions)
-        #expect(CompletionFront.endpoint(method: .post, path: "/v1/completions?x=1") == .completions)
-        #expect(CompletionFront.endpoint(method: .post, path: "/embeddings") == .embeddings)
-        #expect(CompletionFront.endpoint(method: .get, path: "/v1/chat/completions") == nil)
-        #expect(CompletionFront.endpoint(method: .post, path: "/v1/chat/completionsx") == nil)
-        #expect(CompletionFront.endpoint(method: .post, path: "/v2/chat/completions") == nil)
-        #expect(CompletionFront.endpoint(method: .post, path: "/v1/v1/chat/completions") == nil)
-        #expect(CompletionFront.endpoint(method: .post, path: nil) == nil)
+        #expect(CompletionFront.endpoint(method: .POST, path: "/v1/chat/completions") == .chatCompletions)
+        #expect(CompletionFront.endpoint(method: .POST, path: "/chat/completions/") == .chatCompletions)
+        #expect(CompletionFront.endpoint(method: .POST, path: "/v1/completions?x=1") == .completions)
+        #expect(CompletionFront.endpoint(method: .POST, path: "/embeddings") == .embeddings)
+        #expect(CompletionFront.endpoint(method: .GET, path: "/v1/chat/completions") == nil)
+        #expect(CompletionFront.endpoint(method: .POST, path: "/v1/chat/completionsx") == nil)
+        #expect(CompletionFront.endpoint(method: .POST, path: "/v2/chat/completions") == nil)
+        #expect(CompletionFront.endpoint(method: .POST, path: "/v1/v1/chat/completions") == nil)
+        #expect(CompletionFront.endpoint(method: .POST, path: nil) == nil)
     }
 }
 

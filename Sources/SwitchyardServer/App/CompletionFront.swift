@@ -2,7 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOHTTP1
-import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 import SwitchyardCore
 import Synchronization
 
@@ -10,37 +10,50 @@ import Synchronization
     import Glibc
 #endif
 
-/// The completion routes' way in: a channel handler in the HTTP/1.1 pipeline, ahead of Hummingbird, that takes
-/// `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings` (with or without `/v1`), reads the body
-/// on the connection's event loop and runs the engine in one task, writing the answer straight to the channel.
-/// Every other request, and any request that arrives while Hummingbird still owes an answer on the connection,
-/// passes on to Hummingbird's router unchanged.
+/// The completion routes' way in: a channel handler right after the HTTP/1 decoder, ahead of Hummingbird, that
+/// takes `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings` (with or without `/v1`), reads the
+/// body on the connection's event loop, runs the engine in one task and writes the answer to the socket as bytes
+/// it renders itself. Every other request, and any request that arrives while Hummingbird still owes an answer
+/// on the connection, passes on to Hummingbird (through the conversion to HTTP types) unchanged.
 ///
-/// What this saves per request is Hummingbird's machinery around the handler: the async inbound stream of
-/// request parts, the request body as an async sequence, the router, the request context and the async outbound
-/// writer, each with its own state machine and hops between the event loop and the task pool.
+/// What this saves per request is Hummingbird's machinery around the handler (the async inbound stream of
+/// request parts, the body as an async sequence, the router, the request context, the async outbound writer,
+/// each with hops between the event loop and the task pool) and the two conversions between NIO's HTTP/1 parts
+/// and HTTP types, with the response encoder's header-by-header writes.
 ///
 /// Loop confinement: every stored property is read and written on the channel's event loop only; the task
 /// reaches the handler through `loop.execute`.
 final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
         /// Between requests.
         case idle
         /// The current request goes to Hummingbird.
         case forwarding
-        /// A completion request whose body is being read; `over` once it passed the limit (the rest is dropped).
-        case collecting(head: HTTPRequest, endpoint: UpstreamEndpoint, body: ByteBuffer, limit: Int)
+        /// A completion request whose body is being read (at most `limit` bytes and one more).
+        case collecting(head: HTTPRequestHead, endpoint: UpstreamEndpoint, body: ByteBuffer, limit: Int)
         /// The engine is answering; requests pipelined meanwhile wait in `queued`.
         case responding
     }
 
-    /// Which requests this front answers: the endpoint for a method and path, or nil to pass it on.
-    typealias Route = @Sendable (HTTPRequest.Method, String?) -> UpstreamEndpoint?
+    /// How the body of an answer is delimited on the wire.
+    enum Framing: Equatable {
+        /// By the answer's `content-length`: the bytes go out as they are.
+        case length
+        /// Chunked (HTTP/1.1, no length known): each write is one chunk, and the end writes the last chunk.
+        case chunked
+        /// By closing the connection (an HTTP/1.0 client, no length known).
+        case untilClose
+        /// The status has no body (1xx, 204, 304): body bytes are dropped.
+        case none
+    }
+
+    /// Which requests this front answers: the endpoint for a method and request target, or nil to pass it on.
+    typealias Route = @Sendable (HTTPMethod, String) -> UpstreamEndpoint?
     /// The answer to a request, given its body already read whole (at most the limit and one byte more).
     typealias Answer = @Sendable (Request, ByteBuffer, UpstreamEndpoint) async -> Response
 
@@ -53,23 +66,25 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     /// Requests handed to Hummingbird whose answers have not ended.
     private var hummingbirdOwes = 0
     /// Parts that arrived while the engine was answering.
-    private var queued: [HTTPRequestPart] = []
-    /// A read the pipeline asked for while the engine was answering.
+    private var queued: [HTTPServerRequestPart] = []
+    /// A read the pipeline asked for while the engine was answering with parts already queued.
     private var readPending = false
     /// A quiesce (graceful shutdown) that arrived while a request of ours was open.
     private var quiescePending = false
     /// The task answering the current request.
     private var task: Task<Void, Never>?
-    /// Close the connection once the current answer ends (`connection: close`).
+    /// Close the connection once the current answer ends (`connection: close`, or an HTTP/1.0 client).
     private var closeAfterAnswer = false
+    /// Whether the client reads chunked bodies (HTTP/1.1 or later).
+    private var acceptsChunked = true
     /// An error that arrived while the engine was answering, passed on once the answer ended.
     private var deferredError: (any Error)?
     /// Runs this connection's answering tasks on its event loop (made with the first one).
     private var executor: (any Sendable)?
-    /// The HTTP/1 response encoder's place in the pipeline, for a stream's chunks written ready-framed.
+    /// The HTTP/1 response encoder's place in the pipeline: the front's bytes are written from there, past it.
     private var encoder: ChannelHandlerContext?
-    /// Whether the stream being answered is sent chunked, its chunks framed here (set with its head).
-    private var framesChunks = false
+    /// How the body of the answer being written is framed (set with its head).
+    private var framing = Framing.length
 
     /// A front answering what `route` picks with `answer`, reading bodies up to `bodyLimit()` bytes (one more is
     /// kept, so the answer can tell a body too large).
@@ -92,8 +107,8 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     /// The endpoint of a completion route (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, the
     /// `/v1` optional unless `versioned`), or nil.
-    static func endpoint(method: HTTPRequest.Method, path: String?, versioned: Bool = false) -> UpstreamEndpoint? {
-        guard method == .post, var path = path?.utf8[...] else { return nil }
+    static func endpoint(method: HTTPMethod, path: String?, versioned: Bool = false) -> UpstreamEndpoint? {
+        guard method == .POST, var path = path?.utf8[...] else { return nil }
         if let query = path.firstIndex(of: UInt8(ascii: "?")) { path = path[..<query] }
         if path.count > 1, path.last == UInt8(ascii: "/") { path = path.dropLast() }
         if path.starts(with: "/v1/".utf8) {
@@ -105,6 +120,17 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         if path.elementsEqual("/completions".utf8) { return .completions }
         if path.elementsEqual("/embeddings".utf8) { return .embeddings }
         return nil
+    }
+
+    /// The request as HTTP types have it, for the engine: the `host` header becomes the authority, as
+    /// Hummingbird's conversion does. A target in absolute form goes through that conversion itself.
+    static func request(_ head: HTTPRequestHead) -> HTTPRequest? {
+        guard head.uri.utf8.first == UInt8(ascii: "/"), let method = try? HTTPRequest.Method(head.method) else {
+            return try? HTTPRequest(head, secure: false, splitCookie: false)
+        }
+        return HTTPRequest(
+            method: method, scheme: "http", authority: head.headers.first(name: "host"), path: head.uri,
+            headerFields: HTTPFields(head.headers, splitCookie: false))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -128,17 +154,19 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         process(part, context: context)
     }
 
-    private func process(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch (state, part) {
         case (.idle, .head(let head)):
-            if hummingbirdOwes == 0, let endpoint = route(head.method, head.path) {
+            if hummingbirdOwes == 0, encoder != nil, let endpoint = route(head.method, head.uri) {
                 let limit = bodyLimit()
                 // Sized from content-length, but at most 256 KiB up front: a client that claims a large body and
                 // sends it slowly does not get the memory before the bytes.
-                let expected = head.headerFields[.contentLength].flatMap { Int($0) } ?? 0
+                let expected = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
                 let body = context.channel.allocator.buffer(capacity: min(max(expected, 0), limit + 1, 256 * 1024))
                 state = .collecting(head: head, endpoint: endpoint, body: body, limit: limit)
+                continueIfExpected(head)
             } else {
+                if hummingbirdOwes == 0 { continueIfExpected(head) }
                 hummingbirdOwes += 1
                 state = .forwarding
                 context.fireChannelRead(wrapInboundOut(part))
@@ -161,6 +189,17 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
             // A part out of order: the HTTP decoder does not produce these; close rather than guess.
             context.close(promise: nil)
         }
+    }
+
+    /// Answers `expect: 100-continue` at once, when no other answer is owed on the connection: a client that
+    /// waits for it (curl does, for large bodies) would otherwise send the body only after its own timeout.
+    private func continueIfExpected(_ head: HTTPRequestHead) {
+        guard head.version.major == 1, head.version.minor >= 1, let encoder,
+            head.headers.first(name: "expect")?.lowercased() == "100-continue"
+        else { return }
+        var buffer = encoder.channel.allocator.buffer(capacity: 25)
+        buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+        encoder.writeAndFlush(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -203,7 +242,10 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     // MARK: Outbound
 
     func read(context: ChannelHandlerContext) {
-        if case .responding = state {
+        // While the engine answers, reading goes on (a client that leaves is seen at once, and the socket's read
+        // interest is not dropped and taken again for every request) until a pipelined part is waiting: then
+        // the next read waits for the answer to end.
+        if case .responding = state, !queued.isEmpty {
             readPending = true
             return
         }
@@ -218,10 +260,16 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     // MARK: Answering
 
-    private func answer(head: HTTPRequest, endpoint: UpstreamEndpoint, body: ByteBuffer, context: ChannelHandlerContext) {
+    private func answer(head: HTTPRequestHead, endpoint: UpstreamEndpoint, body: ByteBuffer, context: ChannelHandlerContext) {
         state = .responding
-        closeAfterAnswer = head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
-        let request = Request(head: head, body: RequestBody(buffer: body))
+        closeAfterAnswer = !head.isKeepAlive
+        acceptsChunked = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
+        guard let converted = Self.request(head) else {
+            // Not reachable for the routes answered here (a POST with a path); nothing sensible to answer.
+            context.close(promise: nil)
+            return
+        }
+        let request = Request(head: converted, body: RequestBody(buffer: body))
         let answerRequest = self.answerRequest
         let writer = ChannelAnswerWriter(front: self, channel: context.channel)
         if #available(macOS 15, *) {
@@ -240,56 +288,148 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         }
     }
 
-    /// Writes parts of the answer; on the event loop.
-    fileprivate func send(_ parts: [HTTPResponsePart], flush: Bool, promise: EventLoopPromise<Void>?) {
-        guard let context else {
-            promise?.fail(ChannelError.ioOnClosedChannel)
-            return
+    /// Writes a whole answer of known length, its head and body in one flush; on the event loop. Small bodies
+    /// are copied behind the head, so the answer is one buffer.
+    fileprivate func send(head: HTTPResponse, bodies: [ByteBuffer]) {
+        guard let context, let encoder else { return }
+        var size = 0
+        for body in bodies { size += body.readableBytes }
+        var buffer = context.channel.allocator.buffer(capacity: 512 + (size <= 16 * 1024 ? size : 0))
+        framing = renderHead(head, into: &buffer)
+        if size <= 16 * 1024 {
+            for body in bodies { appendBody(body, to: &buffer) }
+            encoder.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
+        } else {
+            encoder.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
+            for body in bodies { writeBody(body, encoder: encoder) }
         }
-        for (index, part) in parts.enumerated() {
-            context.write(wrapOutboundOut(part), promise: index == parts.count - 1 ? promise : nil)
-        }
-        if flush { context.flush() }
+        end(encoder: encoder)
     }
 
-    /// Writes a stream's chunk (after its head, the first time) and flushes; on the event loop.
-    ///
-    /// The head goes through the HTTP/1 codecs, which pick the framing and write it. A stream's head has no
-    /// length, so on HTTP/1.1 its body is chunked: each chunk is then framed here, in one buffer, and written
-    /// from the encoder's place in the pipeline, skipping the HTTP-types conversion and the encoder's three
-    /// writes per chunk. The end still goes through both, so the encoder writes the last chunk.
+    /// Writes a stream's chunk (after its head, the first time) and flushes; on the event loop. The head and the
+    /// first chunk go out in one buffer.
     fileprivate func send(head: HTTPResponse?, body: ByteBuffer, promise: EventLoopPromise<Void>?) {
-        guard let context else {
+        guard let context, let encoder else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
         if let head {
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-            framesChunks = encoder != nil && Self.isChunked(head)
-        }
-        guard framesChunks, let encoder else {
-            context.writeAndFlush(wrapOutboundOut(.body(body)), promise: promise)
+            var buffer = context.channel.allocator.buffer(capacity: 512 + body.readableBytes)
+            framing = renderHead(head, into: &buffer)
+            appendBody(body, to: &buffer)
+            encoder.writeAndFlush(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
             return
         }
-        guard body.readableBytes > 0 else {
-            // An empty chunk would end the body: nothing to write.
-            context.flush()
+        guard body.readableBytes > 0, framing != .none else {
+            // An empty chunk would end a chunked body: nothing to write.
             promise?.succeed()
             return
         }
-        var framed = context.channel.allocator.buffer(capacity: body.readableBytes + 20)
-        Self.writeChunkHeader(body.readableBytes, to: &framed)
-        framed.writeImmutableBuffer(body)
-        framed.writeStaticString("\r\n")
-        encoder.writeAndFlush(NIOAny(IOData.byteBuffer(framed)), promise: promise)
+        if framing == .chunked {
+            var framed = context.channel.allocator.buffer(capacity: body.readableBytes + 20)
+            appendBody(body, to: &framed)
+            encoder.writeAndFlush(NIOAny(IOData.byteBuffer(framed)), promise: promise)
+        } else {
+            encoder.writeAndFlush(NIOAny(IOData.byteBuffer(body)), promise: promise)
+        }
     }
 
-    /// Whether HTTP/1.1's response encoder sends a body after `head` chunked: a status that has a body and
-    /// neither a length nor a transfer coding of its own (the codec always answers as HTTP/1.1).
-    static func isChunked(_ head: HTTPResponse) -> Bool {
+    /// Ends a stream (writing its head first if nothing was written); on the event loop.
+    fileprivate func finish(head: HTTPResponse?) {
+        guard let context, let encoder else { return }
+        if let head {
+            var buffer = context.channel.allocator.buffer(capacity: 512)
+            framing = renderHead(head, into: &buffer)
+            encoder.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
+        }
+        end(encoder: encoder)
+    }
+
+    /// Writes the end of the body (the last chunk, when chunked), flushes, and lets the connection go on.
+    private func end(encoder: ChannelHandlerContext) {
+        if framing == .chunked {
+            var last = encoder.channel.allocator.buffer(capacity: 5)
+            last.writeStaticString("0\r\n\r\n")
+            encoder.write(NIOAny(IOData.byteBuffer(last)), promise: nil)
+        }
+        encoder.flush()
+        answered()
+    }
+
+    /// A body's bytes appended to `buffer`, framed as the answer's framing says.
+    private func appendBody(_ body: ByteBuffer, to buffer: inout ByteBuffer) {
+        switch framing {
+        case .none: return
+        case .chunked:
+            guard body.readableBytes > 0 else { return }
+            Self.writeChunkHeader(body.readableBytes, to: &buffer)
+            buffer.writeImmutableBuffer(body)
+            buffer.writeStaticString("\r\n")
+        case .length, .untilClose:
+            buffer.writeImmutableBuffer(body)
+        }
+    }
+
+    /// A body written on its own, framed as the answer's framing says.
+    private func writeBody(_ body: ByteBuffer, encoder: ChannelHandlerContext) {
+        if framing == .chunked {
+            var framed = encoder.channel.allocator.buffer(capacity: body.readableBytes + 20)
+            appendBody(body, to: &framed)
+            encoder.write(NIOAny(IOData.byteBuffer(framed)), promise: nil)
+        } else if framing != .none {
+            encoder.write(NIOAny(IOData.byteBuffer(body)), promise: nil)
+        }
+    }
+
+    /// Renders an answer's head for this connection and returns how its body is framed; `date`, `server` and
+    /// the framing headers are the front's own.
+    private func renderHead(_ head: HTTPResponse, into buffer: inout ByteBuffer) -> Framing {
+        let framing = Self.renderHead(
+            head, date: HTTPDate.now, server: serverName, acceptsChunked: acceptsChunked, close: closeAfterAnswer,
+            into: &buffer)
+        if framing == .untilClose { closeAfterAnswer = true }
+        return framing
+    }
+
+    /// Renders `head` as HTTP/1.1 (as NIO's response encoder would): its status line and fields, then `date`,
+    /// `server`, `connection: close` when `close` (or when the body is delimited by closing), and
+    /// `transfer-encoding: chunked` when the body has no length and the client reads chunks. The fields' own
+    /// `date`, `server`, `connection` and `transfer-encoding` are left out, and `content-length` too when the
+    /// status has no body. Returns how the body is framed.
+    static func renderHead(
+        _ head: HTTPResponse, date: String, server: String, acceptsChunked: Bool, close: Bool, into buffer: inout ByteBuffer
+    ) -> Framing {
         let code = head.status.code
-        return code >= 200 && code != 204 && code != 304 && head.headerFields[.contentLength] == nil
-            && head.headerFields[.transferEncoding] == nil
+        let hasBody = code >= 200 && code != 204 && code != 304
+        buffer.writeStaticString("HTTP/1.1 ")
+        buffer.writeString(String(code))
+        buffer.writeStaticString(" ")
+        buffer.writeString(head.status.reasonPhrase)
+        buffer.writeStaticString("\r\n")
+        var hasLength = false
+        for field in head.headerFields {
+            switch field.name {
+            case .date, .server, .connection, .transferEncoding: continue
+            case .contentLength:
+                guard hasBody else { continue }
+                hasLength = true
+            default: break
+            }
+            buffer.writeString(field.name.rawName)
+            buffer.writeStaticString(": ")
+            buffer.writeString(field.value)
+            buffer.writeStaticString("\r\n")
+        }
+        let framing: Framing = !hasBody ? .none : hasLength ? .length : acceptsChunked ? .chunked : .untilClose
+        buffer.writeStaticString("date: ")
+        buffer.writeString(date)
+        buffer.writeStaticString("\r\nserver: ")
+        buffer.writeString(server)
+        buffer.writeStaticString("\r\n")
+        if close || framing == .untilClose { buffer.writeStaticString("connection: close\r\n") }
+        if framing == .chunked { buffer.writeStaticString("transfer-encoding: chunked\r\n") }
+        buffer.writeStaticString("\r\n")
+        return framing
     }
 
     /// `SIZE\r\n`, the size in lower-case hex.
@@ -308,7 +448,7 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     fileprivate func answered() {
         task = nil
         state = .idle
-        framesChunks = false
+        framing = .length
         guard let context else { return }
         if closeAfterAnswer {
             context.close(promise: nil)
@@ -352,12 +492,10 @@ private struct ChannelAnswerWriter: Sendable {
     let channel: any Channel
 
     func write(_ response: Response) async {
-        var head = response.head
-        head.headerFields[.date] = HTTPDate.now
-        head.headerFields[.server] = front.serverName
         let ended = EndFlag()
         let body = ChunkWriter(
-            front: front, channel: channel, head: head, buffered: response.body.contentLength != nil, ended: ended)
+            front: front, channel: channel, head: response.head, buffered: response.body.contentLength != nil,
+            ended: ended)
         do {
             try await response.body.write(body)
             if ended.value.load(ordering: .relaxed) { return }
@@ -433,20 +571,25 @@ private struct ChunkWriter: ResponseBodyWriter, Sendable {
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
-        var parts: [HTTPResponsePart] = []
-        if !headSent { parts.append(.head(head)) }
-        parts += held.map { .body($0) }
-        parts.append(.end(trailingHeaders))
+        // Trailers are not sent: no answer of the engine has any.
         ended.value.store(true, ordering: .relaxed)
         // Not waited for: the task ends here, and a failed write closes the channel, which is all there is to do.
+        let head: HTTPResponse? = headSent ? nil : self.head
+        let held = self.held
+        let buffered = self.buffered
         if channel.eventLoop.inEventLoop {
-            front.send(parts, flush: true, promise: nil)
-            front.answered()
+            Self.end(front: front, head: head, held: held, buffered: buffered)
         } else {
-            channel.eventLoop.execute { [front, parts] in
-                front.send(parts, flush: true, promise: nil)
-                front.answered()
-            }
+            channel.eventLoop.execute { [front] in Self.end(front: front, head: head, held: held, buffered: buffered) }
+        }
+    }
+
+    /// The answer's end on the event loop: a held answer whole, or a stream's end.
+    private static func end(front: CompletionFront, head: HTTPResponse?, held: [ByteBuffer], buffered: Bool) {
+        if buffered, let head {
+            front.send(head: head, bodies: held)
+        } else {
+            front.finish(head: head)
         }
     }
 }

@@ -103,8 +103,7 @@ public struct ProxyServer: Sendable {
         let store = self.store
         return Application(
             router: buildRouter(),
-            server: .http1(
-                configuration: .init(additionalChannelHandlers: [CompletionFront(store: store, serverName: "switchyard")])),
+            server: .fronted { CompletionFront(store: store, serverName: "switchyard") },
             configuration: .init(address: .hostname(host, port: port), serverName: "switchyard"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: engine.logger)

@@ -70,20 +70,18 @@ public struct MockUpstream: Sendable {
     {
         // The completion routes are answered by a front ahead of the router, as in the proxy: the mock then costs
         // the benchmarks' direct path (and the CPU it shares with the proxy) what a lean upstream would.
-        let front = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [
-                CompletionFront(
-                    serverName: "switchyard-mock", bodyLimit: { 64 * 1024 * 1024 },
-                    route: { CompletionFront.endpoint(method: $0, path: $1, versioned: true) },
-                    answer: { request, body, endpoint in await self.handle(request, body: body, kind: endpoint) })
-            ])
-        var server = HTTPServerBuilder.http1(configuration: front)
+        let front = HTTPServerBuilder.fronted {
+            CompletionFront(
+                serverName: "switchyard-mock", bodyLimit: { 64 * 1024 * 1024 },
+                route: { CompletionFront.endpoint(method: $0, path: $1, versioned: true) },
+                answer: { request, body, endpoint in await self.handle(request, body: body, kind: endpoint) })
+        }
+        var server = front
         if let tls = options.tls {
             let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateFile).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
             server = try .tls(
-                .http1(configuration: front),
-                tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+                front, tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
         }
         return Application(
             router: buildRouter(),
