@@ -85,6 +85,25 @@ import Testing
 }
 
 @Suite struct HexTests {
+    @Test func pooledRandomWordsDifferAcrossRefillsAndThreads() async {
+        // 64 words per refill: 4,000 words cross many refills, from several threads at once.
+        let words = await withTaskGroup(of: [UInt64].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    var generator = PooledRandomGenerator()
+                    return (0..<1000).map { _ in generator.next() }
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(Set(words).count == words.count)
+        // Each bit is set in about half the words (4,000 fair coin flips: far outside 1,700...2,300 is broken).
+        for bit in 0..<64 {
+            let set = words.filter { $0 & (1 << UInt64(bit)) != 0 }.count
+            #expect((1700...2300).contains(set), "bit \(bit) set in \(set) of \(words.count) words")
+        }
+    }
+
     @Test func uuidsAreVersion4InLowerCaseAndDiffer() {
         let ids = (0..<200).map { _ in Hex.uuid() }
         #expect(Set(ids).count == ids.count)

@@ -6,6 +6,22 @@ import Testing
 @testable import SwitchyardServer
 
 @Suite struct ChatCompletionTests {
+    @Test func promptsSmallAndLargeReachTheUpstreamWhole() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                // Up to 16 KiB the body is written in one buffer behind the head; above, after it: both whole.
+                for size in [10, 16 * 1024 - 200, 16 * 1024, 300_000] {
+                    let prompt = String(repeating: "abcdefghij", count: size / 10)
+                    let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("grok-code-fast-1", prompt))
+                    #expect(result.status == 200, "\(size): \(result.text.prefix(200))")
+                    let seen = try #require(mock.recorder.requests.last?.body?.objectValue)
+                    let content = seen["messages"]?.arrayValue?.last?.objectValue?["content"]?.stringValue
+                    #expect(content == prompt, "\(size): the prompt arrived with \(content?.utf8.count ?? -1) bytes")
+                }
+            }
+        }
+    }
+
     @Test func jsonChatIsProxiedWithTheDeploymentKeyAndLogged() async throws {
         try await withMockUpstream { mock in
             try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in

@@ -76,6 +76,12 @@ import Testing
             String(buffer: head)
                 == "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:8080\r\ncontent-type: application/json\r\n"
                 + "authorization: Bearer xai-test-key\r\ncontent-length: 42\r\n\r\n")
+        // A body given is copied in right after the blank line, the whole request in one buffer.
+        let body = "{\"model\":\"grok-code-fast-1\"}"
+        let whole = try UpstreamHTTPClient.renderHead(
+            path: "/v1/chat/completions", host: "h", headers: [], contentLength: body.utf8.count,
+            appending: ByteBuffer(string: body))
+        #expect(String(buffer: whole) == "POST /v1/chat/completions HTTP/1.1\r\nhost: h\r\ncontent-length: 28\r\n\r\n" + body)
         for bad in ["Bearer xai-test-key\n", "a\rb", "a\u{0}b"] {
             #expect(throws: UpstreamClientError.invalidHeader("authorization")) {
                 _ = try UpstreamHTTPClient.renderHead(

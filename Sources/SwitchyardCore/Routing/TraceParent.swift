@@ -37,7 +37,8 @@ public struct TraceParent: Sendable, Equatable {
 
     /// The same trace and flags with a new, random parent id: the proxy's span.
     public func continued() -> TraceParent {
-        let id = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        var generator = PooledRandomGenerator()
+        let id = String(UInt64.random(in: 1...UInt64.max, using: &generator), radix: 16)
         return TraceParent(traceID: traceID, parentID: String(repeating: "0", count: 16 - id.count) + id, flags: flags)
     }
 

@@ -22,7 +22,7 @@ public enum Hex {
 
     /// A random (version 4) UUID in lowercase, e.g. `0f8e2c1a-6b4d-4e2f-9a31-5c7d8e9f0a1b`.
     public static func uuid() -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = PooledRandomGenerator()
         var high = generator.next() as UInt64
         var low = generator.next() as UInt64
         high = (high & ~0xF000) | 0x4000  // version 4

@@ -113,16 +113,17 @@ public final class DeploymentRouter: Sendable {
     private func choose(_ candidates: [Deployment], _ snapshots: [DeploymentSlot.Snapshot]) -> Int {
         guard candidates.count > 1 else { return 0 }
         let indices = Array(candidates.indices)
+        var random = PooledRandomGenerator()
         func lowest(_ score: (Int) -> Double) -> Int {
             let scores = indices.map(score)
             let best = scores.min() ?? 0
-            return indices.filter { scores[$0] == best }.randomElement() ?? 0
+            return indices.filter { scores[$0] == best }.randomElement(using: &random) ?? 0
         }
         switch strategy {
         case .simpleShuffle:
             let total = candidates.reduce(0) { $0 + max($1.weight, 0) }
-            guard total > 0 else { return indices.randomElement() ?? 0 }
-            var point = Double.random(in: 0..<total)
+            guard total > 0 else { return indices.randomElement(using: &random) ?? 0 }
+            var point = Double.random(in: 0..<total, using: &random)
             for index in indices {
                 point -= max(candidates[index].weight, 0)
                 if point < 0 { return index }

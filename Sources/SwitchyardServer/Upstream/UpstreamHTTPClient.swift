@@ -101,9 +101,14 @@ public final class UpstreamHTTPClient: Sendable {
     ) async throws -> UpstreamResponse {
         guard !isShutDown.load(ordering: .relaxed) else { throw UpstreamClientError.shutDown }
         let (target, path) = try target(for: url)
-        let head = try Self.renderHead(path: path, host: target.hostHeader, headers: headers, contentLength: body.readableBytes)
+        // A body of usual size is copied behind the head: the request is then one buffer and one write.
+        let inline = body.readableBytes <= 16 * 1024
+        let head = try Self.renderHead(
+            path: path, host: target.hostHeader, headers: headers, contentLength: body.readableBytes,
+            appending: inline ? body : nil)
         let request = UpstreamRequest(
-            head: head, body: body, deadline: firstByteDeadline, idleTimeout: idleTimeout, collectLimit: collectUpTo,
+            head: head, body: inline ? ByteBuffer() : body, deadline: firstByteDeadline, idleTimeout: idleTimeout,
+            collectLimit: collectUpTo,
             totalDeadline: totalDeadline)
         // A kept-alive connection the upstream closed meanwhile fails before any byte of an answer: that one
         // attempt is made again on a new connection.
@@ -121,11 +126,12 @@ public final class UpstreamHTTPClient: Sendable {
     /// The request line and header block of a POST, as bytes: built in one array and handed to the socket as one
     /// buffer (NIO's encoder wrote each name, separator and value into the buffer one call at a time, and its
     /// header container checked each field again on the way in). A name or value with a line break or NUL is
-    /// refused, as NIO's outbound header validation did.
+    /// refused, as NIO's outbound header validation did. `body`, when given, follows the head in the same buffer.
     static func renderHead(
-        path: String, host: String, headers: [UpstreamHeaderSet.Field], contentLength: Int
+        path: String, host: String, headers: [UpstreamHeaderSet.Field], contentLength: Int, appending body: ByteBuffer? = nil
     ) throws(UpstreamClientError) -> ByteBuffer {
-        var head = HeadBytes(capacity: 96 + path.utf8.count + host.utf8.count + headers.count * 48)
+        var head = HeadBytes(
+            capacity: 96 + path.utf8.count + host.utf8.count + headers.count * 48 + (body?.readableBytes ?? 0))
         head.add("POST ")
         guard head.addChecked(path) else { throw UpstreamClientError.invalidURL(path) }
         head.add(" HTTP/1.1\r\n")
@@ -133,6 +139,7 @@ public final class UpstreamHTTPClient: Sendable {
         for header in headers { try head.field(header.name, header.value) }
         try head.field("content-length", String(contentLength))
         head.add("\r\n")
+        if let body { body.withUnsafeReadableBytes { head.bytes.append(contentsOf: $0) } }
         return ByteBuffer(bytes: head.bytes)
     }
 
@@ -449,6 +456,9 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     weak var connection: UpstreamConnection?
     private var state = State.idle
     private var context: ChannelHandlerContext?
+    /// The request writer's place in the pipeline: a request's bytes are written from there, so they pass neither
+    /// the writer nor the response decoder (which only needs to see a head go out).
+    private var bytesContext: ChannelHandlerContext?
     private var generation = 0
     private var wantsMore = true
     private var readPending = false
@@ -470,10 +480,12 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        bytesContext = try? context.pipeline.syncOperations.context(handlerType: RenderedRequestWriter.self)
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        bytesContext = nil
     }
 
     func start(_ request: UpstreamRequest, continuation: CheckedContinuation<UpstreamResponse, any Error>) {
@@ -488,9 +500,17 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         timer?.cancel()
         timer = eventLoop.scheduleTask(deadline: request.deadline) { [self] in fail(UpstreamClientError.firstByteTimeout) }
         context.write(wrapOutboundOut(.head(Self.observedHead)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(request.head))), promise: nil)
-        if request.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        if let bytesContext {
+            bytesContext.write(NIOAny(IOData.byteBuffer(request.head)), promise: nil)
+            if request.body.readableBytes > 0 { bytesContext.write(NIOAny(IOData.byteBuffer(request.body)), promise: nil) }
+            bytesContext.flush()
+        } else {
+            context.write(wrapOutboundOut(.body(.byteBuffer(request.head))), promise: nil)
+            if request.body.readableBytes > 0 {
+                context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil)
+            }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
         if readPending {
             readPending = false
             context.read()
@@ -657,8 +677,9 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     }
 }
 
-/// Writes a request whose head comes already rendered: the head part itself is not written (its bytes are the
-/// first body part), body parts go out as they are, and the end adds nothing (every request has a length).
+/// Writes a request whose head comes already rendered: the head part itself is not written (the handler writes
+/// the request's bytes from this handler's place in the pipeline), body parts go out as they are, and the end
+/// adds nothing (every request has a length).
 final class RenderedRequestWriter: ChannelOutboundHandler, RemovableChannelHandler, Sendable {
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = IOData
