@@ -105,6 +105,11 @@ import Testing
         #expect(!empty.text.lowercased().contains("content-length"))
         #expect(!empty.text.contains("transfer-encoding"))
         #expect(render(HTTPResponse(status: .notModified)).framing == .none)
+        // A head past the first guess of its size is rendered whole.
+        let long = String(repeating: "x", count: 3000)
+        let big = render(HTTPResponse(status: .ok, headerFields: [HTTPField.Name("x-long")!: long, .contentLength: "0"]))
+        #expect(big.text.hasPrefix("HTTP/1.1 200 OK\r\nx-long: \(long)\r\nContent-Length: 0\r\ndate: "), "\(big.text.prefix(60))")
+        #expect(big.text.hasSuffix("server: switchyard\r\n\r\n"))
     }
 
     @Test func anHTTP10ClientGetsAStreamDelimitedByClosingTheConnection() async throws {

@@ -401,35 +401,41 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     ) -> Framing {
         let code = head.status.code
         let hasBody = code >= 200 && code != 204 && code != 304
-        buffer.writeStaticString("HTTP/1.1 ")
-        buffer.writeString(String(code))
-        buffer.writeStaticString(" ")
-        buffer.writeString(head.status.reasonPhrase)
-        buffer.writeStaticString("\r\n")
-        var hasLength = false
-        for field in head.headerFields {
-            switch field.name {
-            case .date, .server, .connection, .transferEncoding: continue
-            case .contentLength:
-                guard hasBody else { continue }
-                hasLength = true
-            default: break
+        return buffer.writeRendered(estimate: 512) { out in
+            out.add("HTTP/1.1 ")
+            out.add(decimal: code)
+            out.add(" ")
+            out.add(head.status.reasonPhrase)
+            out.add("\r\n")
+            var hasLength = false
+            for field in head.headerFields {
+                let name = field.name.canonicalName
+                // One comparison at most per field: the names set here differ in length.
+                switch name.utf8.count {
+                case 4 where name == "date", 6 where name == "server", 10 where name == "connection",
+                    17 where name == "transfer-encoding":
+                    continue
+                case 14 where name == "content-length":
+                    guard hasBody else { continue }
+                    hasLength = true
+                default: break
+                }
+                out.add(field.name.rawName)
+                out.add(": ")
+                out.add(field.value)
+                out.add("\r\n")
             }
-            buffer.writeString(field.name.rawName)
-            buffer.writeStaticString(": ")
-            buffer.writeString(field.value)
-            buffer.writeStaticString("\r\n")
+            let framing: Framing = !hasBody ? .none : hasLength ? .length : acceptsChunked ? .chunked : .untilClose
+            out.add("date: ")
+            out.add(date)
+            out.add("\r\nserver: ")
+            out.add(server)
+            out.add("\r\n")
+            if close || framing == .untilClose { out.add("connection: close\r\n") }
+            if framing == .chunked { out.add("transfer-encoding: chunked\r\n") }
+            out.add("\r\n")
+            return framing
         }
-        let framing: Framing = !hasBody ? .none : hasLength ? .length : acceptsChunked ? .chunked : .untilClose
-        buffer.writeStaticString("date: ")
-        buffer.writeString(date)
-        buffer.writeStaticString("\r\nserver: ")
-        buffer.writeString(server)
-        buffer.writeStaticString("\r\n")
-        if close || framing == .untilClose { buffer.writeStaticString("connection: close\r\n") }
-        if framing == .chunked { buffer.writeStaticString("transfer-encoding: chunked\r\n") }
-        buffer.writeStaticString("\r\n")
-        return framing
     }
 
     /// `SIZE\r\n`, the size in lower-case hex.

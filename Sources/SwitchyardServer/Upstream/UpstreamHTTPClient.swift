@@ -123,52 +123,37 @@ public final class UpstreamHTTPClient: Sendable {
         return try await connection.send(request)
     }
 
-    /// The request line and header block of a POST, as bytes: built in one array and handed to the socket as one
-    /// buffer (NIO's encoder wrote each name, separator and value into the buffer one call at a time, and its
-    /// header container checked each field again on the way in). A name or value with a line break or NUL is
+    /// The request line and header block of a POST, as bytes: written into the buffer's memory in one go and
+    /// handed to the socket as one buffer (NIO's encoder wrote each name, separator and value into the buffer one
+    /// call at a time, and its header container checked each field again on the way in). A name or value with a line break or NUL is
     /// refused, as NIO's outbound header validation did. `body`, when given, follows the head in the same buffer.
     static func renderHead(
         path: String, host: String, headers: [UpstreamHeaderSet.Field], contentLength: Int, appending body: ByteBuffer? = nil
     ) throws(UpstreamClientError) -> ByteBuffer {
-        var head = HeadBytes(
-            capacity: 96 + path.utf8.count + host.utf8.count + headers.count * 48 + (body?.readableBytes ?? 0))
-        head.add("POST ")
-        guard head.addChecked(path) else { throw UpstreamClientError.invalidURL(path) }
-        head.add(" HTTP/1.1\r\n")
-        try head.field("host", host)
-        for header in headers { try head.field(header.name, header.value) }
-        try head.field("content-length", String(contentLength))
-        head.add("\r\n")
-        if let body { body.withUnsafeReadableBytes { head.bytes.append(contentsOf: $0) } }
-        return ByteBuffer(bytes: head.bytes)
+        let estimate = 96 + path.utf8.count + host.utf8.count + headers.count * 64 + (body?.readableBytes ?? 0)
+        var buffer = ByteBuffer()
+        try buffer.writeRendered(estimate: estimate) { (head) throws(UpstreamClientError) in
+            head.add("POST ")
+            guard head.addChecked(path) else { throw UpstreamClientError.invalidURL(path) }
+            head.add(" HTTP/1.1\r\n")
+            try Self.field("host", host, to: &head)
+            for header in headers { try Self.field(header.name, header.value, to: &head) }
+            head.add("content-length: ")
+            head.add(decimal: contentLength)
+            head.add("\r\n\r\n")
+            if let body { body.withUnsafeReadableBytes { head.add($0) } }
+        }
+        return buffer
     }
 
-    /// The bytes of a request head as they are built.
-    private struct HeadBytes {
-        var bytes: [UInt8] = []
-
-        init(capacity: Int) { bytes.reserveCapacity(capacity) }
-
-        mutating func add(_ text: StaticString) {
-            text.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        }
-
-        /// Appends `text`; false (and nothing appended) when it holds CR, LF or NUL.
-        mutating func addChecked(_ text: String) -> Bool {
-            var text = text
-            return text.withUTF8 { utf8 in
-                for byte in utf8 where byte == 0x0D || byte == 0x0A || byte == 0 { return false }
-                bytes.append(contentsOf: utf8)
-                return true
-            }
-        }
-
-        mutating func field(_ name: String, _ value: String) throws(UpstreamClientError) {
-            guard addChecked(name) else { throw UpstreamClientError.invalidHeader(name) }
-            add(": ")
-            guard addChecked(value) else { throw UpstreamClientError.invalidHeader(name) }
-            add("\r\n")
-        }
+    /// A header line; a name or value holding CR, LF or NUL is refused, naming the header only.
+    private static func field(
+        _ name: String, _ value: String, to head: inout RawByteWriter
+    ) throws(UpstreamClientError) {
+        guard head.addChecked(name) else { throw UpstreamClientError.invalidHeader(name) }
+        head.add(": ")
+        guard head.addChecked(value) else { throw UpstreamClientError.invalidHeader(name) }
+        head.add("\r\n")
     }
 
     /// Closes every idle connection; requests still running fail.
