@@ -94,3 +94,14 @@ import Testing
         }
     }
 }
+
+@Suite struct PassedHeaderTests {
+    @Test func onlyRateLimitAndRetryHeadersOfTheUpstreamPassInAnyCase() {
+        for name in ["x-ratelimit-remaining-requests", "X-RateLimit-Limit-Tokens", "retry-after", "Retry-After", "RETRY-AFTER"] {
+            #expect(UpstreamRelay.isPassed(name), "\(name)")
+        }
+        for name in ["", "x", "x-ratelimit", "x-request-id", "content-type", "Server", "set-cookie", "retry", "rx-ratelimit-a"] {
+            #expect(!UpstreamRelay.isPassed(name), "\(name)")
+        }
+    }
+}

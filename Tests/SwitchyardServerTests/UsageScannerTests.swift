@@ -21,6 +21,24 @@ import Testing
         #expect(found?.objectValue?["note"]?.stringValue == "} {", "braces inside strings are skipped")
     }
 
+    @Test func answersUsageIsReadInPlaceOrParsedWhenOdd() {
+        let answer =
+            #"{"id":"x","usage":{"prompt_tokens":3,"completion_tokens":5,"completion_tokens_details":{"reasoning_tokens":2}}}"#
+        #expect(
+            UsageScanner.read(in: ByteBuffer(string: answer), completionIncludesReasoning: false)
+                == Usage(promptTokens: 3, completionTokens: 5, reasoningTokens: 2))
+        #expect(
+            UsageScanner.read(in: ByteBuffer(string: answer), completionIncludesReasoning: true)
+                == Usage(promptTokens: 3, completionTokens: 3, reasoningTokens: 2))
+        // An escaped key is beyond the direct reader: the parser reads it (as `prompt_tokens`).
+        let escaped = #"{"usage":{"prompt_tokens":4}}"#
+        #expect(UsageScanner.read(in: ByteBuffer(string: escaped), completionIncludesReasoning: false) == Usage(promptTokens: 4))
+        #expect(
+            UsageScanner.read(in: ByteBuffer(string: #"{"usage":{"prompt_tokens":01}}"#), completionIncludesReasoning: false)
+                == nil)
+        #expect(UsageScanner.read(in: ByteBuffer(string: #"{"id":"no usage"}"#), completionIncludesReasoning: false) == nil)
+    }
+
     @Test func ignoresQuotedMentionsAndOddShapes() {
         #expect(usage(#"{"content":"say \"usage\":{\"x\":1} now"}"#) == nil, "an escaped mention in a string")
         #expect(usage(#"{"usage":null}"#) == nil, "not an object")

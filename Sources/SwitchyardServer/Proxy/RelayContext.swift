@@ -1,3 +1,4 @@
+import NIOCore
 import SwitchyardCore
 
 /// The per-request facts a relay needs to finish the request and write its record.
@@ -39,6 +40,12 @@ struct RelayContext: Sendable {
             let choice = object["choices"]?.arrayValue?.first?.objectValue
         else { return nil }
         return choice["message"]?.objectValue?["content"]?.stringValue ?? choice["text"]?.stringValue
+    }
+
+    /// The usage of a JSON answer, read in place, in this deployment's semantics.
+    func usage(in answer: ByteBuffer) -> Usage? {
+        UsageScanner.read(
+            in: answer, completionIncludesReasoning: deployment.provider?.completionIncludesReasoning ?? false)
     }
 
     /// Usage from an OpenAI-shaped `usage` value in this deployment's semantics.

@@ -81,7 +81,7 @@ enum UpstreamRelay {
         }
         // The answer is relayed as the buffer it arrived in; its usage is read in place.
         context.finish(
-            status: 200, usage: context.usage(from: UsageScanner.usage(in: buffer)), firstByte: firstByte,
+            status: 200, usage: context.usage(in: buffer), firstByte: firstByte,
             completion: context.storesText ? RelayContext.completionText(in: Array(buffer.readableBytesView)) : nil)
         var responseHeaders = passedHeaders(response.headers, requestID: context.requestID, deployment: deployment.id)
         responseHeaders[.contentType] = contentType.isEmpty ? "application/json" : contentType
@@ -101,12 +101,19 @@ enum UpstreamRelay {
     /// most headers of an answer are not passed, and lower-casing each name was a string per header).
     static func isPassed(_ name: String) -> Bool {
         let bytes = name.utf8
+        // Most names are ruled out by their first letter.
+        guard let first = bytes.first, passedFirstBytes[Int(first)] else { return false }
         return passedHeaderPrefixUTF8.contains { prefix in
             bytes.count >= prefix.count && zip(bytes, prefix).allSatisfy { ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 }
         }
     }
 
     private static let passedHeaderPrefixUTF8 = passedHeaderPrefixes.map { Array($0.utf8) }
+
+    /// For each byte, whether a passed name can start with it (either case).
+    private static let passedFirstBytes: [Bool] = (0..<256).map { byte in
+        passedHeaderPrefixUTF8.contains { prefix in prefix.first.map { Int($0) == byte || Int($0) == byte | 0x20 } ?? false }
+    }
 
     /// Reads at most `limit` bytes of a body, ignoring the rest.
     static func readBounded(_ body: UpstreamResponse.Body, limit: Int) async throws -> [UInt8] {

@@ -3,20 +3,42 @@ import SwitchyardCore
 
 /// Finds the top-level `usage` object in a response without parsing the whole body.
 enum UsageScanner {
-    /// The `usage` object of an answer held in a buffer, read in place.
+    /// The usage of an answer held in a buffer, read in place: the object's bytes are read directly when they
+    /// are plain JSON (the usual case), else parsed.
+    static func read(in buffer: ByteBuffer, completionIncludesReasoning: Bool) -> Usage? {
+        buffer.withUnsafeReadableBytes { raw in
+            let bytes = UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count)
+            guard let range = objectRange(in: bytes) else { return nil }
+            let object = UnsafeBufferPointer(rebasing: bytes[range])
+            if let usage = Usage.read(object: object, completionIncludesReasoning: completionIncludesReasoning) {
+                return usage
+            }
+            return Usage(
+                json: try? JSONParser.parse(array: Array(object)), completionIncludesReasoning: completionIncludesReasoning)
+        }
+    }
+
+    /// The `usage` object of an answer held in a buffer, parsed.
     static func usage(in buffer: ByteBuffer) -> JSONValue? {
         buffer.withUnsafeReadableBytes { raw in
             usage(in: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
         }
     }
 
-    /// The `usage` object of an answer held in an array.
+    /// The `usage` object of an answer held in an array, parsed.
     static func usage(in bytes: [UInt8]) -> JSONValue? {
         bytes.withUnsafeBufferPointer { usage(in: $0) }
     }
 
     /// The value after the last unescaped `"usage":` in `bytes`, parsed; nil when there is none.
     static func usage(in bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+        guard let range = objectRange(in: bytes) else { return nil }
+        return try? JSONParser.parse(array: Array(bytes[range]))
+    }
+
+    /// Where the object after the last unescaped `"usage":` in `bytes` lies; nil when there is none (or the
+    /// value is not an object, or it does not end).
+    static func objectRange(in bytes: UnsafeBufferPointer<UInt8>) -> ClosedRange<Int>? {
         let needle: StaticString = "\"usage\""
         let length = needle.utf8CodeUnitCount
         guard bytes.count > length else { return nil }
@@ -35,7 +57,7 @@ enum UsageScanner {
                 while position < bytes.count, bytes[position] == UInt8(ascii: " ") { position += 1 }
                 guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else { return nil }
                 guard let end = matchingBrace(bytes, from: position) else { return nil }
-                return try? JSONParser.parse(array: Array(bytes[position...end]))
+                return position...end
             }
             index -= 1
         }
