@@ -59,6 +59,15 @@ import Testing
         }
     }
 
+    @Test func readsAnObjectFollowedByMoreBytesWhenAllowed() {
+        let bytes = Array(#"{"prompt_tokens":2,"x":"}"} ,"system_fingerprint":"fp"}"#.utf8)
+        let read = bytes.withUnsafeBufferPointer {
+            Usage.read(object: $0, completionIncludesReasoning: false, allowingTrailingBytes: true)
+        }
+        #expect(read == Usage(promptTokens: 2))
+        #expect(bytes.withUnsafeBufferPointer { Usage.read(object: $0, completionIncludesReasoning: false) } == nil)
+    }
+
     @Test func leavesWhatIsNotPlainJSONToTheParser() {
         let unreadable = [
             #"{"prompt\u005ftokens":3}"#,  // an escaped key

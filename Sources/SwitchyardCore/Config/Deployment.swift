@@ -10,7 +10,7 @@ public enum DeploymentStatus: Sendable, Equatable {
 }
 
 /// One resolved upstream target of an alias.
-public struct Deployment: Sendable {
+public final class Deployment: Sendable {
     /// Unique id: `model_info.id`, else `alias#N` (N counts the alias's deployments from 1).
     public let id: String
     /// The public alias.

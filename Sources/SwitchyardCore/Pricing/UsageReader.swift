@@ -3,8 +3,11 @@ extension Usage {
     /// parsed value (the last of repeated keys wins; a field that is not an integer counts as absent), without
     /// building the value: parsing it made a string of every key and a value of every member, and this runs on
     /// every answer. Nil when the bytes are not plainly one JSON object (a key with an escape, anything
-    /// malformed): the caller then parses them and reads the value.
-    public static func read(object bytes: UnsafeBufferPointer<UInt8>, completionIncludesReasoning: Bool) -> Usage? {
+    /// malformed): the caller then parses them and reads the value. With `allowingTrailingBytes`, the object
+    /// is read from the start of `bytes` and whatever follows its end is left alone.
+    public static func read(
+        object bytes: UnsafeBufferPointer<UInt8>, completionIncludesReasoning: Bool, allowingTrailingBytes: Bool = false
+    ) -> Usage? {
         var reader = UsageBytesReader(bytes: bytes)
         var prompt: Int?
         var input: Int?
@@ -23,7 +26,7 @@ extension Usage {
             if reader.keyIs(key, "prompt_tokens_details") { return reader.detail("cached_tokens", into: &cached) }
             return reader.skipValue(depth: 0)
         }
-        guard complete, reader.atEnd else { return nil }
+        guard complete, allowingTrailingBytes || reader.atEnd else { return nil }
         let reasoningTokens = reasoning ?? 0
         let completionTokens = completion ?? output ?? 0
         return Usage(

@@ -8,13 +8,18 @@ enum UsageScanner {
     static func read(in buffer: ByteBuffer, completionIncludesReasoning: Bool) -> Usage? {
         buffer.withUnsafeReadableBytes { raw in
             let bytes = UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count)
-            guard let range = objectRange(in: bytes) else { return nil }
-            let object = UnsafeBufferPointer(rebasing: bytes[range])
-            if let usage = Usage.read(object: object, completionIncludesReasoning: completionIncludesReasoning) {
+            guard let start = objectStart(in: bytes) else { return nil }
+            // Read from its opening brace; the reader finds the end itself.
+            if let usage = Usage.read(
+                object: UnsafeBufferPointer(rebasing: bytes[start...]), completionIncludesReasoning: completionIncludesReasoning,
+                allowingTrailingBytes: true)
+            {
                 return usage
             }
+            guard let end = matchingBrace(bytes, from: start) else { return nil }
             return Usage(
-                json: try? JSONParser.parse(array: Array(object)), completionIncludesReasoning: completionIncludesReasoning)
+                json: try? JSONParser.parse(array: Array(bytes[start...end])),
+                completionIncludesReasoning: completionIncludesReasoning)
         }
     }
 
@@ -39,6 +44,12 @@ enum UsageScanner {
     /// Where the object after the last unescaped `"usage":` in `bytes` lies; nil when there is none (or the
     /// value is not an object, or it does not end).
     static func objectRange(in bytes: UnsafeBufferPointer<UInt8>) -> ClosedRange<Int>? {
+        guard let start = objectStart(in: bytes), let end = matchingBrace(bytes, from: start) else { return nil }
+        return start...end
+    }
+
+    /// Where the value after the last unescaped `"usage":` in `bytes` opens, when it is an object.
+    static func objectStart(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         let needle: StaticString = "\"usage\""
         let length = needle.utf8CodeUnitCount
         guard bytes.count > length else { return nil }
@@ -56,8 +67,7 @@ enum UsageScanner {
                 position += 1
                 while position < bytes.count, bytes[position] == UInt8(ascii: " ") { position += 1 }
                 guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else { return nil }
-                guard let end = matchingBrace(bytes, from: position) else { return nil }
-                return position...end
+                return position
             }
             index -= 1
         }
