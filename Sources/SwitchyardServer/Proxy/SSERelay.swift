@@ -9,7 +9,7 @@ import SwitchyardCore
 /// Unchecked `Sendable`: the relay is owned by one task at a time, never shared. The request handler uses it
 /// to peek, then hands it to the response-body writer and never touches it again.
 final class SSERelay: @unchecked Sendable {
-    private var iterator: UpstreamBody.AsyncIterator
+    private let reader: UpstreamBodyReader
     private var splitter = SSEEventSplitter()
     private var pending: [[UInt8]] = []
     private let context: RelayContext
@@ -24,10 +24,10 @@ final class SSERelay: @unchecked Sendable {
     private var dataEvents = 0
 
     init(
-        iterator: UpstreamBody.AsyncIterator, context: RelayContext, firstByte: ContinuousClock.Instant,
+        reader: UpstreamBodyReader, context: RelayContext, firstByte: ContinuousClock.Instant,
         totalDeadline: ContinuousClock.Instant
     ) {
-        self.iterator = iterator
+        self.reader = reader
         self.context = context
         self.firstByte = firstByte
         self.totalDeadline = totalDeadline
@@ -56,7 +56,7 @@ final class SSERelay: @unchecked Sendable {
 
     /// The next upstream chunk, or nil at the end; enforces the total timeout at chunk boundaries.
     private func nextChunk() async throws -> ByteBuffer? {
-        let chunk = try await iterator.next()
+        let chunk = try await reader.next()
         if chunk != nil, ContinuousClock.now > totalDeadline {
             throw ProxyError.upstreamTimeout(deploymentID, which: "total", seconds: context.deployment.timeouts.total ?? 600)
         }

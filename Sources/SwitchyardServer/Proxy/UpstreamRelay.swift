@@ -65,7 +65,7 @@ enum UpstreamRelay {
                 throw ProxyError.upstreamUnreachable(deployment.id, detail: "the stream was read as a whole")
             }
             let relay = SSERelay(
-                iterator: events.makeAsyncIterator(), context: context, firstByte: firstByte,
+                reader: events, context: context, firstByte: firstByte,
                 totalDeadline: totalDeadline)
             try await relay.peek()
             var responseHeaders = passedHeaders(response.headers, requestID: context.requestID, deployment: deployment.id)
@@ -119,9 +119,9 @@ enum UpstreamRelay {
     static func readBounded(_ body: UpstreamResponse.Body, limit: Int) async throws -> [UInt8] {
         switch body {
         case .collected(let buffer): return Array(buffer.readableBytesView.prefix(limit))
-        case .streamed(let chunks):
+        case .streamed(let reader):
             var bytes: [UInt8] = []
-            for try await chunk in chunks {
+            while let chunk = try await reader.next() {
                 bytes.append(contentsOf: chunk.readableBytesView.prefix(limit - bytes.count))
                 if bytes.count >= limit { break }
             }

@@ -43,17 +43,12 @@ public struct UpstreamResponse: Sendable {
     public var headReceived = NIODeadline.now()
 
     public enum Body: Sendable {
-        /// Chunk by chunk; dropping its iterator before the end closes the connection.
-        case streamed(UpstreamBody)
+        /// Chunk by chunk; dropping its reader before the end closes the connection.
+        case streamed(UpstreamBodyReader)
         /// Whole (asked for with `collectUpTo`): no task hop per chunk, no back-pressure machinery.
         case collected(ByteBuffer)
     }
 }
-
-/// The body of an upstream response.
-public typealias UpstreamBody = NIOThrowingAsyncSequenceProducer<
-    ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, UpstreamBodyDelegate
->
 
 /// A lean HTTP/1.1 client for upstream calls: keep-alive connections per host, the request head and body
 /// written in one flush, the response body streamed with back-pressure (the socket is read only when the
@@ -403,26 +398,6 @@ final class UpstreamConnection: Sendable {
     }
 }
 
-/// Feeds back-pressure from the body's consumer to the connection.
-public struct UpstreamBodyDelegate: NIOAsyncSequenceProducerDelegate, Sendable {
-    let handler: UpstreamConnectionHandler
-    let generation: Int
-
-    /// The consumer wants more.
-    public func produceMore() {
-        let handler = self.handler
-        let generation = self.generation
-        handler.eventLoop.execute { handler.demand(generation: generation) }
-    }
-
-    /// The consumer went away (or the body ended).
-    public func didTerminate() {
-        let handler = self.handler
-        let generation = self.generation
-        handler.eventLoop.execute { handler.bodyTerminated(generation: generation) }
-    }
-}
-
 /// The channel handler of one upstream connection. All its state is touched on its event loop only.
 public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     public typealias InboundIn = HTTPClientResponsePart
@@ -432,7 +407,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     enum State {
         case idle
         case awaitingHead(CheckedContinuation<UpstreamResponse, any Error>, UpstreamRequest)
-        case streaming(UpstreamBody.Source, keepAlive: Bool)
+        case streaming(UpstreamBodyStream, keepAlive: Bool)
         case collecting(CheckedContinuation<UpstreamResponse, any Error>, UpstreamRequest, HTTPResponseHead, ByteBuffer)
         case closed
     }
@@ -445,7 +420,6 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     /// the writer nor the response decoder (which only needs to see a head go out).
     private var bytesContext: ChannelHandlerContext?
     private var generation = 0
-    private var wantsMore = true
     private var readPending = false
     private var timer: Scheduled<Void>?
     private var idleTimeout: TimeAmount = .seconds(120)
@@ -479,7 +453,6 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
             return
         }
         receivedAnything = false
-        wantsMore = true
         idleTimeout = request.idleTimeout
         state = .awaitingHead(continuation, request)
         timer?.cancel()
@@ -522,19 +495,17 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
                 return
             }
             generation += 1
-            let produced = UpstreamBody.makeSequence(
-                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
-                delegate: UpstreamBodyDelegate(handler: self, generation: generation))
-            state = .streaming(produced.source, keepAlive: head.isKeepAlive)
+            let stream = UpstreamBodyStream(loop: eventLoop, handler: self, generation: generation)
+            state = .streaming(stream, keepAlive: head.isKeepAlive)
             armIdleTimer()
             continuation.resume(
                 returning: UpstreamResponse(
-                    status: Int(head.status.code), headers: head.headers, body: .streamed(produced.sequence)))
+                    status: Int(head.status.code), headers: head.headers, body: .streamed(UpstreamBodyReader(stream))))
         case .body(var buffer):
             switch state {
-            case .streaming(let source, _):
+            case .streaming(let stream, _):
                 lastRead = .now()
-                if case .stopProducing = source.yield(buffer) { wantsMore = false }
+                stream.received(buffer)
             case .collecting(let continuation, let request, let head, var collected):
                 lastRead = .now()
                 if let deadline = request.totalDeadline, lastRead > deadline { return fail(UpstreamClientError.totalTimeout) }
@@ -553,12 +524,11 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
             }
         case .end:
             switch state {
-            case .streaming(let source, let keepAlive):
+            case .streaming(let stream, let keepAlive):
                 timer?.cancel()
                 timer = nil
                 state = .idle
-                wantsMore = true
-                source.finish()
+                stream.finish(nil)
                 if keepAlive, let connection { connection.release() } else { context.close(promise: nil) }
             case .collecting(let continuation, _, let head, let collected):
                 timer?.cancel()
@@ -575,7 +545,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     }
 
     public func read(context: ChannelHandlerContext) {
-        if case .streaming = state, !wantsMore {
+        if case .streaming(let stream, _) = state, !stream.wantsMore {
             readPending = true
         } else {
             context.read()
@@ -584,7 +554,6 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
 
     func demand(generation: Int) {
         guard generation == self.generation, case .streaming = state else { return }
-        wantsMore = true
         if readPending, let context {
             readPending = false
             context.read()
@@ -612,7 +581,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
             if let deadline = request.totalDeadline, now > deadline { return fail(UpstreamClientError.totalTimeout) }
         default: return
         }
-        if !wantsMore {
+        if case .streaming(let stream, _) = state, !stream.wantsMore {
             // The consumer is slow, not the upstream.
             lastRead = now
         } else if now - lastRead >= idleTimeout {
@@ -655,7 +624,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         state = .closed
         switch current {
         case .awaitingHead(let continuation, _), .collecting(let continuation, _, _, _): continuation.resume(throwing: error)
-        case .streaming(let source, _): source.finish(error)
+        case .streaming(let stream, _): stream.finish(error)
         case .idle, .closed: break
         }
         context?.close(promise: nil)
