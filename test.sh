@@ -15,4 +15,6 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null; then
 fi
 swift build --build-tests
 swift test --skip-build
+# Tests that move a lot of data run after the rest, on their own, so they starve no other test's timing.
+SWITCHYARD_RUN_ALONE=1 swift test --skip-build --filter RunsAloneTests
 ./Tests/sdk/run.sh

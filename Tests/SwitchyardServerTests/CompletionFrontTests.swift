@@ -256,11 +256,15 @@ final class RawConnection: @unchecked Sendable {
     private let fd: Int32
     private var pending: [UInt8] = []
 
-    init(port: Int) throws {
+    /// A connection to `port`; `receiveBuffer` sets the socket's receive buffer (small, for a client that reads slowly).
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawConnectionError.failed("socket") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -294,6 +298,22 @@ final class RawConnection: @unchecked Sendable {
         while try fill() {}
         defer { pending = [] }
         return pending
+    }
+
+    /// Reads until the peer closes, keeping only a count and the last 64 bytes (for answers too large to hold).
+    func drainToEnd() throws -> (count: Int, tail: String) {
+        var count = pending.count
+        var tail = Array(pending.suffix(64))
+        pending = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let read = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if read < 0 { throw RawConnectionError.failed("recv (timed out?) after \(count) bytes") }
+            if read == 0 { break }
+            count += read
+            tail = Array((tail + buffer[0..<read]).suffix(64))
+        }
+        return (count, String(decoding: tail, as: UTF8.self))
     }
 
     /// Reads `count` whole answers (content-length or chunked bodies).

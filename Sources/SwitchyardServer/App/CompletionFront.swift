@@ -85,6 +85,8 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     private var encoder: ChannelHandlerContext?
     /// How the body of the answer being written is framed (set with its head).
     private var framing = Framing.length
+    /// Called once the client's socket takes more again (or the connection closes).
+    private var writableWaiters: [() -> Void] = []
 
     /// A front answering what `route` picks with `answer`, reading bodies up to `bodyLimit()` bytes (one more is
     /// kept, so the answer can tell a body too large).
@@ -220,7 +222,25 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     func channelInactive(context: ChannelHandlerContext) {
         // The client went away: the engine's upstream call is cancelled and the request logged as closed.
         task?.cancel()
+        runWritableWaiters()
         context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { runWritableWaiters() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Calls `body` once the client's socket takes more (at once if it does now), or the connection closed.
+    fileprivate func whenWritable(_ body: @escaping () -> Void) {
+        guard let context, context.channel.isActive, !context.channel.isWritable else { return body() }
+        writableWaiters.append(body)
+    }
+
+    private func runWritableWaiters() {
+        let waiters = writableWaiters
+        writableWaiters = []
+        for waiter in waiters { waiter() }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -536,8 +556,9 @@ private final class EndFlag: Sendable {
     let value = Atomic<Bool>(false)
 }
 
-/// The `ResponseBodyWriter` the engine's bodies write into.
-private struct ChunkWriter: ResponseBodyWriter, Sendable {
+/// The `ResponseBodyWriter` the engine's bodies write into; a stream already started can also be written from
+/// the event loop directly (`EventLoopBodyWriter`).
+private struct ChunkWriter: ResponseBodyWriter, EventLoopBodyWriter, Sendable {
     let front: CompletionFront
     let channel: any Channel
     let head: HTTPResponse
@@ -574,6 +595,29 @@ private struct ChunkWriter: ResponseBodyWriter, Sendable {
             channel.eventLoop.execute { [front] in front.send(head: head, body: buffer, promise: promise) }
         }
         if let promise { try await promise.futureResult.get() }
+    }
+
+    // MARK: On the event loop
+
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    var isStreaming: Bool { !buffered && headSent }
+
+    func writeOnLoop(_ buffer: ByteBuffer) -> Bool {
+        guard channel.isActive else { return false }
+        front.send(head: nil, body: buffer, promise: nil)
+        return true
+    }
+
+    var clientTakesMore: Bool { channel.isWritable }
+
+    func whenClientTakesMore(_ body: @escaping () -> Void) {
+        front.whenWritable(body)
+    }
+
+    func finishOnLoop() {
+        ended.value.store(true, ordering: .relaxed)
+        front.finish(head: nil)
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {

@@ -17,6 +17,7 @@ public final class MockRecorder: Sendable {
         var requests: [RecordedRequest] = []
         var streamsCompleted = 0
         var streamsCancelled = 0
+        var streamBytesWritten = 0
     }
 
     private let state = Mutex(State())
@@ -38,6 +39,13 @@ public final class MockRecorder: Sendable {
         }
     }
 
+    func streamWrote(_ bytes: Int) {
+        state.withLock { $0.streamBytesWritten += bytes }
+    }
+
+    /// Bytes of streamed answers written so far (a write counts once the connection took it, so a reader that
+    /// stops holds this back).
+    public var streamBytesWritten: Int { state.withLock { $0.streamBytesWritten } }
     /// Requests seen, oldest first.
     public var requests: [RecordedRequest] { state.withLock { $0.requests } }
     /// Streams written to the end.

@@ -368,6 +368,7 @@ public struct MockUpstream: Sendable {
                     for (index, frame) in frames.enumerated() {
                         if index > 0, interval > .zero { try await Task.sleep(for: interval) }
                         try await writer.write(ByteBuffer(bytes: frame))
+                        recorder.streamWrote(frame.count)
                     }
                     if let stall {
                         try await Task.sleep(for: stall)

@@ -139,22 +139,30 @@ final class SSERelay: @unchecked Sendable {
         return event
     }
 
-    /// Writes every event to the client until `[DONE]` or the end of the upstream stream.
+    /// Writes every event to the client until `[DONE]` or the end of the upstream stream. When the writer can be
+    /// driven from the event loop the upstream is read on, the rest of the stream is relayed there, chunk by
+    /// chunk as it is read (`relayOnLoop`); otherwise this task reads and writes each chunk.
     func pump(into writer: inout any ResponseBodyWriter) async throws {
-        var failure: ProxyError?
-        var truncated = false
         do {
             try await write(pending, to: &writer)
             pending = []
+        } catch {
+            return finishClientGone()
+        }
+        if !sawDone, let onLoop = writer as? any EventLoopBodyWriter, onLoop.isStreaming,
+            onLoop.eventLoop === reader.stream.loop
+        {
+            return await relayOnLoop(onLoop)
+        }
+        var failure: ProxyError?
+        var truncated = false
+        do {
             upstream: while !sawDone {
                 let chunk: ByteBuffer?
                 do {
                     chunk = try await nextChunk()
                 } catch {
-                    failure =
-                        context.engine.lifecycle.isPastGrace
-                        ? ProxyError.shuttingDown(grace: context.engine.lifecycle.gracePeriod)
-                        : (error as? ProxyError) ?? ProxyEngine.classify(error, deployment: deploymentID)
+                    failure = upstreamFailure(error)
                     break upstream
                 }
                 guard let chunk else { break upstream }
@@ -169,34 +177,163 @@ final class SSERelay: @unchecked Sendable {
             }
             if !sawDone {
                 truncated = true
-                let error =
-                    failure
-                    ?? ProxyError(
-                        status: 502, type: "api_error", code: "upstream_stream_truncated",
-                        message: "The upstream for \(deploymentID) ended the stream without [DONE]; the answer may be incomplete."
-                    )
-                context.engine.logger.warning(
-                    "stream ended without [DONE]",
-                    metadata: [
-                        "request_id": .string(context.requestID), "deployment": .string(deploymentID),
-                        "reason": .string(error.code),
-                    ])
+                let error = endedEarly(failure)
                 try await writer.write(ByteBuffer(bytes: error.sseFrame(redactor: context.engine.redactors.redactor)))
                 failure = error
             }
             try await writer.finish(nil)
         } catch {
-            // The client went away: returning drops the upstream iterator, which cancels the upstream request.
-            context.finish(
-                status: 499, usage: usage ?? estimatedUsage, firstByte: firstByte, errorCode: "client_closed_request",
-                truncated: !sawDone, completion: context.storesText ? completion : nil, estimated: usage == nil)
-            return
+            // The client went away: returning drops the upstream reader, which cancels the upstream request.
+            return finishClientGone()
         }
+        finishRecord(failure: failure, truncated: truncated)
+    }
+
+    /// The proxy error for an upstream stream that failed.
+    private func upstreamFailure(_ error: any Error) -> ProxyError {
+        context.engine.lifecycle.isPastGrace
+            ? ProxyError.shuttingDown(grace: context.engine.lifecycle.gracePeriod)
+            : (error as? ProxyError) ?? ProxyEngine.classify(error, deployment: deploymentID)
+    }
+
+    /// The error a stream that ended before `[DONE]` ends with (the upstream's failure, else "truncated"), logged.
+    private func endedEarly(_ failure: ProxyError?) -> ProxyError {
+        let error =
+            failure
+            ?? ProxyError(
+                status: 502, type: "api_error", code: "upstream_stream_truncated",
+                message: "The upstream for \(deploymentID) ended the stream without [DONE]; the answer may be incomplete.")
+        context.engine.logger.warning(
+            "stream ended without [DONE]",
+            metadata: [
+                "request_id": .string(context.requestID), "deployment": .string(deploymentID), "reason": .string(error.code),
+            ])
+        return error
+    }
+
+    /// The record of a stream the client left before its end.
+    private func finishClientGone() {
+        context.finish(
+            status: 499, usage: usage ?? estimatedUsage, firstByte: firstByte, errorCode: "client_closed_request",
+            truncated: !sawDone, completion: context.storesText ? completion : nil, estimated: usage == nil)
+    }
+
+    /// The record of a stream relayed to its end (`failure` is how it ended, when not with `[DONE]`).
+    private func finishRecord(failure: ProxyError?, truncated: Bool) {
         context.finish(
             status: 200, usage: usage ?? (truncated ? estimatedUsage : nil), firstByte: firstByte, errorCode: failure?.code,
             truncated: truncated, completion: context.storesText ? completion : nil, estimated: usage == nil && truncated)
     }
 
+    // MARK: Relaying on the event loop
+
+    /// Set while the stream is relayed on the event loop (touched there only).
+    private var loopWriter: (any EventLoopBodyWriter)?
+    private var loopDone: CheckedContinuation<Void, Never>?
+    private var loopEnded = false
+
+    /// Attaches this relay to the upstream body as its sink and waits, suspended, for the stream's end; the
+    /// client leaving (the task cancelled) ends it too.
+    private func relayOnLoop(_ writer: any EventLoopBodyWriter) async {
+        let loop = writer.eventLoop
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let start: @Sendable () -> Void = {
+                    self.loopDone = continuation
+                    self.loopWriter = writer
+                    if self.loopEnded { return self.resumeTask() }
+                    self.reader.stream.attach(self)
+                }
+                if loop.inEventLoop { start() } else { loop.execute(start) }
+            }
+        } onCancel: {
+            loop.execute { self.clientLeftOnLoop() }
+        }
+    }
+
+    private func resumeTask() {
+        let done = loopDone
+        loopDone = nil
+        loopWriter = nil
+        done?.resume()
+    }
+
+    /// The client left: the upstream is dropped and the request recorded as closed.
+    private func clientLeftOnLoop() {
+        guard !loopEnded else { return }
+        loopEnded = true
+        reader.stream.abandon()
+        finishClientGone()
+        resumeTask()
+    }
+
+    /// The stream's end on the loop: `[DONE]`, the upstream's end or failure (`failure`), or a bad chunk.
+    private func concludeOnLoop(failure: ProxyError?) {
+        guard !loopEnded, let writer = loopWriter else { return }
+        var failure = failure
+        var truncated = false
+        if !sawDone {
+            truncated = true
+            let error = endedEarly(failure)
+            guard writer.writeOnLoop(ByteBuffer(bytes: error.sseFrame(redactor: context.engine.redactors.redactor))) else {
+                return clientLeftOnLoop()
+            }
+            failure = error
+        }
+        loopEnded = true
+        writer.finishOnLoop()
+        if sawDone {
+            // The rest of the upstream's answer (its last chunk) is read and dropped: the connection is kept.
+            reader.stream.detach()
+        } else {
+            reader.stream.abandon()
+        }
+        finishRecord(failure: failure, truncated: truncated)
+        resumeTask()
+    }
+}
+
+extension SSERelay: UpstreamBodySink {
+    func received(_ chunk: ByteBuffer) -> Bool {
+        guard !loopEnded, let writer = loopWriter else { return false }
+        if ContinuousClock.now > totalDeadline {
+            concludeOnLoop(
+                failure: ProxyError.upstreamTimeout(
+                    deploymentID, which: "total", seconds: context.deployment.timeouts.total ?? 600))
+            return false
+        }
+        let events: [[UInt8]]
+        do {
+            events = try split(chunk)
+        } catch {
+            concludeOnLoop(failure: error as? ProxyError)
+            return false
+        }
+        let buffer = relayed(events)
+        if buffer.readableBytes > 0, !writer.writeOnLoop(buffer) {
+            clientLeftOnLoop()
+            return false
+        }
+        if sawDone {
+            concludeOnLoop(failure: nil)
+            return false
+        }
+        guard writer.clientTakesMore else {
+            // The client's socket is full: the upstream is read again once it drains.
+            writer.whenClientTakesMore { [self] in
+                if !loopEnded { reader.stream.demand() }
+            }
+            return false
+        }
+        return true
+    }
+
+    func ended(_ error: (any Error)?) {
+        concludeOnLoop(failure: error.map(upstreamFailure))
+    }
+}
+
+extension SSERelay {
     /// For a stream cut short before the upstream's usage chunk: the prompt's estimate and one completion token
     /// per data event relayed (the first carries only the role), so an abandoned stream is still charged.
     private var estimatedUsage: Usage {
@@ -204,12 +341,18 @@ final class SSERelay: @unchecked Sendable {
     }
 
     private func write(_ events: [[UInt8]], to writer: inout any ResponseBodyWriter) async throws {
-        guard !events.isEmpty else { return }
+        let buffer = relayed(events)
+        if buffer.readableBytes > 0 { try await writer.write(buffer) }
+    }
+
+    /// What the client gets for a batch of upstream events, in one buffer.
+    fileprivate func relayed(_ events: [[UInt8]]) -> ByteBuffer {
+        guard !events.isEmpty else { return ByteBuffer() }
         var buffer = ByteBuffer()
         buffer.reserveCapacity(events.reduce(0) { $0 + $1.count })
         for event in events {
             if let bytes = process(event) { buffer.writeBytes(bytes) }
         }
-        if buffer.readableBytes > 0 { try await writer.write(buffer) }
+        return buffer
     }
 }

@@ -137,6 +137,15 @@ final class UpstreamBodyStream: @unchecked Sendable {
         handler?.demand(generation: generation)
     }
 
+    /// The consumer has all it wants (the stream's `[DONE]`): whatever else the upstream sends is read and
+    /// dropped, so the connection can serve another request once the body ends; on the loop.
+    func detach() {
+        abandoned = true
+        sink = nil
+        buffered.removeAll()
+        handler?.demand(generation: generation)
+    }
+
     /// The consumer is done before the body's end (it stopped reading, or its client left): the connection
     /// drops the rest; on the loop.
     func abandon(_ reason: any Error = CancellationError()) {
