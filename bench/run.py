@@ -527,7 +527,9 @@ def callgrind_total(mock_port, requests, stream=False):
     config = switchyard_config(mock_port, general=["database_url: none"])
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "serve", "--config", config,
             "--port", str(port), "--log-level", "warning"]
-    target = Target(f"callgrind-{requests}", argv)
+    # Swift seeds its hashing per process, which moves dictionary and set probes (a few thousand instructions
+    # per request from run to run); a fixed seed makes the count repeatable.
+    target = Target(f"callgrind-{requests}", argv, env={"SWIFT_DETERMINISTIC_HASHING": "1"})
     try:
         wait_http(f"http://127.0.0.1:{port}/health/readiness", seconds=120)
         load(f"http://127.0.0.1:{port}/v1/chat/completions", requests=requests, warmup=0, timeout=60,
