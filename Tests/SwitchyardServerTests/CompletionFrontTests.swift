@@ -49,6 +49,17 @@ import Testing
                 let after = try #require(try await offPool { try connection.readResponses(1) }.first)
                 #expect(after.status == 200)
                 #expect(after.body.contains("You said: five"))
+                // A stream behind a request Hummingbird answers goes to Hummingbird's router too, and is relayed
+                // by its task (not on the event loop): it must end the same way.
+                try connection.send(
+                    "GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n"
+                        + RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "six", stream: true)))
+                let routed = try await offPool { try connection.readResponses(2) }
+                #expect(routed.map(\.status) == [200, 200])
+                #expect(routed.last?.headers["content-type"] == "text/event-stream")
+                #expect(routed.last?.body.hasSuffix("data: [DONE]\n\n") == true, "\(routed.last?.body ?? "")")
+                let routedDeltas = (routed.last?.body ?? "").components(separatedBy: "\n\n").filter { $0.contains("\"content\"") }
+                #expect(routedDeltas.count >= 2)
             }
         }
     }

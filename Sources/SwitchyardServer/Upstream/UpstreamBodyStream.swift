@@ -30,6 +30,10 @@ final class UpstreamBodyStream: @unchecked Sendable {
     private var waiter: CheckedContinuation<ByteBuffer?, any Error>?
     private var sink: (any UpstreamBodySink)?
     private var sinkWantsMore = true
+    /// Set while a chunk is handed to the sink; a `demand()` meanwhile (its client drained at once) wins over
+    /// the sink's answer.
+    private var delivering = false
+    private var demandedWhileDelivering = false
     /// The consumer went away: nothing more is delivered.
     private var abandoned = false
 
@@ -52,7 +56,7 @@ final class UpstreamBodyStream: @unchecked Sendable {
     func received(_ chunk: ByteBuffer) {
         guard !abandoned else { return }
         if let sink {
-            sinkWantsMore = sink.received(chunk)
+            deliver(chunk, to: sink)
         } else if let waiter {
             self.waiter = nil
             waiter.resume(returning: chunk)
@@ -118,7 +122,7 @@ final class UpstreamBodyStream: @unchecked Sendable {
         guard !abandoned else { return sink.ended(CancellationError()) }
         sinkWantsMore = true
         while let chunk = buffered.popFirst() {
-            sinkWantsMore = sink.received(chunk)
+            deliver(chunk, to: sink)
             if abandoned { return }
         }
         switch end {
@@ -130,8 +134,20 @@ final class UpstreamBodyStream: @unchecked Sendable {
         }
     }
 
+    private func deliver(_ chunk: ByteBuffer, to sink: any UpstreamBodySink) {
+        delivering = true
+        demandedWhileDelivering = false
+        let more = sink.received(chunk)
+        delivering = false
+        sinkWantsMore = more || demandedWhileDelivering
+    }
+
     /// The attached sink takes more again; on the loop.
     func demand() {
+        if delivering {
+            demandedWhileDelivering = true
+            return
+        }
         guard sink != nil, !abandoned else { return }
         sinkWantsMore = true
         handler?.demand(generation: generation)
