@@ -132,25 +132,27 @@ private struct UsageBytesReader {
 
     /// An integer value into `slot` (nil for a value that is not an integer, as `JSONValue.intValue` has it).
     mutating func integer(into slot: inout Int?) -> Bool {
-        let start = index
-        guard let range = number() else {
-            slot = nil
-            index = start
-            return skipValue(depth: 0)
-        }
-        slot = Self.integer(bytes, range)
-        return true
+        numberValue(into: &slot) { bytes, range in Self.integer(bytes, range) }
     }
 
     /// A number value into `slot` (nil for a value that is not a number).
     mutating func double(into slot: inout Double?) -> Bool {
+        numberValue(into: &slot) { bytes, range in
+            Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self))
+        }
+    }
+
+    /// A value read by `convert` when it is a number; any other value is skipped and leaves `slot` nil.
+    private mutating func numberValue<Value>(
+        into slot: inout Value?, _ convert: (UnsafeBufferPointer<UInt8>, Range<Int>) -> Value?
+    ) -> Bool {
         let start = index
         guard let range = number() else {
             slot = nil
             index = start
             return skipValue(depth: 0)
         }
-        slot = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self))
+        slot = convert(bytes, range)
         return true
     }
 
