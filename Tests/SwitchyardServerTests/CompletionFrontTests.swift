@@ -40,6 +40,8 @@ import Testing
                 let stream = try #require(try await offPool { try connection.readResponses(1) }.first)
                 #expect(stream.status == 200)
                 #expect(stream.headers["content-type"] == "text/event-stream")
+                #expect(stream.headers["x-switchyard-attempted-retries"] == "0")
+                #expect(stream.headers["x-request-id"] != nil)
                 #expect(stream.body.hasSuffix("data: [DONE]\n\n"), "\(stream.body)")
                 let deltas = stream.body.components(separatedBy: "\n\n").filter { $0.contains("\"content\"") }
                 #expect(deltas.count >= 2, "\(stream.body)")

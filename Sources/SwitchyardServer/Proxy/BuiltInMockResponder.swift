@@ -21,7 +21,7 @@ enum BuiltInMockResponder {
     static func respond(to request: NormalizedRequest, endpoint: UpstreamEndpoint, context: RelayContext) -> Response {
         let model = context.deployment.upstreamModel
         let now = ContinuousClock.now
-        var headers: HTTPFields = [.requestID: context.requestID, .switchyardDeployment: context.deployment.id]
+        var headers = context.answerHeaders
         switch endpoint {
         case .embeddings:
             let inputs: [String]
@@ -33,7 +33,7 @@ enum BuiltInMockResponder {
             let answer = MockCompletion.embeddings(model: model, inputs: inputs)
             let tokens = answer.objectValue?["usage"]?.objectValue?["prompt_tokens"]?.intValue ?? 0
             context.finish(status: 200, usage: Usage(promptTokens: tokens), firstByte: now)
-            headers[.contentType] = "application/json"
+            headers.append(HTTPField(name: .contentType, value: "application/json"))
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.encodedBytes())))
         case .completions, .chatCompletions:
             let completion = completion(for: request.body, model: model, requestID: context.requestID)
@@ -43,15 +43,15 @@ enum BuiltInMockResponder {
                     !request.stripUsageChunk && request.body["stream_options"]?.objectValue?["include_usage"]?.boolValue == true
                 let frames = completion.streamFrames(includeUsage: clientWantsUsage)
                 context.finish(status: 200, usage: usage, firstByte: now)
-                headers[.contentType] = "text/event-stream"
-                headers[.cacheControl] = "no-cache"
+                headers.append(HTTPField(name: .contentType, value: "text/event-stream"))
+                headers.append(HTTPField(name: .cacheControl, value: "no-cache"))
                 return Response(
                     status: .ok, headers: headers,
                     body: .init(contentsOf: frames.map { ByteBuffer(bytes: $0) }))
             }
             let answer = endpoint == .chatCompletions ? completion.chatCompletion : completion.textCompletion
             context.finish(status: 200, usage: usage, firstByte: now)
-            headers[.contentType] = "application/json"
+            headers.append(HTTPField(name: .contentType, value: "application/json"))
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.encodedBytes())))
         }
     }

@@ -246,11 +246,10 @@ public struct ProxyEngine: Sendable {
             do throws(ProxyError) {
                 let deployments = try enabledDeployments(current)
                 record.attemptedFallbacks = index
-                var response = try await withRetries(
+                // The answer carries the attempted retries and fallbacks already (`RelayContext.answerHeaders`).
+                return try await withRetries(
                     deployments, request: request, body: body, endpoint: endpoint, requestID: requestID, started: started,
                     promptTokens: promptTokens, record: &record)
-                response.headers[HTTPField.Name.attemptedFallbacks] = String(index)
-                return response
             } catch {
                 // An unknown alias is the client's mistake; an unknown or disabled fallback is skipped, and the error
                 // the client sees stays the one of the last alias that really ran.
@@ -310,11 +309,10 @@ public struct ProxyEngine: Sendable {
             let attemptStarted = ContinuousClock.now
             record.attemptedRetries = attempt
             do {
-                var response = try await attemptOnce(
+                let response = try await attemptOnce(
                     request, body: body, endpoint: endpoint, deployment: deployment, slot: slot, requestID: requestID,
                     started: started, record: &record)
                 slot.recordSuccess(latency: ContinuousClock.now - attemptStarted)
-                response.headers[HTTPField.Name.attemptedRetries] = String(attempt)
                 return response
             } catch {
                 slot.end()

@@ -1,3 +1,4 @@
+import HTTPTypes
 import NIOCore
 import SwitchyardCore
 
@@ -29,6 +30,18 @@ struct RelayContext: Sendable {
         record.streamTruncated = truncated
         slot.end(tokens: usage.map { $0.promptTokens + $0.completionTokens + $0.reasoningTokens } ?? 0)
         engine.complete(record)
+    }
+
+    /// The headers every answer of this attempt starts with: its request id, the deployment that answered, and
+    /// how many retries and fallbacks it took (built by appending: each keyed set of an `HTTPFields` searches it).
+    var answerHeaders: HTTPFields {
+        var fields = HTTPFields()
+        fields.reserveCapacity(12)
+        fields.append(HTTPField(name: .requestID, value: requestID))
+        fields.append(HTTPField(name: .switchyardDeployment, value: deployment.id))
+        fields.append(HTTPField(name: .attemptedRetries, value: String(record.attemptedRetries)))
+        fields.append(HTTPField(name: .attemptedFallbacks, value: String(record.attemptedFallbacks)))
+        return fields
     }
 
     /// Whether the completion text is kept (`general_settings.store_prompts`, storage on).

@@ -68,10 +68,11 @@ enum UpstreamRelay {
                 reader: events, context: context, firstByte: firstByte,
                 totalDeadline: totalDeadline)
             try await relay.peek()
-            var responseHeaders = passedHeaders(response.headers, requestID: context.requestID, deployment: deployment.id)
-            responseHeaders[.contentType] = "text/event-stream"
-            responseHeaders[.cacheControl] = "no-cache"
-            responseHeaders[.accelBuffering] = "no"
+            // Appended: the upstream's passed headers never include these.
+            var responseHeaders = passedHeaders(response.headers, to: context.answerHeaders)
+            responseHeaders.append(HTTPField(name: .contentType, value: "text/event-stream"))
+            responseHeaders.append(HTTPField(name: .cacheControl, value: "no-cache"))
+            responseHeaders.append(HTTPField(name: .accelBuffering, value: "no"))
             return Response(
                 status: .ok, headers: responseHeaders,
                 body: ResponseBody { writer in try await relay.pump(into: &writer) })
@@ -83,13 +84,14 @@ enum UpstreamRelay {
         context.finish(
             status: 200, usage: context.usage(in: buffer), firstByte: firstByte,
             completion: context.storesText ? RelayContext.completionText(in: Array(buffer.readableBytesView)) : nil)
-        var responseHeaders = passedHeaders(response.headers, requestID: context.requestID, deployment: deployment.id)
-        responseHeaders[.contentType] = contentType.isEmpty ? "application/json" : contentType
+        var responseHeaders = passedHeaders(response.headers, to: context.answerHeaders)
+        responseHeaders.append(HTTPField(name: .contentType, value: contentType.isEmpty ? "application/json" : contentType))
         return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: buffer))
     }
 
-    static func passedHeaders(_ upstream: HTTPHeaders, requestID: String, deployment: String) -> HTTPFields {
-        var fields: HTTPFields = [.requestID: requestID, .switchyardDeployment: deployment]
+    /// `fields` with the upstream's headers that pass (`passedHeaderPrefixes`) appended, named in lower case.
+    static func passedHeaders(_ upstream: HTTPHeaders, to fields: HTTPFields) -> HTTPFields {
+        var fields = fields
         for header in upstream where isPassed(header.name) {
             guard let fieldName = HTTPField.Name(header.name.lowercased()) else { continue }
             fields.append(HTTPField(name: fieldName, value: header.value))
