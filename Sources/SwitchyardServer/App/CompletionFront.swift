@@ -475,6 +475,8 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         task = nil
         state = .idle
         framing = .length
+        // A relay that waited for the socket to drain is done with it: nothing of it is kept for the next answer.
+        writableWaiters = []
         guard let context else { return }
         if closeAfterAnswer {
             context.close(promise: nil)
