@@ -1,0 +1,462 @@
+/// An HTTP/1.1 response parser (RFC 9112) fed bytes as they arrive, in pieces of any size.
+///
+/// It reports a response as its parts: the head, the body's bytes (unframed: chunk sizes and the chunked
+/// encoding's line endings removed) and the end. Interim `1xx` responses are skipped. It is strict where leniency
+/// hides a broken or hostile peer: bare LF line endings, folded header lines, a `Content-Length` together with a
+/// `Transfer-Encoding`, differing lengths and malformed chunk sizes are errors, never guesses.
+///
+/// After an error the parser stays failed. After a response's end it expects the next response's head.
+public struct HTTPResponseParser: Sendable {
+    /// How a response's body is delimited.
+    public enum Framing: Sendable, Equatable {
+        /// No body (`204`, `304`, or the answer to a `HEAD`).
+        case none
+        /// `Content-Length` bytes.
+        case length(Int)
+        /// `Transfer-Encoding: chunked`.
+        case chunked
+        /// Everything until the connection closes.
+        case untilClose
+    }
+
+    /// One header field as sent (name in the case the peer used).
+    public struct Field: Sendable, Equatable {
+        /// The field's name.
+        public let name: String
+        /// The value, without surrounding whitespace.
+        public let value: String
+
+        /// Creates a field.
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    /// A response's status line and fields.
+    public struct Head: Sendable, Equatable {
+        /// The status code.
+        public var status: Int
+        /// `1` for HTTP/1.1, `0` for HTTP/1.0.
+        public var minorVersion: Int
+        /// The fields, in order (empty when the parser was made not to keep them).
+        public var fields: [Field]
+        /// How the body is delimited.
+        public var framing: Framing
+        /// Whether the connection can carry another request after this response.
+        public var keepAlive: Bool
+
+        /// The value of the first field named `name` (ASCII case-insensitive), if any.
+        public func value(of name: String) -> String? {
+            fields.first { HTTPResponseParser.equalsIgnoringCase($0.name.utf8, name.utf8) }?.value
+        }
+    }
+
+    /// A part of a response.
+    public enum Part {
+        /// The head, once whole.
+        case head(Head)
+        /// Body bytes, valid only during the call that reports them.
+        case body(UnsafeRawBufferPointer)
+        /// The response is complete.
+        case end
+    }
+
+    /// Why the bytes are not an HTTP/1.1 response.
+    public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// What was wrong, in words.
+        public let reason: String
+
+        /// Creates an error.
+        public init(_ reason: String) { self.reason = reason }
+
+        /// The reason.
+        public var description: String { reason }
+    }
+
+    private enum ChunkLinePhase: Sendable {
+        case digits, whitespace, `extension`
+    }
+
+    private enum State: Sendable {
+        /// Reading a head: `matched` bytes of CRLFCRLF seen at the end so far.
+        case head(matched: Int)
+        case length(remaining: Int)
+        /// Reading a chunk-size line: its value, digits read, and what part of the line.
+        case chunkSize(value: Int, digits: Int, phase: ChunkLinePhase)
+        /// After the chunk-size line's CR.
+        case chunkSizeLF(value: Int)
+        case chunkData(remaining: Int)
+        /// The CRLF after a chunk's data: `sawCR` once its CR arrived.
+        case chunkDataEnd(sawCR: Bool)
+        /// Trailer lines after the last chunk: bytes of the current line and whether it ended with CR.
+        case trailers(lineLength: Int, sawCR: Bool)
+        case untilClose
+        case failed(ParseError)
+    }
+
+    /// The longest head (and the longest trailer section) accepted.
+    public let maxHeadBytes: Int
+    /// Whether heads keep their fields as strings (the framing is read either way).
+    public let keepsFields: Bool
+    private var state = State.head(matched: 0)
+    private var headBytes: [UInt8] = []
+    private var headSeen = 0
+    private var previousByte: UInt8 = 0
+    private var trailerBytes = 0
+    private var noBody = false
+
+    /// Creates a parser.
+    public init(maxHeadBytes: Int = 64 * 1024, keepsFields: Bool = true) {
+        self.maxHeadBytes = maxHeadBytes
+        self.keepsFields = keepsFields
+    }
+
+    /// Whether the parser is between responses, with no byte of the next one seen.
+    public var isIdle: Bool {
+        if case .head(let matched) = state { return matched == 0 && headSeen == 0 }
+        return false
+    }
+
+    /// The next response answers a `HEAD` request: it has no body whatever its fields say.
+    public mutating func expectNoBody() {
+        noBody = true
+    }
+
+    /// Parses `bytes`, reporting each part to `onPart` as it completes.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer, _ onPart: (Part) -> Void) throws(ParseError) {
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            switch state {
+            case .failed(let error):
+                throw error
+            case .head(let matched):
+                index = try scanHead(bytes, from: index, matched: matched, onPart)
+            case .length(let remaining):
+                let take = min(remaining, count - index)
+                onPart(.body(UnsafeRawBufferPointer(rebasing: bytes[index..<index + take])))
+                index += take
+                if take == remaining {
+                    endMessage(onPart)
+                } else {
+                    state = .length(remaining: remaining - take)
+                }
+            case .chunkSize(let value, let digits, let phase):
+                let byte = bytes[index]
+                index += 1
+                if phase == .digits, let digit = Self.hexValue(byte) {
+                    guard digits < 15 else { try fail("chunk size too large") }
+                    state = .chunkSize(value: value << 4 | digit, digits: digits + 1, phase: .digits)
+                } else if digits == 0 {
+                    try fail("invalid chunk size")
+                } else if byte == .cr {
+                    state = .chunkSizeLF(value: value)
+                } else if phase != .extension, byte == .space || byte == .tab {
+                    state = .chunkSize(value: value, digits: digits, phase: .whitespace)
+                } else if phase == .extension || byte == .semicolon {
+                    // Chunk extensions are read past, not interpreted.
+                    guard byte >= 0x20 || byte == .tab, byte != 0x7F else { try fail("invalid byte in chunk extension") }
+                    trailerBytes += 1
+                    guard trailerBytes <= maxHeadBytes else { try fail("chunk extension too long") }
+                    state = .chunkSize(value: value, digits: digits, phase: .extension)
+                } else {
+                    try fail("invalid chunk size")
+                }
+            case .chunkSizeLF(let value):
+                guard bytes[index] == .lf else { try fail("chunk size line not ended by CRLF") }
+                index += 1
+                trailerBytes = 0
+                state = value == 0 ? .trailers(lineLength: 0, sawCR: false) : .chunkData(remaining: value)
+            case .chunkData(let remaining):
+                let take = min(remaining, count - index)
+                onPart(.body(UnsafeRawBufferPointer(rebasing: bytes[index..<index + take])))
+                index += take
+                state = take == remaining ? .chunkDataEnd(sawCR: false) : .chunkData(remaining: remaining - take)
+            case .chunkDataEnd(let sawCR):
+                let byte = bytes[index]
+                index += 1
+                if !sawCR, byte == .cr {
+                    state = .chunkDataEnd(sawCR: true)
+                } else if sawCR, byte == .lf {
+                    state = .chunkSize(value: 0, digits: 0, phase: .digits)
+                } else {
+                    try fail("chunk data not followed by CRLF")
+                }
+            case .trailers(let lineLength, let sawCR):
+                let byte = bytes[index]
+                index += 1
+                trailerBytes += 1
+                guard trailerBytes <= maxHeadBytes else { try fail("trailer section too large") }
+                if sawCR {
+                    guard byte == .lf else { try fail("trailer line not ended by CRLF") }
+                    if lineLength == 0 {
+                        endMessage(onPart)
+                    } else {
+                        state = .trailers(lineLength: 0, sawCR: false)
+                    }
+                } else if byte == .cr {
+                    state = .trailers(lineLength: lineLength, sawCR: true)
+                } else if byte == .lf {
+                    try fail("bare LF in trailers")
+                } else {
+                    state = .trailers(lineLength: lineLength + 1, sawCR: false)
+                }
+            case .untilClose:
+                onPart(.body(UnsafeRawBufferPointer(rebasing: bytes[index...])))
+                index = count
+            }
+        }
+    }
+
+    /// The connection closed: a body delimited by the close ends here; a response cut short is an error.
+    public mutating func finish(_ onPart: (Part) -> Void) throws(ParseError) {
+        switch state {
+        case .untilClose:
+            endMessage(onPart)
+        case .failed(let error):
+            throw error
+        case .head where isIdle:
+            return
+        default:
+            try fail("connection closed before the response ended")
+        }
+    }
+
+    // MARK: Head
+
+    private mutating func scanHead(
+        _ bytes: UnsafeRawBufferPointer, from start: Int, matched: Int, _ onPart: (Part) -> Void
+    ) throws(ParseError) -> Int {
+        var matched = matched
+        var previous = previousByte
+        var index = start
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            index += 1
+            if byte == .lf {
+                guard previous == .cr else { try fail("bare LF in the response head") }
+                matched += 1
+            } else if previous == .cr {
+                try fail("bare CR in the response head")
+            } else if byte == .cr {
+                matched = matched == 2 ? 3 : 1
+            } else {
+                matched = 0
+            }
+            previous = byte
+            if matched == 4 { break }
+        }
+        previousByte = previous
+        let seen = index - start
+        guard headSeen + seen <= maxHeadBytes else {
+            try fail("response head larger than \(maxHeadBytes) bytes")
+        }
+        guard matched == 4 else {
+            headBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+            headSeen += seen
+            state = .head(matched: matched)
+            return index
+        }
+        let head: Head?
+        if headBytes.isEmpty {
+            head = try readHead(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+        } else {
+            headBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+            let whole = headBytes
+            let read = whole.withUnsafeBytes { raw in Result { () throws(ParseError) -> Head? in try readHead(raw) } }
+            head = try read.get()
+            headBytes.removeAll(keepingCapacity: true)
+        }
+        headSeen = 0
+        previousByte = 0
+        state = .head(matched: 0)
+        // An interim (1xx) response: its head is dropped and the final one follows.
+        guard let head else { return index }
+        onPart(.head(head))
+        noBody = false
+        switch head.framing {
+        case .none, .length(0): endMessage(onPart)
+        case .length(let length): state = .length(remaining: length)
+        case .chunked: state = .chunkSize(value: 0, digits: 0, phase: .digits)
+        case .untilClose: state = .untilClose
+        }
+        return index
+    }
+
+    /// The head in `raw` (ending with CRLFCRLF), or nil for an interim response.
+    private mutating func readHead(_ raw: UnsafeRawBufferPointer) throws(ParseError) -> Head? {
+        var lineStart = 0
+        func nextLine() -> Range<Int> {
+            var end = lineStart
+            while raw[end] != .cr { end += 1 }
+            defer { lineStart = end + 2 }
+            return lineStart..<end
+        }
+        let statusLine = nextLine()
+        let (minor, status) = try Self.readStatusLine(UnsafeRawBufferPointer(rebasing: raw[statusLine]))
+        var fields: [Field] = []
+        var length: Int?
+        var chunked = false
+        var transferEncoded = false
+        var close = false
+        var keepAliveToken = false
+        while true {
+            let line = nextLine()
+            if line.isEmpty { break }
+            guard raw[line.lowerBound] != .space, raw[line.lowerBound] != .tab else {
+                try fail("folded header line")
+            }
+            var colon = line.lowerBound
+            while colon < line.upperBound, raw[colon] != .colon {
+                guard Self.isTokenByte(raw[colon]) else { try fail("invalid header name") }
+                colon += 1
+            }
+            guard colon < line.upperBound, colon > line.lowerBound else { try fail("header line without a name and colon") }
+            var valueStart = colon + 1
+            var valueEnd = line.upperBound
+            while valueStart < valueEnd, raw[valueStart] == .space || raw[valueStart] == .tab { valueStart += 1 }
+            while valueEnd > valueStart, raw[valueEnd - 1] == .space || raw[valueEnd - 1] == .tab { valueEnd -= 1 }
+            for position in valueStart..<valueEnd {
+                let byte = raw[position]
+                guard byte >= 0x20 || byte == .tab, byte != 0x7F else { try fail("invalid byte in header value") }
+            }
+            let name = UnsafeRawBufferPointer(rebasing: raw[line.lowerBound..<colon])
+            let value = UnsafeRawBufferPointer(rebasing: raw[valueStart..<valueEnd])
+            if Self.equalsIgnoringCase(name, "content-length".utf8) {
+                let parsed = try Self.readLength(value)
+                guard length == nil || length == parsed else { try fail("conflicting Content-Length values") }
+                length = parsed
+            } else if Self.equalsIgnoringCase(name, "transfer-encoding".utf8) {
+                transferEncoded = true
+                chunked = Self.lastToken(of: value).map { Self.equalsIgnoringCase($0, "chunked".utf8) } ?? false
+            } else if Self.equalsIgnoringCase(name, "connection".utf8) {
+                Self.forEachToken(of: value) { token in
+                    if Self.equalsIgnoringCase(token, "close".utf8) { close = true }
+                    if Self.equalsIgnoringCase(token, "keep-alive".utf8) { keepAliveToken = true }
+                }
+            }
+            if keepsFields {
+                fields.append(Field(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self)))
+            }
+        }
+        if status < 200 {
+            guard status != 101 else { try fail("switching protocols is not supported") }
+            return nil
+        }
+        var keepAlive = minor == 1 ? !close : keepAliveToken && !close
+        let framing: Framing
+        if noBody || status == 204 || status == 304 {
+            framing = .none
+        } else if transferEncoded {
+            guard length == nil else { try fail("both Content-Length and Transfer-Encoding") }
+            framing = chunked ? .chunked : .untilClose
+        } else if let length {
+            framing = .length(length)
+        } else {
+            framing = .untilClose
+        }
+        if framing == .untilClose { keepAlive = false }
+        return Head(status: status, minorVersion: minor, fields: fields, framing: framing, keepAlive: keepAlive)
+    }
+
+    private static func readStatusLine(_ line: UnsafeRawBufferPointer) throws(ParseError) -> (minor: Int, status: Int) {
+        let prefix = "HTTP/1.".utf8
+        guard line.count >= 12, line.starts(with: prefix), line[7] == UInt8(ascii: "0") || line[7] == UInt8(ascii: "1"),
+            line[8] == .space, line.count == 12 || line[12] == .space
+        else { throw ParseError("malformed status line") }
+        var status = 0
+        for position in 9..<12 {
+            let byte = line[position]
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { throw ParseError("malformed status code") }
+            status = status * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        guard status >= 100 else { throw ParseError("malformed status code") }
+        return (Int(line[7] - UInt8(ascii: "0")), status)
+    }
+
+    private static func readLength(_ value: UnsafeRawBufferPointer) throws(ParseError) -> Int {
+        guard !value.isEmpty, value.count <= 18 else { throw ParseError("invalid Content-Length") }
+        var length = 0
+        for byte in value {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { throw ParseError("invalid Content-Length") }
+            length = length * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return length
+    }
+
+    // MARK: Helpers
+
+    private mutating func endMessage(_ onPart: (Part) -> Void) {
+        state = .head(matched: 0)
+        onPart(.end)
+    }
+
+    private mutating func fail(_ reason: String) throws(ParseError) -> Never {
+        let error = ParseError(reason)
+        state = .failed(error)
+        headBytes = []
+        throw error
+    }
+
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A") + 10)
+        default: nil
+        }
+    }
+
+    /// RFC 9110's tchar.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default:
+            "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    static func equalsIgnoringCase(_ bytes: some Collection<UInt8>, _ lowercase: some Collection<UInt8>) -> Bool {
+        guard bytes.count == lowercase.count else { return false }
+        return zip(bytes, lowercase).allSatisfy { pair in
+            let byte = pair.0
+            let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+            let other = pair.1 >= UInt8(ascii: "A") && pair.1 <= UInt8(ascii: "Z") ? pair.1 | 0x20 : pair.1
+            return folded == other
+        }
+    }
+
+    /// Calls `body` with each comma-separated token of a field value, trimmed.
+    private static func forEachToken(of value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        while start <= value.count {
+            var end = start
+            while end < value.count, value[end] != .comma { end += 1 }
+            var low = start
+            var high = end
+            while low < high, value[low] == .space || value[low] == .tab { low += 1 }
+            while high > low, value[high - 1] == .space || value[high - 1] == .tab { high -= 1 }
+            if low < high { body(UnsafeRawBufferPointer(rebasing: value[low..<high])) }
+            start = end + 1
+        }
+    }
+
+    private static func lastToken(of value: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var last: UnsafeRawBufferPointer?
+        forEachToken(of: value) { last = $0 }
+        return last
+    }
+}
+
+extension UInt8 {
+    fileprivate static let cr = UInt8(ascii: "\r")
+    fileprivate static let lf = UInt8(ascii: "\n")
+    fileprivate static let space = UInt8(ascii: " ")
+    fileprivate static let tab = UInt8(ascii: "\t")
+    fileprivate static let colon = UInt8(ascii: ":")
+    fileprivate static let semicolon = UInt8(ascii: ";")
+    fileprivate static let comma = UInt8(ascii: ",")
+}
