@@ -105,10 +105,10 @@ let package = Package(
             name: "switchyard-load",
             dependencies: [
                 "SwitchyardCore",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "bench/LoadClient"
         ),

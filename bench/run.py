@@ -636,7 +636,7 @@ def render(results):
         meta = dict(base, mock_bound=base.get("mock_bound"))
     lines += [f"Run {meta['date']} ({'quick' if meta['quick'] else 'full'}), `bench/run.sh{' --quick' if meta['quick'] else ''}`, "
               f"{m['cores']} cores ({m['cpu']}), Linux {m['kernel']}, {m['swift']}, {m['nginx']}, {m['litellm']}. "
-              "Times in microseconds unless marked. Load client: `switchyard-load` (AsyncHTTPClient + HdrHistogram), "
+              "Times in microseconds unless marked. Load client: `switchyard-load` (HTTP/1.1 on NIO + HdrHistogram), "
               "upstream: the release `switchyard mock`.", ""]
     if meta.get("mock_bound"):
         lines += [f"**Mock-bound:** {meta['mock_bound']}", ""]
