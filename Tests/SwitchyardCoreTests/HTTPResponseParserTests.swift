@@ -159,7 +159,9 @@ import Testing
     @Test func rejectsMalformedResponses() {
         let cases: [(String, String)] = [
             ("HTTP/1.1 200 OK\nContent-Length: 0\n\n", "bare LF"),
-            ("HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n", "bare CR"),
+            ("HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n", "invalid byte in header value"),
+            ("HTTP/1.1 200 O\rK\r\n\r\n", "reason phrase"),
+            ("HTTP/1.1 200 OK\r\n\r\r\n\r\n", "invalid header name"),
             ("HTTP/1.1 200 OK\r\nA: b\r\n  folded\r\n\r\n", "folded"),
             ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", "both Content-Length"),
             ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n", "conflicting"),
@@ -167,6 +169,9 @@ import Testing
             ("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "invalid Content-Length"),
             ("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", "invalid Content-Length"),
             ("HTTP/2 200 OK\r\n\r\n", "status line"),
+            // Not HTTP at all, and no blank line to wait for: refused on its first bytes.
+            ("SSH-2.0-OpenSSH_9.2p1\r\n", "status line"),
+            ("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\nHTTX", "status line"),
             ("HTTP/1.1 20 OK\r\n\r\n", "status line"),
             ("HTTP/1.1 2x0 OK\r\n\r\n", "status code"),
             ("HTTP/1.1 099 Low\r\n\r\n", "status code"),

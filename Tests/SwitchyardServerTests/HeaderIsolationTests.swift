@@ -104,4 +104,16 @@ import Testing
             #expect(!UpstreamRelay.isPassed(name), "\(name)")
         }
     }
+
+    @Test func passedHeadersAreAppendedInLowerCaseWithTheirValues() {
+        let upstream = [
+            HTTPResponseParser.Field(name: "X-RateLimit-Remaining-Requests", value: "7"),
+            HTTPResponseParser.Field(name: "content-type", value: "application/json"),
+            HTTPResponseParser.Field(name: "retry-after", value: "2"),
+            HTTPResponseParser.Field(name: "Set-Cookie", value: "a=b"),
+        ]
+        let fields = UpstreamRelay.passedHeaders(upstream, to: [.contentLength: "5"])
+        #expect(fields.map(\.name.rawName) == ["Content-Length", "x-ratelimit-remaining-requests", "retry-after"])
+        #expect(fields.map(\.value) == ["5", "7", "2"])
+    }
 }

@@ -127,7 +127,14 @@ extension ProxyError {
             message: "Could not reach the upstream for \(deployment): \(detail).")
     }
 
-    /// 504 when an upstream timeout fires.
+    /// 502 when the upstream's bytes are not an HTTP/1.1 response.
+    public static func upstreamBadResponse(_ deployment: String, reason: String) -> ProxyError {
+        ProxyError(
+            status: 502, type: "api_error", code: "upstream_bad_response",
+            message: "The upstream for \(deployment) sent an answer that is not valid HTTP/1.1: \(reason).")
+    }
+
+    /// 502 when an upstream answer is larger than its limit.
     public static func upstreamTooLarge(_ deployment: String, limit: Int) -> ProxyError {
         ProxyError(
             status: 502, type: "api_error", code: "upstream_response_too_large",

@@ -48,7 +48,7 @@ public struct HTTPResponseParser: Sendable {
 
         /// The value of the first field named `name` (ASCII case-insensitive), if any.
         public func value(of name: String) -> String? {
-            fields.first { HTTPResponseParser.equalsIgnoringCase($0.name.utf8, name.utf8) }?.value
+            fields.value(of: name)
         }
     }
 
@@ -79,8 +79,8 @@ public struct HTTPResponseParser: Sendable {
     }
 
     private enum State: Sendable {
-        /// Reading a head: `matched` bytes of CRLFCRLF seen at the end so far.
-        case head(matched: Int)
+        /// Reading a head: bytes of its current line seen so far.
+        case head(lineBytes: Int)
         case length(remaining: Int)
         /// Reading a chunk-size line: its value, digits read, and what part of the line.
         case chunkSize(value: Int, digits: Int, phase: ChunkLinePhase)
@@ -99,7 +99,7 @@ public struct HTTPResponseParser: Sendable {
     public let maxHeadBytes: Int
     /// Whether heads keep their fields as strings (the framing is read either way).
     public let keepsFields: Bool
-    private var state = State.head(matched: 0)
+    private var state = State.head(lineBytes: 0)
     private var headBytes: [UInt8] = []
     private var headSeen = 0
     private var previousByte: UInt8 = 0
@@ -114,7 +114,7 @@ public struct HTTPResponseParser: Sendable {
 
     /// Whether the parser is between responses, with no byte of the next one seen.
     public var isIdle: Bool {
-        if case .head(let matched) = state { return matched == 0 && headSeen == 0 }
+        if case .head(let lineBytes) = state { return lineBytes == 0 && headSeen == 0 }
         return false
     }
 
@@ -131,8 +131,8 @@ public struct HTTPResponseParser: Sendable {
             switch state {
             case .failed(let error):
                 throw error
-            case .head(let matched):
-                index = try scanHead(bytes, from: index, matched: matched, onPart)
+            case .head(let lineBytes):
+                index = try scanHead(bytes, from: index, lineBytes: lineBytes, onPart)
             case .length(let remaining):
                 let take = min(remaining, count - index)
                 onPart(.body(UnsafeRawBufferPointer(rebasing: bytes[index..<index + take])))
@@ -226,37 +226,52 @@ public struct HTTPResponseParser: Sendable {
     // MARK: Head
 
     private mutating func scanHead(
-        _ bytes: UnsafeRawBufferPointer, from start: Int, matched: Int, _ onPart: (Part) -> Void
+        _ bytes: UnsafeRawBufferPointer, from start: Int, lineBytes: Int, _ onPart: (Part) -> Void
     ) throws(ParseError) -> Int {
-        var matched = matched
+        let count = bytes.count
+        // Bytes that cannot start a response fail at once, not when a blank line ends them (which may be never).
+        var checked = start
+        while headSeen + checked - start < 7, checked < count {
+            guard bytes[checked] == Self.statusPrefix(at: headSeen + checked - start) else {
+                try fail("malformed status line")
+            }
+            checked += 1
+        }
+        // Line by line: each line feed must follow a carriage return, and a line of just that ends the head.
+        var lineBytes = lineBytes
         var previous = previousByte
         var index = start
-        let count = bytes.count
+        var ended = false
         while index < count {
-            let byte = bytes[index]
-            index += 1
-            if byte == .lf {
-                guard previous == .cr else { try fail("bare LF in the response head") }
-                matched += 1
-            } else if previous == .cr {
-                try fail("bare CR in the response head")
-            } else if byte == .cr {
-                matched = matched == 2 ? 3 : 1
-            } else {
-                matched = 0
+            var lineFeed = index
+            while lineFeed < count, bytes[lineFeed] != .lf { lineFeed += 1 }
+            guard lineFeed < count else {
+                lineBytes += count - index
+                previous = bytes[count - 1]
+                index = count
+                break
             }
-            previous = byte
-            if matched == 4 { break }
+            guard (lineFeed > index ? bytes[lineFeed - 1] : previous) == .cr else {
+                try fail("bare LF in the response head")
+            }
+            lineBytes += lineFeed - index
+            index = lineFeed + 1
+            previous = .lf
+            if lineBytes == 1 {
+                ended = true
+                break
+            }
+            lineBytes = 0
         }
         previousByte = previous
         let seen = index - start
         guard headSeen + seen <= maxHeadBytes else {
             try fail("response head larger than \(maxHeadBytes) bytes")
         }
-        guard matched == 4 else {
+        guard ended else {
             headBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
             headSeen += seen
-            state = .head(matched: matched)
+            state = .head(lineBytes: lineBytes)
             return index
         }
         let head: Head?
@@ -271,7 +286,7 @@ public struct HTTPResponseParser: Sendable {
         }
         headSeen = 0
         previousByte = 0
-        state = .head(matched: 0)
+        state = .head(lineBytes: 0)
         // An interim (1xx) response: its head is dropped and the final one follows.
         guard let head else { return index }
         onPart(.head(head))
@@ -288,11 +303,13 @@ public struct HTTPResponseParser: Sendable {
     /// The head in `raw` (ending with CRLFCRLF), or nil for an interim response.
     private mutating func readHead(_ raw: UnsafeRawBufferPointer) throws(ParseError) -> Head? {
         var lineStart = 0
+        // Every line feed in `raw` follows a carriage return (checked while scanning); a stray CR inside a line is
+        // refused below as a byte no status line, name or value may hold.
         func nextLine() -> Range<Int> {
             var end = lineStart
-            while raw[end] != .cr { end += 1 }
-            defer { lineStart = end + 2 }
-            return lineStart..<end
+            while raw[end] != .lf { end += 1 }
+            defer { lineStart = end + 1 }
+            return lineStart..<(end - 1)
         }
         let statusLine = nextLine()
         let (minor, status) = try Self.readStatusLine(UnsafeRawBufferPointer(rebasing: raw[statusLine]))
@@ -324,18 +341,21 @@ public struct HTTPResponseParser: Sendable {
             }
             let name = UnsafeRawBufferPointer(rebasing: raw[line.lowerBound..<colon])
             let value = UnsafeRawBufferPointer(rebasing: raw[valueStart..<valueEnd])
-            if Self.equalsIgnoringCase(name, "content-length".utf8) {
+            // Only three names decide the framing; most fields are ruled out by their length.
+            switch name.count {
+            case 14 where Self.isLowercase(name, "content-length"):
                 let parsed = try Self.readLength(value)
                 guard length == nil || length == parsed else { try fail("conflicting Content-Length values") }
                 length = parsed
-            } else if Self.equalsIgnoringCase(name, "transfer-encoding".utf8) {
+            case 17 where Self.isLowercase(name, "transfer-encoding"):
                 transferEncoded = true
-                chunked = Self.lastToken(of: value).map { Self.equalsIgnoringCase($0, "chunked".utf8) } ?? false
-            } else if Self.equalsIgnoringCase(name, "connection".utf8) {
+                chunked = Self.lastToken(of: value).map { Self.isLowercase($0, "chunked") } ?? false
+            case 10 where Self.isLowercase(name, "connection"):
                 Self.forEachToken(of: value) { token in
-                    if Self.equalsIgnoringCase(token, "close".utf8) { close = true }
-                    if Self.equalsIgnoringCase(token, "keep-alive".utf8) { keepAliveToken = true }
+                    if Self.isLowercase(token, "close") { close = true }
+                    if Self.isLowercase(token, "keep-alive") { keepAliveToken = true }
                 }
+            default: break
             }
             if keepsFields {
                 fields.append(Field(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self)))
@@ -361,6 +381,18 @@ public struct HTTPResponseParser: Sendable {
         return Head(status: status, minorVersion: minor, fields: fields, framing: framing, keepAlive: keepAlive)
     }
 
+    /// The byte at `position` of `HTTP/1.`, the start of every status line.
+    private static func statusPrefix(at position: Int) -> UInt8 {
+        switch position {
+        case 0: UInt8(ascii: "H")
+        case 1, 2: UInt8(ascii: "T")
+        case 3: UInt8(ascii: "P")
+        case 4: UInt8(ascii: "/")
+        case 5: UInt8(ascii: "1")
+        default: UInt8(ascii: ".")
+        }
+    }
+
     private static func readStatusLine(_ line: UnsafeRawBufferPointer) throws(ParseError) -> (minor: Int, status: Int) {
         let prefix = "HTTP/1.".utf8
         guard line.count >= 12, line.starts(with: prefix), line[7] == UInt8(ascii: "0") || line[7] == UInt8(ascii: "1"),
@@ -373,6 +405,10 @@ public struct HTTPResponseParser: Sendable {
             status = status * 10 + Int(byte - UInt8(ascii: "0"))
         }
         guard status >= 100 else { throw ParseError("malformed status code") }
+        for position in 12..<line.count {
+            let byte = line[position]
+            guard byte >= 0x20 || byte == .tab, byte != 0x7F else { throw ParseError("invalid byte in the reason phrase") }
+        }
         return (Int(line[7] - UInt8(ascii: "0")), status)
     }
 
@@ -389,7 +425,7 @@ public struct HTTPResponseParser: Sendable {
     // MARK: Helpers
 
     private mutating func endMessage(_ onPart: (Part) -> Void) {
-        state = .head(matched: 0)
+        state = .head(lineBytes: 0)
         onPart(.end)
     }
 
@@ -412,11 +448,26 @@ public struct HTTPResponseParser: Sendable {
     /// RFC 9110's tchar.
     private static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"),
+            UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "^"),
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
             true
         default:
-            "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            false
         }
+    }
+
+    /// Whether `bytes`, lower-cased (ASCII), are `lowercase`.
+    private static func isLowercase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+            guard folded == expected[index] else { return false }
+        }
+        return true
     }
 
     static func equalsIgnoringCase(_ bytes: some Collection<UInt8>, _ lowercase: some Collection<UInt8>) -> Bool {
@@ -448,6 +499,13 @@ public struct HTTPResponseParser: Sendable {
         var last: UnsafeRawBufferPointer?
         forEachToken(of: value) { last = $0 }
         return last
+    }
+}
+
+extension Array where Element == HTTPResponseParser.Field {
+    /// The value of the first field named `name` (ASCII case-insensitive), if any.
+    public func value(of name: String) -> String? {
+        first { HTTPResponseParser.equalsIgnoringCase($0.name.utf8, name.utf8) }?.value
     }
 }
 

@@ -108,7 +108,7 @@ enum HealthRoutes {
             let bytes = try await UpstreamRelay.readBounded(response.body, limit: 16 * 1024)
             guard (200..<300).contains(response.status) else {
                 let error = UpstreamErrorMapper.map(
-                    status: response.status, contentType: response.headers.first(name: "content-type"),
+                    status: response.status, contentType: response.headers.value(of: "content-type"),
                     body: bytes, deployment: deployment.id, redactor: engine.redactors.redactor)
                 return engine.redactors.redactor.redact(error.message)
             }

@@ -496,6 +496,8 @@ public struct ProxyEngine: Sendable {
                     deployment, detail: "the header \(name) holds a line break or NUL (check the key and extra_headers)")
             case .responseTooLarge(let limit):
                 return .upstreamTooLarge(deployment, limit: limit)
+            case .malformedResponse(let reason):
+                return .upstreamBadResponse(deployment, reason: reason)
             case .totalTimeout:
                 return ProxyError(
                     status: 504, type: "timeout_error", code: "upstream_timeout",

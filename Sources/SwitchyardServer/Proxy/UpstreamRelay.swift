@@ -1,7 +1,6 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import NIOHTTP1
 import SwitchyardCore
 
 /// Sends one normalized request upstream and relays the answer: JSON as bytes, SSE event by event.
@@ -41,13 +40,13 @@ enum UpstreamRelay {
             throw ProxyError.upstreamTimeout(deployment.id, which: "total", seconds: timeouts.total ?? 600)
         }
         let firstByte = ContinuousClock.now - .nanoseconds(max(0, (NIODeadline.now() - response.headReceived).nanoseconds))
-        let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
+        let contentType = response.headers.value(of: "content-type")?.lowercased() ?? ""
         guard (200..<300).contains(response.status) else {
             let bytes = try await readBounded(response.body, limit: maxErrorBytes)
             throw UpstreamErrorMapper.map(
                 status: response.status, contentType: contentType, body: bytes, deployment: deployment.id,
                 redactor: context.engine.redactors.redactor,
-                retryAfter: response.headers.first(name: "retry-after").flatMap { Int($0) })
+                retryAfter: response.headers.value(of: "retry-after").flatMap { Int($0) })
         }
         if stream {
             guard contentType.contains("text/event-stream") else {
@@ -90,24 +89,39 @@ enum UpstreamRelay {
     }
 
     /// `fields` with the upstream's headers that pass (`passedHeaderPrefixes`) appended, named in lower case.
-    static func passedHeaders(_ upstream: HTTPHeaders, to fields: HTTPFields) -> HTTPFields {
+    static func passedHeaders(_ upstream: [HTTPResponseParser.Field], to fields: HTTPFields) -> HTTPFields {
         var fields = fields
-        for header in upstream where isPassed(header.name) {
-            guard let fieldName = HTTPField.Name(header.name.lowercased()) else { continue }
+        for header in upstream {
+            guard let lowercase = passedName(header.name), let fieldName = HTTPField.Name(lowercase) else { continue }
             fields.append(HTTPField(name: fieldName, value: header.value))
         }
         return fields
     }
 
-    /// Whether an upstream header starts with one of `passedHeaderPrefixes`, in any case (compared on bytes:
-    /// most headers of an answer are not passed, and lower-casing each name was a string per header).
+    /// Whether an upstream header starts with one of `passedHeaderPrefixes`, in any case.
     static func isPassed(_ name: String) -> Bool {
-        let bytes = name.utf8
-        // Most names are ruled out by their first letter.
-        guard let first = bytes.first, passedFirstBytes[Int(first)] else { return false }
-        return passedHeaderPrefixUTF8.contains { prefix in
-            bytes.count >= prefix.count && zip(bytes, prefix).allSatisfy { ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 }
+        passedName(name) != nil
+    }
+
+    /// The name in lower case when it is passed, else nil. Compared on bytes: most headers of an answer are not
+    /// passed, and lower-casing each name was a string per header; a passed name sent in lower case is kept as is.
+    private static func passedName(_ name: String) -> String? {
+        var name = name
+        let (passed, lowercase) = name.withUTF8 { bytes -> (Bool, Bool) in
+            // Most names are ruled out by their first letter.
+            guard let first = bytes.first, passedFirstBytes[Int(first)] else { return (false, true) }
+            let passed = passedHeaderPrefixUTF8.contains { prefix in
+                guard bytes.count >= prefix.count else { return false }
+                for index in 0..<prefix.count {
+                    let byte = bytes[index]
+                    guard (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == prefix[index] else { return false }
+                }
+                return true
+            }
+            return (passed, !bytes.contains { $0 >= 0x41 && $0 <= 0x5A })
         }
+        guard passed else { return nil }
+        return lowercase ? name : name.lowercased()
     }
 
     private static let passedHeaderPrefixUTF8 = passedHeaderPrefixes.map { Array($0.utf8) }

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import SwitchyardCore
@@ -29,14 +28,16 @@ public enum UpstreamClientError: Error, Sendable, Equatable {
     case responseTooLarge(limit: Int)
     /// A body to be read whole had not ended by the total deadline.
     case totalTimeout
+    /// The upstream's bytes are not an HTTP/1.1 response (the parser's reason).
+    case malformedResponse(String)
 }
 
 /// The answer's head and its body: streamed with back-pressure, or read whole on the event loop.
 public struct UpstreamResponse: Sendable {
     /// HTTP status code.
     public let status: Int
-    /// Response headers.
-    public let headers: HTTPHeaders
+    /// Response headers, in the order and case the upstream sent them.
+    public let headers: [HTTPResponseParser.Field]
     /// The body.
     public let body: Body
     /// When the head arrived (a body read whole arrives later).
@@ -282,10 +283,7 @@ public final class UpstreamHTTPClient: Sendable {
                         let hostname = key.host.isIPAddress ? nil : key.host
                         try sync.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: hostname))
                     }
-                    // The request head is written as rendered bytes (see `renderHead`); the response decoder still
-                    // sees a head go out, so it knows what the answer is to.
-                    try sync.addHandler(RenderedRequestWriter())
-                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .fireError)))
+                    // Requests go out as rendered bytes (see `renderHead`); answers are read by `HTTPResponseParser`.
                     try sync.addHandler(handler)
                 }
             }
@@ -398,27 +396,35 @@ final class UpstreamConnection: Sendable {
     }
 }
 
-/// The channel handler of one upstream connection. All its state is touched on its event loop only.
+/// The channel handler of one upstream connection: writes each request's bytes and reads the answer with
+/// `HTTPResponseParser` (body parts are slices of the bytes read, not copies). All its state is touched on its
+/// event loop only.
 public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
-    public typealias InboundIn = HTTPClientResponsePart
-    public typealias OutboundIn = HTTPClientRequestPart
-    public typealias OutboundOut = HTTPClientRequestPart
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
 
     enum State {
         case idle
         case awaitingHead(CheckedContinuation<UpstreamResponse, any Error>, UpstreamRequest)
         case streaming(UpstreamBodyStream, keepAlive: Bool)
-        case collecting(CheckedContinuation<UpstreamResponse, any Error>, UpstreamRequest, HTTPResponseHead, ByteBuffer)
+        case collecting(CheckedContinuation<UpstreamResponse, any Error>, UpstreamRequest, HTTPResponseParser.Head, ByteBuffer)
         case closed
+    }
+
+    /// A part of an answer as read from one buffer, handled once the parser is done with that buffer (handling
+    /// can close the channel, whose close reads the parser's end).
+    private enum ReadPart {
+        case head(HTTPResponseParser.Head)
+        case body(ByteBuffer)
+        case end
     }
 
     let eventLoop: any EventLoop
     weak var connection: UpstreamConnection?
     private var state = State.idle
+    private var parser = HTTPResponseParser()
     private var context: ChannelHandlerContext?
-    /// The request writer's place in the pipeline: a request's bytes are written from there, so they pass neither
-    /// the writer nor the response decoder (which only needs to see a head go out).
-    private var bytesContext: ChannelHandlerContext?
     private var generation = 0
     private var readPending = false
     private var timer: Scheduled<Void>?
@@ -434,17 +440,12 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         self.eventLoop = eventLoop
     }
 
-    /// The head the response decoder sees go out (it reads only the method); its bytes are never written.
-    static let observedHead = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")
-
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        bytesContext = try? context.pipeline.syncOperations.context(handlerType: RenderedRequestWriter.self)
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        bytesContext = nil
     }
 
     func start(_ request: UpstreamRequest, continuation: CheckedContinuation<UpstreamResponse, any Error>) {
@@ -457,18 +458,9 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         state = .awaitingHead(continuation, request)
         timer?.cancel()
         timer = eventLoop.scheduleTask(deadline: request.deadline) { [self] in fail(UpstreamClientError.firstByteTimeout) }
-        context.write(wrapOutboundOut(.head(Self.observedHead)), promise: nil)
-        if let bytesContext {
-            bytesContext.write(NIOAny(IOData.byteBuffer(request.head)), promise: nil)
-            if request.body.readableBytes > 0 { bytesContext.write(NIOAny(IOData.byteBuffer(request.body)), promise: nil) }
-            bytesContext.flush()
-        } else {
-            context.write(wrapOutboundOut(.body(.byteBuffer(request.head))), promise: nil)
-            if request.body.readableBytes > 0 {
-                context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil)
-            }
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        }
+        context.write(wrapOutboundOut(request.head), promise: nil)
+        if request.body.readableBytes > 0 { context.write(wrapOutboundOut(request.body), promise: nil) }
+        context.flush()
         if readPending {
             readPending = false
             context.read()
@@ -484,23 +476,59 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         receivedAnything = true
-        switch unwrapInboundIn(data) {
+        switch state {
+        case .awaitingHead, .streaming, .collecting:
+            parse(unwrapInboundIn(data))
+        case .idle, .closed:
+            // Bytes nobody asked for: the connection is out of step with its requests.
+            fail(UpstreamClientError.malformedResponse("bytes arrived with no request sent"))
+        }
+    }
+
+    private func parse(_ buffer: ByteBuffer) {
+        var parts: [ReadPart] = []
+        do {
+            try buffer.withUnsafeReadableBytes { raw in
+                try parser.parse(raw) { part in
+                    switch part {
+                    case .head(let head): parts.append(.head(head))
+                    case .end: parts.append(.end)
+                    case .body(let bytes):
+                        guard let base = raw.baseAddress, let start = bytes.baseAddress,
+                            let slice = buffer.getSlice(at: buffer.readerIndex + (start - base), length: bytes.count)
+                        else { return }
+                        parts.append(.body(slice))
+                    }
+                }
+            }
+        } catch let error as HTTPResponseParser.ParseError {
+            for part in parts { handle(part) }
+            return fail(UpstreamClientError.malformedResponse(error.reason))
+        } catch {
+            return fail(error)
+        }
+        for part in parts { handle(part) }
+    }
+
+    private func handle(_ part: ReadPart) {
+        switch part {
         case .head(let head):
-            guard case .awaitingHead(let continuation, let request) = state else { return }
-            if head.status.code == 100 { return }
+            guard case .awaitingHead(let continuation, let request) = state else {
+                return fail(UpstreamClientError.malformedResponse("a response arrived with no request sent"))
+            }
             if request.collectLimit != nil {
                 headReceived = .now()
-                state = .collecting(continuation, request, head, context.channel.allocator.buffer(capacity: 0))
+                state = .collecting(continuation, request, head, ByteBuffer())
                 armIdleTimer()
                 return
             }
             generation += 1
             let stream = UpstreamBodyStream(loop: eventLoop, handler: self, generation: generation)
-            state = .streaming(stream, keepAlive: head.isKeepAlive)
+            state = .streaming(stream, keepAlive: head.keepAlive)
             armIdleTimer()
             continuation.resume(
                 returning: UpstreamResponse(
-                    status: Int(head.status.code), headers: head.headers, body: .streamed(UpstreamBodyReader(stream))))
+                    status: head.status, headers: head.fields, body: .streamed(UpstreamBodyReader(stream))))
         case .body(var buffer):
             switch state {
             case .streaming(let stream, _):
@@ -529,15 +557,15 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
                 timer = nil
                 state = .idle
                 stream.finish(nil)
-                if keepAlive, let connection { connection.release() } else { context.close(promise: nil) }
+                if keepAlive, let connection { connection.release() } else { context?.close(promise: nil) }
             case .collecting(let continuation, _, let head, let collected):
                 timer?.cancel()
                 timer = nil
                 state = .idle
-                if head.isKeepAlive, let connection { connection.release() } else { context.close(promise: nil) }
+                if head.keepAlive, let connection { connection.release() } else { context?.close(promise: nil) }
                 continuation.resume(
                     returning: UpstreamResponse(
-                        status: Int(head.status.code), headers: head.headers, body: .collected(collected),
+                        status: head.status, headers: head.fields, body: .collected(collected),
                         headReceived: headReceived))
             default: return
             }
@@ -612,6 +640,10 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        // A body delimited by the close ends here.
+        var ended = false
+        try? parser.finish { part in if case .end = part { ended = true } }
+        if ended { handle(.end) }
         fail(tlsFailure ?? UpstreamClientError.connectionClosed)
         state = .closed
         context.fireChannelInactive()
@@ -628,20 +660,5 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         case .idle, .closed: break
         }
         context?.close(promise: nil)
-    }
-}
-
-/// Writes a request whose head comes already rendered: the head part itself is not written (the handler writes
-/// the request's bytes from this handler's place in the pipeline), body parts go out as they are, and the end
-/// adds nothing (every request has a length).
-final class RenderedRequestWriter: ChannelOutboundHandler, RemovableChannelHandler, Sendable {
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = IOData
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
-        case .head, .end: promise?.succeed()
-        case .body(let part): context.write(wrapOutboundOut(part), promise: promise)
-        }
     }
 }

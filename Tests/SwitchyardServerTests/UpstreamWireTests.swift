@@ -1,0 +1,233 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardServer
+
+/// The upstream leg's HTTP/1.1 reading, against an upstream that answers with exact bytes: answers cut into
+/// single bytes, interim responses, bodies delimited by the close, stray bytes on an idle connection, and
+/// answers that are not HTTP at all (a clear 502, and the proxy keeps serving).
+@Suite struct UpstreamWireTests {
+    static let completion =
+        #"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"grok-3","choices":[{"index":0,"#
+        + #""message":{"role":"assistant","content":"exact bytes"},"finish_reason":"stop"}],"#
+        + #""usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#
+
+    static func chunked(_ text: String, extensions: Bool = false) -> String {
+        let bytes = Array(text.utf8)
+        var out = ""
+        for start in stride(from: 0, to: bytes.count, by: 40) {
+            let piece = bytes[start..<min(start + 40, bytes.count)]
+            out += String(piece.count, radix: 16) + (extensions ? ";n=v" : "") + "\r\n" + String(decoding: piece, as: UTF8.self)
+            out += "\r\n"
+        }
+        return out + "0\r\n\r\n"
+    }
+
+    func yaml(_ port: Int) -> String {
+        """
+        model_list:
+          - model_name: canned
+            litellm_params: {model: openai/grok-3, api_base: "http://127.0.0.1:\(port)/v1", api_key: \(testKey)}
+          - model_name: mock-echo
+            litellm_params: {model: mock/echo}
+        """
+    }
+
+    @Test func answersCutIntoSingleBytesAreRelayedWhole() async throws {
+        let answer =
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-RateLimit-Remaining-Requests: 7\r\n"
+            + "Transfer-Encoding: chunked\r\n\r\n" + Self.chunked(Self.completion, extensions: true)
+        try await withCannedUpstream(answer: answer, bytesPerWrite: 1) { upstream in
+            try await withProxy(yaml: yaml(upstream.port)) { proxy in
+                for _ in 0..<2 {
+                    let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi"))
+                    #expect(result.status == 200, "\(result.text)")
+                    #expect(result.text == Self.completion)
+                    #expect(result.headers.first(name: "x-ratelimit-remaining-requests") == "7")
+                }
+                #expect(upstream.connections == 1, "the connection is kept between the two requests")
+            }
+        }
+    }
+
+    @Test func bodiesDelimitedByTheCloseAreRelayed() async throws {
+        let json = "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + Self.completion
+        try await withCannedUpstream(answer: json, closeAfter: true) { upstream in
+            try await withProxy(yaml: yaml(upstream.port)) { proxy in
+                let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi"))
+                #expect(result.status == 200, "\(result.text)")
+                #expect(result.text == Self.completion)
+            }
+        }
+        let events =
+            #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"grok-3","choices":[{"index":0,"#
+            + #""delta":{"content":"streamed"}}]}"# + "\n\ndata: [DONE]\n\n"
+        let stream = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n" + events
+        try await withCannedUpstream(answer: stream, bytesPerWrite: 16, closeAfter: true) { upstream in
+            try await withProxy(yaml: yaml(upstream.port)) { proxy in
+                let result = try await send(
+                    .POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi", stream: true))
+                #expect(result.status == 200)
+                #expect(
+                    result.chunks.first?["choices"]?.arrayValue?.first?.objectValue?["delta"]?.objectValue?["content"]
+                        == "streamed")
+                #expect(result.events.last?.isDone == true)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        ("SSH-2.0-OpenSSH_9.2p1\r\n", "malformed status line"),
+        ("HTTP/1.1 200 OK\nContent-Type: application/json\n\n{}", "bare LF"),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", "both Content-Length"),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "invalid chunk size"),
+    ])
+    func answersThatAreNotHTTPAreAClear502(_ answer: String, _ reason: String) async throws {
+        try await withCannedUpstream(answer: answer) { upstream in
+            try await withProxy(yaml: yaml(upstream.port)) { proxy in
+                let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi"))
+                #expect(result.status == 502)
+                #expect(result.errorCode == "upstream_bad_response")
+                #expect(result.errorMessage.contains("not valid HTTP/1.1"), "\(result.errorMessage)")
+                #expect(result.errorMessage.contains(reason), "\(result.errorMessage)")
+                let other = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("mock-echo", "still here"))
+                #expect(other.status == 200)
+            }
+        }
+    }
+
+    @Test func strayBytesOnAnIdleConnectionRetireIt() async throws {
+        let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(Self.completion.utf8.count)\r\n\r\n"
+        try await withCannedUpstream(answer: answer + Self.completion, strayAfter: "HTTP/1.1 408 Request Timeout\r\n\r\n") {
+            upstream in
+            try await withProxy(yaml: yaml(upstream.port)) { proxy in
+                let first = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi"))
+                #expect(first.status == 200)
+                // The stray answer arrives 50 ms after the first; the pooled connection is closed on it.
+                try await upstream.waitForStrayBytes()
+                try await Task.sleep(for: .milliseconds(100))
+                let second = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "again"))
+                #expect(second.status == 200, "\(second.text)")
+                #expect(second.text == Self.completion)
+                #expect(upstream.connections == 2)
+            }
+        }
+    }
+}
+
+/// A running canned upstream.
+final class CannedUpstream: Sendable {
+    let port: Int
+    private let accepted = Atomic<Int>(0)
+    private let strays = AsyncStream<Void>.makeStream()
+
+    init(port: Int) { self.port = port }
+
+    /// Connections accepted so far.
+    var connections: Int { accepted.load(ordering: .relaxed) }
+
+    func connected() { accepted.add(1, ordering: .relaxed) }
+
+    func strayBytesSent() { strays.continuation.yield() }
+
+    func waitForStrayBytes() async throws {
+        var iterator = strays.stream.makeAsyncIterator()
+        _ = await iterator.next()
+    }
+}
+
+/// Runs an "upstream" on 127.0.0.1, port 0, that answers each request (read up to its body's end) with `answer`,
+/// written `bytesPerWrite` bytes at a time (each write flushed, 1 ms apart), then closes when `closeAfter`, or
+/// sends `strayAfter` 50 ms later.
+func withCannedUpstream<T: Sendable>(
+    answer: String, bytesPerWrite: Int = Int.max, closeAfter: Bool = false, strayAfter: String? = nil,
+    _ body: (CannedUpstream) async throws -> T
+) async throws -> T {
+    let script = CannedScript(
+        answer: Array(answer.utf8), bytesPerWrite: bytesPerWrite, closeAfter: closeAfter, stray: strayAfter.map { Array($0.utf8) }
+    )
+    let holder = Mutex<CannedUpstream?>(nil)
+    let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        .childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let upstream = holder.withLock { $0 }
+                upstream?.connected()
+                try channel.pipeline.syncOperations.addHandler(CannedHandler(script: script, upstream: upstream))
+            }
+        }
+        .bind(host: "127.0.0.1", port: 0).get()
+    let upstream = CannedUpstream(port: server.localAddress?.port ?? 0)
+    holder.withLock { $0 = upstream }
+    do {
+        let result = try await body(upstream)
+        try? await server.close()
+        return result
+    } catch {
+        try? await server.close()
+        throw error
+    }
+}
+
+struct CannedScript: Sendable {
+    let answer: [UInt8]
+    let bytesPerWrite: Int
+    let closeAfter: Bool
+    let stray: [UInt8]?
+}
+
+/// Reads requests (head, then `content-length` bytes) and answers each with the script.
+private final class CannedHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let script: CannedScript
+    let upstream: CannedUpstream?
+    private var received: [UInt8] = []
+
+    init(script: CannedScript, upstream: CannedUpstream?) {
+        self.script = script
+        self.upstream = upstream
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received.append(contentsOf: unwrapInboundIn(data).readableBytesView)
+        let separator = Array("\r\n\r\n".utf8)
+        guard let headEnd = received.indices.first(where: { received[$0...].starts(with: separator) }) else { return }
+        let head = String(decoding: received[..<headEnd], as: UTF8.self).lowercased()
+        let length =
+            head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+        guard received.count >= headEnd + 4 + length else { return }
+        received.removeFirst(headEnd + 4 + length)
+        let pieces = stride(from: 0, to: script.answer.count, by: min(script.bytesPerWrite, script.answer.count)).map {
+            Array(script.answer[$0..<min($0 + script.bytesPerWrite, script.answer.count)])
+        }
+        write(pieces[...], context: context)
+    }
+
+    private func write(_ pieces: ArraySlice<[UInt8]>, context: ChannelHandlerContext) {
+        guard let piece = pieces.first else {
+            if script.closeAfter { context.close(promise: nil) }
+            if let stray = script.stray {
+                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(50)) {
+                    context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(bytes: stray)), promise: nil)
+                    self.upstream?.strayBytesSent()
+                }
+            }
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: piece)), promise: nil)
+        if pieces.count == 1 {
+            write(pieces.dropFirst(), context: context)
+        } else {
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(1)) {
+                self.write(pieces.dropFirst(), context: context)
+            }
+        }
+    }
+}
