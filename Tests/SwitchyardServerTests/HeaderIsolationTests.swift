@@ -106,12 +106,14 @@ import Testing
     }
 
     @Test func passedHeadersAreAppendedInLowerCaseWithTheirValues() {
-        let upstream = [
-            HTTPResponseParser.Field(name: "X-RateLimit-Remaining-Requests", value: "7"),
-            HTTPResponseParser.Field(name: "content-type", value: "application/json"),
-            HTTPResponseParser.Field(name: "retry-after", value: "2"),
-            HTTPResponseParser.Field(name: "Set-Cookie", value: "a=b"),
-        ]
+        var parser = HTTPResponseParser()
+        var upstream = HTTPResponseParser.Fields()
+        let head =
+            "HTTP/1.1 200 OK\r\nX-RateLimit-Remaining-Requests: 7\r\ncontent-type: application/json\r\n"
+            + "retry-after: 2\r\nSet-Cookie: a=b\r\ncontent-length: 0\r\n\r\n"
+        Array(head.utf8).withUnsafeBytes { raw in
+            try? parser.parse(raw) { part in if case .head(let head) = part { upstream = head.fields } }
+        }
         let fields = UpstreamRelay.passedHeaders(upstream, to: [.contentLength: "5"])
         #expect(fields.map(\.name.rawName) == ["Content-Length", "x-ratelimit-remaining-requests", "retry-after"])
         #expect(fields.map(\.value) == ["5", "7", "2"])

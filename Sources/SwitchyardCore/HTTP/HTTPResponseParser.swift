@@ -33,6 +33,73 @@ public struct HTTPResponseParser: Sendable {
         }
     }
 
+    /// A head's fields, kept as the head's bytes and where each name and value lies in them: a field becomes
+    /// strings only when asked for, and a lookup by name compares bytes.
+    public struct Fields: Sendable, Equatable, RandomAccessCollection {
+        private let bytes: [UInt8]
+        /// Name start, name end, value start, value end, per field.
+        private let bounds: [Int32]
+
+        init(bytes: [UInt8], bounds: [Int32]) {
+            self.bytes = bytes
+            self.bounds = bounds
+        }
+
+        /// No fields.
+        public init() {
+            self.init(bytes: [], bounds: [])
+        }
+
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { bounds.count / 4 }
+
+        public subscript(position: Int) -> Field {
+            Field(name: string(bounds[4 * position], bounds[4 * position + 1]), value: value(at: position))
+        }
+
+        /// The value of the field at `position`.
+        public func value(at position: Int) -> String {
+            string(bounds[4 * position + 2], bounds[4 * position + 3])
+        }
+
+        /// The value of the first field named `name` (ASCII case-insensitive), if any.
+        public func value(of name: String) -> String? {
+            firstIndex(named: name).map(value(at:))
+        }
+
+        /// Calls `body` with each field's name as bytes; the fields for which it answers true are returned.
+        public func positions(where body: (UnsafeRawBufferPointer) -> Bool) -> [Int] {
+            bytes.withUnsafeBytes { raw in
+                indices.filter { body(UnsafeRawBufferPointer(rebasing: raw[range(4 * $0)])) }
+            }
+        }
+
+        private func firstIndex(named name: String) -> Int? {
+            var name = name
+            return name.withUTF8 { wanted in
+                bytes.withUnsafeBytes { raw in
+                    indices.first { position in
+                        let candidate = range(4 * position)
+                        guard candidate.count == wanted.count else { return false }
+                        return zip(raw[candidate], wanted).allSatisfy {
+                            HTTPResponseParser.foldCase($0) == HTTPResponseParser.foldCase($1)
+                        }
+                    }
+                }
+            }
+        }
+
+        private func range(_ at: Int) -> Range<Int> { Int(bounds[at])..<Int(bounds[at + 1]) }
+
+        private func string(_ start: Int32, _ end: Int32) -> String {
+            String(decoding: bytes[Int(start)..<Int(end)], as: UTF8.self)
+        }
+
+        public static func == (lhs: Fields, rhs: Fields) -> Bool {
+            lhs.elementsEqual(rhs)
+        }
+    }
+
     /// A response's status line and fields.
     public struct Head: Sendable, Equatable {
         /// The status code.
@@ -40,7 +107,7 @@ public struct HTTPResponseParser: Sendable {
         /// `1` for HTTP/1.1, `0` for HTTP/1.0.
         public var minorVersion: Int
         /// The fields, in order (empty when the parser was made not to keep them).
-        public var fields: [Field]
+        public var fields: Fields
         /// How the body is delimited.
         public var framing: Framing
         /// Whether the connection can carry another request after this response.
@@ -313,7 +380,8 @@ public struct HTTPResponseParser: Sendable {
         }
         let statusLine = nextLine()
         let (minor, status) = try Self.readStatusLine(UnsafeRawBufferPointer(rebasing: raw[statusLine]))
-        var fields: [Field] = []
+        var bounds: [Int32] = []
+        if keepsFields { bounds.reserveCapacity(64) }
         var length: Int?
         var chunked = false
         var transferEncoded = false
@@ -358,7 +426,10 @@ public struct HTTPResponseParser: Sendable {
             default: break
             }
             if keepsFields {
-                fields.append(Field(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self)))
+                bounds.append(Int32(line.lowerBound))
+                bounds.append(Int32(colon))
+                bounds.append(Int32(valueStart))
+                bounds.append(Int32(valueEnd))
             }
         }
         if status < 200 {
@@ -378,6 +449,7 @@ public struct HTTPResponseParser: Sendable {
             framing = .untilClose
         }
         if framing == .untilClose { keepAlive = false }
+        let fields = keepsFields ? Fields(bytes: Array(raw), bounds: bounds) : Fields()
         return Head(status: status, minorVersion: minor, fields: fields, framing: framing, keepAlive: keepAlive)
     }
 
@@ -470,14 +542,8 @@ public struct HTTPResponseParser: Sendable {
         return true
     }
 
-    static func equalsIgnoringCase(_ bytes: some Collection<UInt8>, _ lowercase: some Collection<UInt8>) -> Bool {
-        guard bytes.count == lowercase.count else { return false }
-        return zip(bytes, lowercase).allSatisfy { pair in
-            let byte = pair.0
-            let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
-            let other = pair.1 >= UInt8(ascii: "A") && pair.1 <= UInt8(ascii: "Z") ? pair.1 | 0x20 : pair.1
-            return folded == other
-        }
+    static func foldCase(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 
     /// Calls `body` with each comma-separated token of a field value, trimmed.
@@ -499,13 +565,6 @@ public struct HTTPResponseParser: Sendable {
         var last: UnsafeRawBufferPointer?
         forEachToken(of: value) { last = $0 }
         return last
-    }
-}
-
-extension Array where Element == HTTPResponseParser.Field {
-    /// The value of the first field named `name` (ASCII case-insensitive), if any.
-    public func value(of name: String) -> String? {
-        first { HTTPResponseParser.equalsIgnoringCase($0.name.utf8, name.utf8) }?.value
     }
 }
 

@@ -89,39 +89,35 @@ enum UpstreamRelay {
     }
 
     /// `fields` with the upstream's headers that pass (`passedHeaderPrefixes`) appended, named in lower case.
-    static func passedHeaders(_ upstream: [HTTPResponseParser.Field], to fields: HTTPFields) -> HTTPFields {
+    static func passedHeaders(_ upstream: HTTPResponseParser.Fields, to fields: HTTPFields) -> HTTPFields {
         var fields = fields
-        for header in upstream {
-            guard let lowercase = passedName(header.name), let fieldName = HTTPField.Name(lowercase) else { continue }
-            fields.append(HTTPField(name: fieldName, value: header.value))
+        for position in upstream.positions(where: isPassed) {
+            let field = upstream[position]
+            guard let name = HTTPField.Name(field.name.lowercased()) else { continue }
+            fields.append(HTTPField(name: name, value: field.value))
         }
         return fields
     }
 
     /// Whether an upstream header starts with one of `passedHeaderPrefixes`, in any case.
     static func isPassed(_ name: String) -> Bool {
-        passedName(name) != nil
+        var name = name
+        return name.withUTF8 { isPassed(UnsafeRawBufferPointer($0)) }
     }
 
-    /// The name in lower case when it is passed, else nil. Compared on bytes: most headers of an answer are not
-    /// passed, and lower-casing each name was a string per header; a passed name sent in lower case is kept as is.
-    private static func passedName(_ name: String) -> String? {
-        var name = name
-        let (passed, lowercase) = name.withUTF8 { bytes -> (Bool, Bool) in
-            // Most names are ruled out by their first letter.
-            guard let first = bytes.first, passedFirstBytes[Int(first)] else { return (false, true) }
-            let passed = passedHeaderPrefixUTF8.contains { prefix in
-                guard bytes.count >= prefix.count else { return false }
-                for index in 0..<prefix.count {
-                    let byte = bytes[index]
-                    guard (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == prefix[index] else { return false }
-                }
-                return true
+    /// Whether a header name, as bytes, starts with one of `passedHeaderPrefixes`, in any case (most headers of an
+    /// answer are not passed: they never become strings).
+    static func isPassed(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // Most names are ruled out by their first letter.
+        guard let first = bytes.first, passedFirstBytes[Int(first)] else { return false }
+        return passedHeaderPrefixUTF8.contains { prefix in
+            guard bytes.count >= prefix.count else { return false }
+            for index in 0..<prefix.count {
+                let byte = bytes[index]
+                guard (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == prefix[index] else { return false }
             }
-            return (passed, !bytes.contains { $0 >= 0x41 && $0 <= 0x5A })
+            return true
         }
-        guard passed else { return nil }
-        return lowercase ? name : name.lowercased()
     }
 
     private static let passedHeaderPrefixUTF8 = passedHeaderPrefixes.map { Array($0.utf8) }

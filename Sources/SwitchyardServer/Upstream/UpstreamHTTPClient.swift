@@ -37,7 +37,7 @@ public struct UpstreamResponse: Sendable {
     /// HTTP status code.
     public let status: Int
     /// Response headers, in the order and case the upstream sent them.
-    public let headers: [HTTPResponseParser.Field]
+    public let headers: HTTPResponseParser.Fields
     /// The body.
     public let body: Body
     /// When the head arrived (a body read whole arrives later).
