@@ -17,6 +17,35 @@ import Testing
         }
     }
 
+    /// `forEachEvent` (events read in place when nothing is pending) against `append`, cut in two and in three
+    /// at every pair of places, plus byte by byte.
+    @Test func eventsInPlaceAreTheSameEventsAsAppended() throws {
+        func inPlace(_ pieces: [ArraySlice<UInt8>]) throws -> [[UInt8]] {
+            var splitter = SSEEventSplitter()
+            var events: [[UInt8]] = []
+            for piece in pieces {
+                try Array(piece).withUnsafeBytes { raw in try splitter.forEachEvent(in: raw) { events.append(Array($0)) } }
+            }
+            #expect(!splitter.hasPendingContent)
+            return events
+        }
+        var whole = SSEEventSplitter()
+        let expected = try whole.append(stream)
+        #expect(try inPlace([stream[...]]) == expected)
+        #expect(try inPlace(stream.indices.map { stream[$0...$0] }) == expected, "byte by byte")
+        for first in 0...stream.count {
+            for second in stride(from: first, through: stream.count, by: 5) {
+                let pieces = [stream[..<first], stream[first..<second], stream[second...]]
+                #expect(try inPlace(pieces) == expected, "cut at \(first) and \(second)")
+            }
+        }
+        var small = SSEEventSplitter(maxEventBytes: 16)
+        let long = Array(repeating: UInt8(ascii: "x"), count: 32)
+        #expect(throws: SSEEventSplitter.EventTooLarge.self) {
+            try long.withUnsafeBytes { raw in try small.forEachEvent(in: raw) { _ in } }
+        }
+    }
+
     @Test func byteAtATimeYieldsTheSameEvents() throws {
         var splitter = SSEEventSplitter()
         var events: [[UInt8]] = []

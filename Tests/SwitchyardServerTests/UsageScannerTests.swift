@@ -62,4 +62,24 @@ import Testing
         #expect(markers(#""usage"#) == [false, false], "cut short")
         #expect(markers("") == [false, false])
     }
+
+    @Test func plainDataEventsAreReadInPlaceAndOtherShapesAreNot() {
+        func plain(_ text: String) -> String? {
+            Array(text.utf8).withUnsafeBufferPointer { event in
+                SSERelay.plainData(event).map { String(decoding: $0, as: UTF8.self) }
+            }
+        }
+        #expect(plain("data: {\"a\":1}\n\n") == "{\"a\":1}")
+        #expect(plain("data:{\"a\":1}\n\n") == "{\"a\":1}")
+        #expect(plain("data: [DONE]\n\n") == "[DONE]")
+        #expect(plain("data: \n\n") == "")
+        #expect(plain("data:\n\n") == "")
+        // Each of these is left to `SSEEvent`, which reads every shape the SSE format allows.
+        for other in [
+            "data: a\ndata: b\n\n", "event: x\ndata: a\n\n", "data: a\r\n\r\n", ": keepalive\n\n", "id: 1\n\n",
+            "data: a\rb\n\n", "dat: a\n\n", "data: a\n", "",
+        ] {
+            #expect(plain(other) == nil, "\(other.debugDescription)")
+        }
+    }
 }

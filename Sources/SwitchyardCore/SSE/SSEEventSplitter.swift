@@ -37,6 +37,38 @@ public struct SSEEventSplitter: Sendable {
         return try splitBuffered()
     }
 
+    /// Calls `body` with each whole event that `bytes` complete, terminating blank line included (the pointer is
+    /// valid only during the call). When nothing is pending, events are read in place from `bytes` and only an
+    /// unfinished tail is kept: no copy and no array per event, as a relay sees most chunks.
+    public mutating func forEachEvent(
+        in bytes: UnsafeRawBufferPointer, _ body: (UnsafeBufferPointer<UInt8>) -> Void
+    ) throws(EventTooLarge) {
+        guard buffer.isEmpty else {
+            buffer.append(contentsOf: bytes)
+            for event in try splitBuffered() { event.withUnsafeBufferPointer(body) }
+            return
+        }
+        let input = UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+        var start = 0
+        var index = 0
+        while index < input.count {
+            let byte = input[index]
+            if byte <= UInt8(ascii: "\r"), byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r"),
+                let end = Self.eventEnd(input, newlineAt: index)
+            {
+                body(UnsafeBufferPointer(rebasing: input[start..<end]))
+                start = end
+                index = end
+                continue
+            }
+            index += 1
+        }
+        guard start < input.count else { return }
+        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: input[start...]))
+        scanned = max(0, buffer.count - 3)
+        if buffer.count > maxEventBytes { throw EventTooLarge(limit: maxEventBytes) }
+    }
+
     /// Cuts every whole event off the front of the buffer.
     @usableFromInline
     mutating func splitBuffered() throws(EventTooLarge) -> [[UInt8]] {

@@ -3,6 +3,12 @@ import Logging
 import NIOCore
 import SwitchyardCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Relays one upstream SSE stream: peeks the first event before the 200 is committed, then forwards each
 /// event's bytes as they arrive, unchanged, with the writer's back-pressure.
 ///
@@ -67,10 +73,14 @@ final class SSERelay: @unchecked Sendable {
         do {
             return try splitter.append(chunk.readableBytesView)
         } catch {
-            throw ProxyError(
-                status: 502, type: "api_error", code: "upstream_bad_stream",
-                message: "The upstream for \(deploymentID) sent an SSE event larger than \(error.limit) bytes.")
+            throw tooLarge(error)
         }
+    }
+
+    private func tooLarge(_ error: SSEEventSplitter.EventTooLarge) -> ProxyError {
+        ProxyError(
+            status: 502, type: "api_error", code: "upstream_bad_stream",
+            message: "The upstream for \(deploymentID) sent an SSE event larger than \(error.limit) bytes.")
     }
 
     /// An upstream `{"error": ...}` event as a proxy error, or nil.
@@ -87,21 +97,24 @@ final class SSERelay: @unchecked Sendable {
     /// Whether `"usage"` and `"error"` occur in an event's data: one pass over its bytes for both, as every
     /// event is checked for both.
     static func markers(in data: [UInt8]) -> (usage: Bool, error: Bool) {
-        data.withUnsafeBufferPointer { bytes in
-            var usage = false
-            var error = false
-            let quote = UInt8(ascii: "\"")
-            var index = 0
-            while index + 6 < bytes.count {
-                if bytes[index] == quote, bytes[index + 6] == quote {
-                    if !usage, matches(bytes, index + 1, "usage") { usage = true }
-                    if !error, matches(bytes, index + 1, "error") { error = true }
-                    if usage && error { break }
-                }
-                index += 1
+        data.withUnsafeBufferPointer { markers(in: $0) }
+    }
+
+    /// `markers(in:)` on bytes in place.
+    static func markers(in bytes: UnsafeBufferPointer<UInt8>) -> (usage: Bool, error: Bool) {
+        var usage = false
+        var error = false
+        let quote = UInt8(ascii: "\"")
+        var index = 0
+        while index + 6 < bytes.count {
+            if bytes[index] == quote, bytes[index + 6] == quote {
+                if !usage, matches(bytes, index + 1, "usage") { usage = true }
+                if !error, matches(bytes, index + 1, "error") { error = true }
+                if usage && error { break }
             }
-            return (usage, error)
+            index += 1
         }
+        return (usage, error)
     }
 
     /// Whether `word` (five ASCII letters) starts at `index`.
@@ -110,6 +123,47 @@ final class SSERelay: @unchecked Sendable {
             for offset in 0..<letters.count where bytes[index + offset] != letters[offset] { return false }
             return true
         }
+    }
+
+    /// Appends what to send the client for one upstream event to `output`. The usual event, one `data:` line
+    /// with neither usage nor an error in it, is checked and copied in place (`plainData`); any other goes
+    /// through `process`.
+    private func relay(_ event: UnsafeBufferPointer<UInt8>, into output: inout ByteBuffer) {
+        if let data = Self.plainData(event) {
+            if data.elementsEqual("[DONE]".utf8) {
+                dataEvents += 1
+                sawDone = true
+                output.writeBytes(event)
+                return
+            }
+            if !context.storesText {
+                let markers = Self.markers(in: data)
+                if !markers.usage && !markers.error {
+                    dataEvents += 1
+                    output.writeBytes(event)
+                    return
+                }
+            }
+        }
+        if let bytes = process(Array(event)) { output.writeBytes(bytes) }
+    }
+
+    /// The data of an event that is a single `data:` line ended by a blank line (`data: x\n\n`), or nil for any
+    /// other shape (several lines, other fields, comments, CR line ends), which `SSEEvent` reads instead.
+    static func plainData(_ event: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        let count = event.count
+        let lf = UInt8(ascii: "\n")
+        guard count >= 7, event[count - 1] == lf, event[count - 2] == lf, event[0] == UInt8(ascii: "d"),
+            event[1] == UInt8(ascii: "a"), event[2] == UInt8(ascii: "t"), event[3] == UInt8(ascii: "a"),
+            event[4] == UInt8(ascii: ":")
+        else { return nil }
+        let start = count >= 8 && event[5] == UInt8(ascii: " ") ? 6 : 5
+        let data = UnsafeBufferPointer(rebasing: event[start..<(count - 2)])
+        if let base = data.baseAddress {
+            guard memchr(base, Int32(lf), data.count) == nil, memchr(base, Int32(UInt8(ascii: "\r")), data.count) == nil
+            else { return nil }
+        }
+        return data
     }
 
     /// What to send the client for one upstream event, or nil to hold it back.
@@ -302,14 +356,16 @@ extension SSERelay: UpstreamBodySink {
                     deploymentID, which: "total", seconds: context.deployment.timeouts.total ?? 600))
             return false
         }
-        let events: [[UInt8]]
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(chunk.readableBytes)
         do {
-            events = try split(chunk)
+            try chunk.withUnsafeReadableBytes { raw in
+                try splitter.forEachEvent(in: raw) { event in relay(event, into: &buffer) }
+            }
         } catch {
-            concludeOnLoop(failure: error as? ProxyError)
+            concludeOnLoop(failure: (error as? SSEEventSplitter.EventTooLarge).map(tooLarge))
             return false
         }
-        let buffer = relayed(events)
         if buffer.readableBytes > 0, !writer.writeOnLoop(buffer) {
             clientLeftOnLoop()
             return false
