@@ -107,9 +107,8 @@ import Testing
             try await withProxy(yaml: yaml(upstream.port)) { proxy in
                 let first = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi"))
                 #expect(first.status == 200)
-                // The stray answer arrives 50 ms after the first; the pooled connection is closed on it.
-                try await upstream.waitForStrayBytes()
-                try await Task.sleep(for: .milliseconds(100))
+                // The stray answer arrives 50 ms after the first; the proxy closes the pooled connection on it.
+                #expect(await upstream.waitForClose(within: .seconds(10)), "the connection with stray bytes was closed")
                 let second = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "again"))
                 #expect(second.status == 200, "\(second.text)")
                 #expect(second.text == Self.completion)
@@ -123,7 +122,7 @@ import Testing
 final class CannedUpstream: Sendable {
     let port: Int
     private let accepted = Atomic<Int>(0)
-    private let strays = AsyncStream<Void>.makeStream()
+    private let closes = AsyncStream<Void>.makeStream()
 
     init(port: Int) { self.port = port }
 
@@ -132,11 +131,23 @@ final class CannedUpstream: Sendable {
 
     func connected() { accepted.add(1, ordering: .relaxed) }
 
-    func strayBytesSent() { strays.continuation.yield() }
+    func closed() { closes.continuation.yield() }
 
-    func waitForStrayBytes() async throws {
-        var iterator = strays.stream.makeAsyncIterator()
-        _ = await iterator.next()
+    /// Whether a connection closed (from either side) within `limit`.
+    func waitForClose(within limit: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                var iterator = self.closes.stream.makeAsyncIterator()
+                return await iterator.next() != nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
     }
 }
 
@@ -194,6 +205,11 @@ private final class CannedHandler: ChannelInboundHandler, @unchecked Sendable {
         self.upstream = upstream
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        upstream?.closed()
+        context.fireChannelInactive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         received.append(contentsOf: unwrapInboundIn(data).readableBytesView)
         let separator = Array("\r\n\r\n".utf8)
@@ -216,7 +232,6 @@ private final class CannedHandler: ChannelInboundHandler, @unchecked Sendable {
             if let stray = script.stray {
                 context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(50)) {
                     context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(bytes: stray)), promise: nil)
-                    self.upstream?.strayBytesSent()
                 }
             }
             return
