@@ -233,7 +233,7 @@ def load(url, cpus=None, **options):
         flag = "--" + key.replace("_", "-")
         if value is True:
             argv.append(flag)
-        elif value not in (False, None):
+        elif value is not False and value is not None:  # 0 is a value (`0 in (False, None)` is true in Python)
             argv += [flag, str(value)]
     if cpus is not None:
         argv = ["taskset", "-c", cpus] + argv
