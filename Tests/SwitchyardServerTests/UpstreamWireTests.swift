@@ -100,6 +100,30 @@ import Testing
         }
     }
 
+    @Test func aStreamWhoseFramingBreaksEndsWithOneClearErrorEvent() async throws {
+        let event =
+            #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"grok-3","choices":[{"index":0,"#
+            + #""delta":{"content":"first"}}]}"# + "\n\n"
+        let answer =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + String(event.utf8.count, radix: 16) + "\r\n" + event + "\r\n" + "zz\r\n"
+        try await withCannedUpstream(answer: answer, bytesPerWrite: 64) { upstream in
+            try await withProxy(yaml: yaml(upstream.port)) { proxy in
+                let result = try await send(
+                    .POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi", stream: true))
+                #expect(result.status == 200, "the first event went out before the framing broke")
+                #expect(
+                    result.chunks.first?["choices"]?.arrayValue?.first?.objectValue?["delta"]?.objectValue?["content"] == "first")
+                let error = result.chunks.last?["error"]?.objectValue
+                #expect(error?["code"] == "upstream_bad_response", "\(result.text)")
+                #expect(error?["message"]?.stringValue?.contains("invalid chunk size") == true)
+                #expect(result.events.last?.isDone != true)
+                let other = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("mock-echo", "still here"))
+                #expect(other.status == 200)
+            }
+        }
+    }
+
     @Test func strayBytesOnAnIdleConnectionRetireIt() async throws {
         let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(Self.completion.utf8.count)\r\n\r\n"
         try await withCannedUpstream(answer: answer + Self.completion, strayAfter: "HTTP/1.1 408 Request Timeout\r\n\r\n") {
