@@ -110,12 +110,27 @@ import Testing
         var upstream = HTTPResponseParser.Fields()
         let head =
             "HTTP/1.1 200 OK\r\nX-RateLimit-Remaining-Requests: 7\r\ncontent-type: application/json\r\n"
-            + "retry-after: 2\r\nSet-Cookie: a=b\r\ncontent-length: 0\r\n\r\n"
+            + "retry-after: 2\r\nSet-Cookie: a=b\r\nX-RateLimit-Reset-Images:  3s \r\ncontent-length: 0\r\n\r\n"
         Array(head.utf8).withUnsafeBytes { raw in
             try? parser.parse(raw) { part in if case .head(let head) = part { upstream = head.fields } }
         }
         let fields = UpstreamRelay.passedHeaders(upstream, to: [.contentLength: "5"])
-        #expect(fields.map(\.name.rawName) == ["Content-Length", "x-ratelimit-remaining-requests", "retry-after"])
-        #expect(fields.map(\.value) == ["5", "7", "2"])
+        #expect(
+            fields.map(\.name.rawName) == [
+                "Content-Length", "x-ratelimit-remaining-requests", "retry-after", "x-ratelimit-reset-images",
+            ])
+        #expect(fields.map(\.value) == ["5", "7", "2", "3s"])
+    }
+
+    @Test func aPassedNameIsTheSameWhetherItIsAKnownOneOrNot() {
+        let names = [
+            "X-RateLimit-Limit-Requests", "x-ratelimit-remaining-tokens", "RETRY-AFTER", "Retry-After-Ms",
+            "x-ratelimit-reset-requestz", "X-Ratelimit-Tokens-Per-Day", "retry-after-s",
+        ]
+        for name in names {
+            let made = Array(name.utf8).withUnsafeBytes { UpstreamRelay.passedName($0) }
+            #expect(made?.rawName == name.lowercased(), "\(name)")
+        }
+        #expect(Array("x-ratelimit-a b".utf8).withUnsafeBytes { UpstreamRelay.passedName($0) } == nil)
     }
 }

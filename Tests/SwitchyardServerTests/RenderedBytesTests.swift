@@ -20,11 +20,12 @@ import Testing
         let result = buffer.writeRendered(estimate: 100) { out -> Int in
             runs += 1
             out.add("name: ")
-            out.add(value)
+            out.add(string: value)
             out.add("\r\n")
+            out.addField("field", value)
             return runs
         }
-        #expect(String(buffer: buffer) == "before|name: \(value)\r\n")
+        #expect(String(buffer: buffer) == "before|name: \(value)\r\nfield: \(value)\r\n")
         #expect(result == runs)
         #expect(runs > 1, "100 bytes of room could not hold 5,000")
     }
@@ -38,5 +39,19 @@ import Testing
             }
         }
         #expect(String(buffer: buffer) == "kept")
+    }
+
+    @Test func aFieldIsOneLineAndACheckedOneRefusesLineBreaksAndNULInNameOrValue() {
+        var buffer = ByteBuffer()
+        buffer.writeRendered(estimate: 0) { out in
+            out.addField("a", "")
+            let added = out.addCheckedField("x-b", "c d")
+            #expect(added)
+            for (name, value) in [("x\r", "v"), ("x", "v\n"), ("x", "a\u{0}b"), ("", "\r\n")] {
+                let refused = !out.addCheckedField(name, value)
+                #expect(refused, "\(name.debugDescription): \(value.debugDescription)")
+            }
+        }
+        #expect(String(buffer: buffer) == "a: \r\nx-b: c d\r\n")
     }
 }

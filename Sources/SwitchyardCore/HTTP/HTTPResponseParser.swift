@@ -67,10 +67,15 @@ public struct HTTPResponseParser: Sendable {
             firstIndex(named: name).map(value(at:))
         }
 
-        /// Calls `body` with each field's name as bytes; the fields for which it answers true are returned.
-        public func positions(where body: (UnsafeRawBufferPointer) -> Bool) -> [Int] {
+        /// Calls `body` with each field's name and value as bytes, in order (valid only during the call): a
+        /// caller that wants a few fields makes strings of those only.
+        public func forEachField(_ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void) {
             bytes.withUnsafeBytes { raw in
-                indices.filter { body(UnsafeRawBufferPointer(rebasing: raw[range(4 * $0)])) }
+                for at in stride(from: 0, to: bounds.count, by: 4) {
+                    body(
+                        UnsafeRawBufferPointer(rebasing: raw[range(at)]),
+                        UnsafeRawBufferPointer(rebasing: raw[range(at + 2)]))
+                }
             }
         }
 

@@ -425,7 +425,7 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
             out.add("HTTP/1.1 ")
             out.add(decimal: code)
             out.add(" ")
-            out.add(head.status.reasonPhrase)
+            out.add(string: head.status.reasonPhrase)
             out.add("\r\n")
             var hasLength = false
             for field in head.headerFields {
@@ -440,17 +440,11 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
                     hasLength = true
                 default: break
                 }
-                out.add(field.name.rawName)
-                out.add(": ")
-                out.add(field.value)
-                out.add("\r\n")
+                out.addField(field.name.rawName, field.value)
             }
             let framing: Framing = !hasBody ? .none : hasLength ? .length : acceptsChunked ? .chunked : .untilClose
-            out.add("date: ")
-            out.add(date)
-            out.add("\r\nserver: ")
-            out.add(server)
-            out.add("\r\n")
+            out.addField("date", date)
+            out.addField("server", server)
             if close || framing == .untilClose { out.add("connection: close\r\n") }
             if framing == .chunked { out.add("transfer-encoding: chunked\r\n") }
             out.add("\r\n")

@@ -18,7 +18,7 @@ struct RawByteWriter {
         add(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    mutating func add(_ text: String) {
+    mutating func add(string text: String) {
         var text = text
         text.withUTF8 { add(UnsafeRawBufferPointer($0)) }
     }
@@ -27,10 +27,53 @@ struct RawByteWriter {
     mutating func addChecked(_ text: String) -> Bool {
         var text = text
         return text.withUTF8 { utf8 in
-            for byte in utf8 where byte == 0x0D || byte == 0x0A || byte == 0 { return false }
+            guard Self.isLineSafe(utf8) else { return false }
             add(UnsafeRawBufferPointer(utf8))
             return true
         }
+    }
+
+    /// Adds a header line, `name: value` and CRLF, as they are.
+    mutating func addField(_ name: String, _ value: String) {
+        _ = addField(name, value, checked: false)
+    }
+
+    /// Adds a header line; false (and nothing added) when the name or value holds CR, LF or NUL.
+    mutating func addCheckedField(_ name: String, _ value: String) -> Bool {
+        addField(name, value, checked: true)
+    }
+
+    private mutating func addField(_ name: String, _ value: String, checked: Bool) -> Bool {
+        var name = name
+        var value = value
+        return name.withUTF8 { name in
+            value.withUTF8 { value in
+                if checked, !Self.isLineSafe(name) || !Self.isLineSafe(value) { return false }
+                let size = name.count + value.count + 4
+                guard fits, let base, count + size <= room else {
+                    fits = false
+                    return true
+                }
+                var at = base + count
+                if let source = name.baseAddress { at.copyMemory(from: source, byteCount: name.count) }
+                at += name.count
+                at.storeBytes(of: UInt8(ascii: ":"), as: UInt8.self)
+                (at + 1).storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
+                at += 2
+                if let source = value.baseAddress { at.copyMemory(from: source, byteCount: value.count) }
+                at += value.count
+                at.storeBytes(of: UInt8(ascii: "\r"), as: UInt8.self)
+                (at + 1).storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self)
+                count += size
+                return true
+            }
+        }
+    }
+
+    /// Whether `bytes` hold no CR, LF or NUL.
+    private static func isLineSafe(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in bytes where byte == 0x0D || byte == 0x0A || byte == 0 { return false }
+        return true
     }
 
     mutating func add(_ bytes: UnsafeRawBufferPointer) {

@@ -88,13 +88,13 @@ enum UpstreamRelay {
         return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: buffer))
     }
 
-    /// `fields` with the upstream's headers that pass (`passedHeaderPrefixes`) appended, named in lower case.
+    /// `fields` with the upstream's headers that pass (`passedHeaderPrefixes`) appended, named in lower case. Only
+    /// the passed fields become strings; their usual names are made once (`knownPassedNames`).
     static func passedHeaders(_ upstream: HTTPResponseParser.Fields, to fields: HTTPFields) -> HTTPFields {
         var fields = fields
-        for position in upstream.positions(where: isPassed) {
-            let field = upstream[position]
-            guard let name = HTTPField.Name(field.name.lowercased()) else { continue }
-            fields.append(HTTPField(name: name, value: field.value))
+        upstream.forEachField { name, value in
+            guard isPassed(name), let name = passedName(name) else { return }
+            fields.append(HTTPField(name: name, value: String(decoding: value, as: UTF8.self)))
         }
         return fields
     }
@@ -111,14 +111,35 @@ enum UpstreamRelay {
         // Most names are ruled out by their first letter.
         guard let first = bytes.first, passedFirstBytes[Int(first)] else { return false }
         return passedHeaderPrefixUTF8.contains { prefix in
-            guard bytes.count >= prefix.count else { return false }
-            for index in 0..<prefix.count {
-                let byte = bytes[index]
-                guard (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == prefix[index] else { return false }
-            }
-            return true
+            bytes.count >= prefix.count && equalsLowercased(UnsafeRawBufferPointer(rebasing: bytes[..<prefix.count]), prefix)
         }
     }
+
+    /// The name a passed header goes on with, in lower case: one made once when it is one of the names xAI and
+    /// OpenAI send, else made from `bytes` (nil if they are not a valid name).
+    static func passedName(_ bytes: UnsafeRawBufferPointer) -> HTTPField.Name? {
+        for known in knownPassedNames where known.utf8.count == bytes.count && equalsLowercased(bytes, known.utf8) {
+            return known.name
+        }
+        return HTTPField.Name(String(decoding: bytes, as: UTF8.self).lowercased())
+    }
+
+    /// Whether `bytes` in lower case (ASCII) are `lowercase`.
+    private static func equalsLowercased(_ bytes: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
+        guard bytes.count == lowercase.count else { return false }
+        for index in 0..<lowercase.count {
+            let byte = bytes[index]
+            guard (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lowercase[index] else { return false }
+        }
+        return true
+    }
+
+    /// The passed headers' usual names (OpenAI's and xAI's rate-limit headers, `retry-after`).
+    private static let knownPassedNames: [(utf8: [UInt8], name: HTTPField.Name)] = [
+        "x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
+        "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "retry-after",
+        "retry-after-ms",
+    ].compactMap { text in HTTPField.Name(text).map { (Array(text.utf8), $0) } }
 
     private static let passedHeaderPrefixUTF8 = passedHeaderPrefixes.map { Array($0.utf8) }
 

@@ -146,10 +146,7 @@ public final class UpstreamHTTPClient: Sendable {
     private static func field(
         _ name: String, _ value: String, to head: inout RawByteWriter
     ) throws(UpstreamClientError) {
-        guard head.addChecked(name) else { throw UpstreamClientError.invalidHeader(name) }
-        head.add(": ")
-        guard head.addChecked(value) else { throw UpstreamClientError.invalidHeader(name) }
-        head.add("\r\n")
+        guard head.addCheckedField(name, value) else { throw UpstreamClientError.invalidHeader(name) }
     }
 
     /// Closes every idle connection; requests still running fail.
