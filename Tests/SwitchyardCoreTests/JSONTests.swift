@@ -59,4 +59,79 @@ import Testing
         #expect(object.keys == ["a", "c"])
         #expect(object["a"] == "x")
     }
+
+    // MARK: A parsed document's members encoded again from their text
+
+    @Test func unchangedMembersOfAParsedDocumentAreTheirOwnTextAgain() throws {
+        let text = #"{ "model" : "a",  "messages":[ {"role": "user","content":"hi \u00e9"} ] ,"n":1.50 }"#
+        guard case .object(var object) = try JSONParser.parse(text) else { throw JSONParseError(reason: "", offset: 0) }
+        let unchanged = #"{"model" : "a","messages":[ {"role": "user","content":"hi \u00e9"} ],"n":1.50}"#
+        #expect(JSONValue.object(object).encodedString() == unchanged)
+        object["model"] = "b"
+        object["extra"] = .object(["x": true])
+        object.removeValue(forKey: "n")
+        #expect(
+            JSONValue.object(object).encodedString()
+                == #"{"model":"b","messages":[ {"role": "user","content":"hi \u00e9"} ],"extra":{"x":true}}"#)
+    }
+
+    @Test func anObjectWithARepeatedKeyIsEncodedFromItsValuesTheLastOneWinning() throws {
+        let value = try JSONParser.parse(#"{"a":1,"b" : 2,"a" :[3]}"#)
+        #expect(value.encodedString() == #"{"a":[3],"b":2}"#)
+    }
+
+    @Test func nestedObjectsAndArraysAreEncodedFromTheirValues() throws {
+        // Only the document's own object keeps its text: a member taken out and put back changed is encoded anew.
+        guard case .object(var object) = try JSONParser.parse(#"{"o": {"k" : 1}, "l":[ 1 ]}"#) else {
+            throw JSONParseError(reason: "", offset: 0)
+        }
+        guard case .object(var inner) = object["o"] else { throw JSONParseError(reason: "", offset: 0) }
+        #expect(JSONValue.object(inner).encodedString() == #"{"k":1}"#)
+        inner["k"] = 2
+        object["o"] = .object(inner)
+        #expect(JSONValue.object(object).encodedString() == #"{"o":{"k":2},"l":[ 1 ]}"#)
+        #expect(JSONValue.array([.object(object)]).encodedString() == #"[{"o":{"k":2},"l":[ 1 ]}]"#)
+    }
+
+    @Test func aDocumentWithBytesThatAreNotUTF8IsEncodedFromItsValues() throws {
+        // The replacement character the parser put in place of the bad byte is what goes on, never the byte.
+        for bytes in [[0xFF], [0xE2, 0x82], [0xF0, 0x9F, 0x98], [0xED, 0xA0, 0x80]] as [[UInt8]] {
+            let document = Array(#"{"a":"x"#.utf8) + bytes + Array(#"y","b" : 1}"#.utf8)
+            let value = try JSONParser.parse(array: document)
+            let encoded = value.encodedBytes()
+            #expect(String(validating: encoded, as: UTF8.self) != nil, "\(bytes)")
+            #expect(encoded.starts(with: Array(#"{"a":"x\#u{FFFD}"#.utf8)), "\(bytes)")
+            #expect(encoded.suffix(7).elementsEqual(#","b":1}"#.utf8), "\(bytes)")
+        }
+        // Valid multi-byte text is kept as it is.
+        let value = try JSONParser.parse(#"{"a" : "é😀"}"#)
+        #expect(value.encodedString() == #"{"a" : "é😀"}"#)
+    }
+
+    @Test func editedParsedDocumentsMeanWhatTheirValuesMean() throws {
+        // Random edits of random documents: the text encoded reads back as the edited value, and as the same
+        // object encoded from its values alone.
+        var generator = SystemRandomNumberGenerator()
+        let leaves: [String] = ["1", "-0.5e3", "true", "null", #""s\n""#, #""é""#, "[]", "{}", #"[1, {"x" :2}]"#]
+        for _ in 0..<300 {
+            let count = Int.random(in: 0...6, using: &generator)
+            let members = (0..<count).map { index in
+                "\(Bool.random() ? " " : "")\"k\(Int.random(in: 0...4))\" : \(leaves.randomElement() ?? "1")"
+            }
+            let text = "{" + members.joined(separator: " ,") + "}"
+            guard case .object(var object) = try JSONParser.parse(text) else { throw JSONParseError(reason: text, offset: 0) }
+            for _ in 0..<Int.random(in: 0...3) {
+                let key = "k\(Int.random(in: 0...5))"
+                switch Int.random(in: 0...2) {
+                case 0: object[key] = nil
+                case 1: object[key] = .array([.number("7"), .string("t")])
+                default: object.removeValue(forKey: key)
+                }
+            }
+            let encoded = JSONValue.object(object).encodedString()
+            #expect(try JSONParser.parse(encoded) == .object(object), "\(text) -> \(encoded)")
+            let fromValues = JSONValue.object(object.forgettingSource()).encodedString()
+            #expect(try JSONParser.parse(encoded) == JSONParser.parse(fromValues))
+        }
+    }
 }

@@ -15,6 +15,9 @@ public struct JSONParser {
     private var index = 0
     private var depth = 0
     private let maxDepth: Int
+    /// Whether a string held bytes that are not UTF-8 (decoded with replacement characters): the document's
+    /// text then differs from what its values encode to, so none of it is reused (`JSONObject.parsedText`).
+    private var replacedInvalidUTF8 = false
 
     private init(bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
@@ -37,6 +40,7 @@ public struct JSONParser {
         let value = try parser.parseValue()
         parser.skipSpace()
         guard parser.index == parser.bytes.count else { throw parser.error("unexpected data after the JSON value") }
+        if parser.replacedInvalidUTF8, case .object(let object) = value { return .object(object.forgettingSource()) }
         return value
     }
 
@@ -89,6 +93,9 @@ public struct JSONParser {
         try enter()
         index += 1
         var object = JSONObject()
+        // The document's own object keeps where its members' text lies, to encode them again by copying it.
+        var texts: [Range<Int>?] = []
+        if depth == 1 { texts.reserveCapacity(16) }
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -98,12 +105,14 @@ public struct JSONParser {
         while true {
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let start = index
             let key = try parseString()
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipSpace()
             object.parsedMember(key, try parseValue())
+            if depth == 1 { texts.append(start..<index) }
             skipSpace()
             guard index < bytes.count else { throw error("unexpected end of JSON") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -112,6 +121,8 @@ public struct JSONParser {
             }
             guard bytes[index] == UInt8(ascii: "}") else { throw error("expected ',' or '}'") }
             index += 1
+            // A repeated key leaves fewer members than texts: such an object is encoded from its values.
+            if depth == 1, texts.count == object.members.count { object.keepText(texts, of: bytes) }
             depth -= 1
             return .object(object)
         }
@@ -171,17 +182,28 @@ public struct JSONParser {
     }
 
     /// The index of the first byte at or after `start` that ends a run of plain string bytes: a quote, a
-    /// backslash or a control character (`bytes.count` when there is none).
-    private func endOfPlainRun(from start: Int) -> Int {
+    /// backslash or a control character (`bytes.count` when there is none); and whether the run holds a byte
+    /// outside ASCII.
+    private func endOfPlainRun(from start: Int) -> (end: Int, nonASCII: Bool) {
         bytes.withUnsafeBufferPointer { buffer in
             var position = start
+            var seen: UInt8 = 0
             while position < buffer.count {
                 let byte = buffer[position]
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return position }
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                seen |= byte
                 position += 1
             }
-            return buffer.count
+            return (position, seen >= 0x80)
         }
+    }
+
+    /// `utf8` as a string, with replacement characters in place of bytes that are not UTF-8 (which sets
+    /// `replacedInvalidUTF8`); `nonASCII` says whether `utf8` may hold any (a string of ASCII bytes cannot).
+    private mutating func string(_ utf8: ArraySlice<UInt8>, nonASCII: Bool) -> String {
+        let text = String(decoding: utf8, as: UTF8.self)
+        if nonASCII, !text.utf8.elementsEqual(utf8) { replacedInvalidUTF8 = true }
+        return text
     }
 
     private mutating func parseString() throws(JSONParseError) -> String {
@@ -189,18 +211,21 @@ public struct JSONParser {
         // Runs of plain bytes are copied whole; only a string with escapes needs a buffer of its own.
         var unescaped: [UInt8] = []
         var escapes = false
+        var nonASCII = false
         var runStart = index
         while true {
-            index = endOfPlainRun(from: index)
+            let run = endOfPlainRun(from: index)
+            index = run.end
+            nonASCII = nonASCII || run.nonASCII
             guard index < bytes.count else { throw error("unterminated string") }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let text: String
                 if escapes {
                     unescaped.append(contentsOf: bytes[runStart..<index])
-                    text = String(decoding: unescaped, as: UTF8.self)
+                    text = string(unescaped[...], nonASCII: nonASCII)
                 } else {
-                    text = String(decoding: bytes[runStart..<index], as: UTF8.self)
+                    text = string(bytes[runStart..<index], nonASCII: nonASCII)
                 }
                 index += 1
                 return text

@@ -31,6 +31,11 @@ extension JSONValue {
             output.append(UInt8(ascii: "{"))
             for (position, member) in object.members.enumerated() {
                 if position > 0 { output.append(UInt8(ascii: ",")) }
+                // A member unchanged since the document was parsed is its text again.
+                if let text = object.parsedText(at: position) {
+                    output.append(contentsOf: text)
+                    continue
+                }
                 Self.encodeString(member.key, into: &output)
                 output.append(UInt8(ascii: ":"))
                 member.value.encode(into: &output)

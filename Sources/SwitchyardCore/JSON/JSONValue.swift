@@ -79,6 +79,17 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     /// The members in order.
     public private(set) var members: [(key: String, value: JSONValue)]
 
+    /// For an object parsed as a whole document: the document's bytes and, per member, where its text
+    /// (`"key":value`) lies in them while the member is unchanged (nil once it is set). Encoding copies such a
+    /// member's text instead of encoding its value again: a request relayed with only its `model` replaced is
+    /// mostly copied. Members are only ever changed through `subscript` and `removeValue`, which keep this in step.
+    private var source: ParsedSource?
+
+    struct ParsedSource: Sendable {
+        let bytes: [UInt8]
+        var ranges: [Range<Int>?]
+    }
+
     /// An object from ordered members.
     public init(_ members: [(key: String, value: JSONValue)] = []) {
         self.members = members
@@ -92,14 +103,20 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         }
         set {
             if let index = members.firstIndex(where: { $0.key == key }) {
-                if let newValue { members[index].value = newValue } else { members.remove(at: index) }
+                if let newValue {
+                    members[index].value = newValue
+                    source?.ranges[index] = nil
+                } else {
+                    members.remove(at: index)
+                    source?.ranges.remove(at: index)
+                }
             } else if let newValue {
                 members.append((key, newValue))
+                source?.ranges.append(nil)
             }
         }
     }
 
-    /// The member names in order.
     /// Adds a member as the parser reads it: a repeated key replaces the earlier value (the last one wins, as
     /// in most parsers). Keys are compared by length first: most members of an object differ in length.
     mutating func parsedMember(_ key: String, _ value: JSONValue) {
@@ -111,15 +128,35 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         }
     }
 
-    public var keys: [String] { members.map(\.key) }
+    /// Keeps where each member's text lies in `document` (`texts`, one per member, in order).
+    mutating func keepText(_ texts: [Range<Int>?], of document: [UInt8]) {
+        source = ParsedSource(bytes: document, ranges: texts)
+    }
+
+    /// The object without its parsed text: every member is encoded from its value.
+    func forgettingSource() -> JSONObject {
+        var object = self
+        object.source = nil
+        return object
+    }
+
+    /// The text of the member at `index` as it was parsed, when it has not changed since.
+    func parsedText(at index: Int) -> ArraySlice<UInt8>? {
+        guard let source, let range = source.ranges[index] else { return nil }
+        return source.bytes[range]
+    }
 
     /// Whether the object has no members.
     public var isEmpty: Bool { members.isEmpty }
+
+    /// The member names in order.
+    public var keys: [String] { members.map(\.key) }
 
     /// Removes a member and returns its value.
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
         guard let index = members.firstIndex(where: { $0.key == key }) else { return nil }
+        source?.ranges.remove(at: index)
         return members.remove(at: index).value
     }
 
