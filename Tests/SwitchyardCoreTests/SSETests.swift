@@ -29,14 +29,19 @@ import Testing
             #expect(!splitter.hasPendingContent)
             return events
         }
-        var whole = SSEEventSplitter()
-        let expected = try whole.append(stream)
-        #expect(try inPlace([stream[...]]) == expected)
-        #expect(try inPlace(stream.indices.map { stream[$0...$0] }) == expected, "byte by byte")
-        for first in 0...stream.count {
-            for second in stride(from: first, through: stream.count, by: 5) {
-                let pieces = [stream[..<first], stream[first..<second], stream[second...]]
-                #expect(try inPlace(pieces) == expected, "cut at \(first) and \(second)")
+        // With CRs, and without (chunks with no CR have their line feeds found by `memchr`).
+        let withoutCR = Array(": c\n\ndata: {\"a\":1}\n\ndata: x\ndata: y\n\n\ndata: z\n\ndata: [DONE]\n\n".utf8)
+        for stream in [stream, withoutCR] {
+            var whole = SSEEventSplitter()
+            let expected = try whole.append(stream)
+            #expect(expected.count == 5)
+            #expect(try inPlace([stream[...]]) == expected)
+            #expect(try inPlace(stream.indices.map { stream[$0...$0] }) == expected, "byte by byte")
+            for first in 0...stream.count {
+                for second in stride(from: first, through: stream.count, by: 3) {
+                    let pieces = [stream[..<first], stream[first..<second], stream[second...]]
+                    #expect(try inPlace(pieces) == expected, "cut at \(first) and \(second)")
+                }
             }
         }
         var small = SSEEventSplitter(maxEventBytes: 16)

@@ -63,6 +63,31 @@ import Testing
         #expect(markers("") == [false, false])
     }
 
+    @Test func markersAreFoundWhereverTheyLieAgainstAPlainScan() {
+        // Eight places are ruled out at a time: markers at every offset, next to quotes and escapes, at the end.
+        func plainScan(_ bytes: [UInt8]) -> [Bool] {
+            var found = [false, false]
+            for index in bytes.indices where index + 6 < bytes.count && bytes[index] == 0x22 && bytes[index + 6] == 0x22 {
+                let word = String(decoding: bytes[(index + 1)...(index + 5)], as: UTF8.self)
+                if word == "usage" { found[0] = true }
+                if word == "error" { found[1] = true }
+            }
+            return found
+        }
+        let pieces = [#""usage""#, #""error""#, #"""#, #"\""#, "usage", "x", #"":{"#, #""model""#, "\u{80}", #"""""""#]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            let text = (0..<Int.random(in: 0...12, using: &generator)).map { _ in pieces.randomElement() ?? "" }.joined()
+            let bytes = Array(text.utf8)
+            let found = SSERelay.markers(in: bytes)
+            #expect([found.usage, found.error] == plainScan(bytes), "\(text)")
+        }
+        for offset in 0..<24 {
+            let bytes = Array((String(repeating: "a", count: offset) + #""error""#).utf8)
+            #expect(SSERelay.markers(in: bytes).error, "at \(offset)")
+        }
+    }
+
     @Test func plainDataEventsAreReadInPlaceAndOtherShapesAreNot() {
         func plain(_ text: String) -> String? {
             Array(text.utf8).withUnsafeBufferPointer { event in

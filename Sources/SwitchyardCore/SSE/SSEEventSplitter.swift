@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Cuts a byte stream into whole Server-Sent Events, keeping each event's bytes exactly as received.
 ///
 /// Chunk boundaries mean nothing: a partial event waits in the buffer until its blank line arrives.
@@ -51,6 +57,18 @@ public struct SSEEventSplitter: Sendable {
         let input = UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: bytes.count)
         var start = 0
         var index = 0
+        if let base = bytes.baseAddress, memchr(base, Int32(UInt8(ascii: "\r")), bytes.count) == nil {
+            // No CR (the usual stream): events end at `\n\n` only, and line feeds are found by `memchr`.
+            while index < input.count, let found = memchr(base + index, Int32(UInt8(ascii: "\n")), input.count - index) {
+                let newline = base.distance(to: UnsafeRawPointer(found))
+                index = newline + 1
+                guard index < input.count, input[index] == UInt8(ascii: "\n") else { continue }
+                index += 1
+                body(UnsafeBufferPointer(rebasing: input[start..<index]))
+                start = index
+            }
+            index = input.count
+        }
         while index < input.count {
             let byte = input[index]
             if byte <= UInt8(ascii: "\r"), byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r"),

@@ -100,21 +100,41 @@ final class SSERelay: @unchecked Sendable {
         data.withUnsafeBufferPointer { markers(in: $0) }
     }
 
-    /// `markers(in:)` on bytes in place.
+    /// `markers(in:)` on bytes in place. Eight places are ruled out at a time: a marker is a quote, five letters
+    /// and a quote, so only a place with a quote at it and another six bytes on is looked at.
     static func markers(in bytes: UnsafeBufferPointer<UInt8>) -> (usage: Bool, error: Bool) {
         var usage = false
         var error = false
+        guard let base = bytes.baseAddress else { return (false, false) }
+        let count = bytes.count
         let quote = UInt8(ascii: "\"")
+        func check(_ index: Int) {
+            guard base[index] == quote, base[index + 6] == quote else { return }
+            if !usage, matches(bytes, index + 1, "usage") { usage = true }
+            if !error, matches(bytes, index + 1, "error") { error = true }
+        }
         var index = 0
-        while index + 6 < bytes.count {
-            if bytes[index] == quote, bytes[index + 6] == quote {
-                if !usage, matches(bytes, index + 1, "usage") { usage = true }
-                if !error, matches(bytes, index + 1, "error") { error = true }
-                if usage && error { break }
+        while index + 14 <= count {
+            let here = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            let later = UnsafeRawPointer(base + index + 6).loadUnaligned(as: UInt64.self)
+            if quoteBytes(here) & quoteBytes(later) != 0 {
+                for place in index..<(index + 8) { check(place) }
+                if usage && error { return (true, true) }
             }
+            index += 8
+        }
+        while index + 6 < count {
+            check(index)
             index += 1
         }
         return (usage, error)
+    }
+
+    /// A word with the high bit of each byte set where `word` has a quote (and maybe of a byte above one: the
+    /// caller looks at the bytes themselves).
+    private static func quoteBytes(_ word: UInt64) -> UInt64 {
+        let zeroWhereQuote = word ^ 0x2222_2222_2222_2222
+        return (zeroWhereQuote &- 0x0101_0101_0101_0101) & ~zeroWhereQuote & 0x8080_8080_8080_8080
     }
 
     /// Whether `word` (five ASCII letters) starts at `index`.
