@@ -77,6 +77,15 @@ import Testing
         #expect(header(16) == "10\r\n")
         #expect(header(0xabc) == "abc\r\n")
         #expect(header(1 << 20) == "100000\r\n")
+        // The size line set in front of a chunk already written, in the room kept for it.
+        for size in [1, 15, 16, 0xabc, 1 << 20, Int.max] {
+            var buffer = ByteBuffer()
+            buffer.writeRepeatingByte(0, count: CompletionFront.chunkSizeRoom)
+            buffer.writeString("body")
+            let start = CompletionFront.setChunkSize(size, endingAt: CompletionFront.chunkSizeRoom, in: &buffer)
+            buffer.moveReaderIndex(to: start)
+            #expect(String(buffer: buffer) == header(size) + "body", "\(size)")
+        }
     }
 
     @Test func answerHeadsAreRenderedWithTheFramingTheyNeed() {

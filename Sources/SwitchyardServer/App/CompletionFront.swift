@@ -354,6 +354,43 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         }
     }
 
+    /// Writes the stream bytes `render` appends to a buffer made with room for them and their framing, and
+    /// flushes; on the event loop, after the head. A chunk's size line is written in front of the bytes once
+    /// their size is known (room for it is kept at the start), so the chunk is one buffer, copied once.
+    fileprivate func send(capacity: Int, render: (inout ByteBuffer) -> Void) {
+        guard let context, let encoder, framing != .none else { return }
+        let chunked = framing == .chunked
+        let room = chunked ? Self.chunkSizeRoom : 0
+        var buffer = context.channel.allocator.buffer(capacity: room + capacity + 2)
+        buffer.writeRepeatingByte(0, count: room)
+        render(&buffer)
+        let size = buffer.readableBytes - room
+        guard size > 0 else { return }
+        if chunked {
+            let start = Self.setChunkSize(size, endingAt: room, in: &buffer)
+            buffer.moveReaderIndex(to: start)
+            buffer.writeStaticString("\r\n")
+        }
+        encoder.writeAndFlush(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
+    }
+
+    /// Room for a chunk's size line: 16 hex digits and CRLF.
+    static let chunkSizeRoom = 18
+
+    /// Sets `SIZE\r\n` (lower-case hex) in `buffer` to end at `end`, and returns where it starts.
+    static func setChunkSize(_ size: Int, endingAt end: Int, in buffer: inout ByteBuffer) -> Int {
+        var at = end - 2
+        _ = buffer.setStaticString("\r\n", at: at)
+        var rest = size
+        repeat {
+            let digit = UInt8(rest & 0xF)
+            at -= 1
+            buffer.setInteger(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10, at: at)
+            rest >>= 4
+        } while rest > 0
+        return at
+    }
+
     /// Ends a stream (writing its head first if nothing was written); on the event loop.
     fileprivate func finish(head: HTTPResponse?) {
         guard let context, let encoder else { return }
@@ -602,6 +639,12 @@ private struct ChunkWriter: ResponseBodyWriter, EventLoopBodyWriter, Sendable {
     func writeOnLoop(_ buffer: ByteBuffer) -> Bool {
         guard channel.isActive else { return false }
         front.send(head: nil, body: buffer, promise: nil)
+        return true
+    }
+
+    func writeOnLoop(capacity: Int, _ render: (inout ByteBuffer) -> Void) -> Bool {
+        guard channel.isActive else { return false }
+        front.send(capacity: capacity, render: render)
         return true
     }
 

@@ -9,6 +9,9 @@ protocol EventLoopBodyWriter: Sendable {
     var isStreaming: Bool { get }
     /// Writes and flushes body bytes; false when the client is gone.
     func writeOnLoop(_ buffer: ByteBuffer) -> Bool
+    /// Writes and flushes the body bytes `render` appends (room for `capacity` made first), framed in the same
+    /// buffer; nothing when it appends none. False when the client is gone (`render` is not called then).
+    func writeOnLoop(capacity: Int, _ render: (inout ByteBuffer) -> Void) -> Bool
     /// Whether the client's socket takes more without the channel buffering past its high-water mark.
     var clientTakesMore: Bool { get }
     /// Calls `body` once the client's socket takes more again, or the client is gone.

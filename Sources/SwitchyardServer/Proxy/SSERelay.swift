@@ -115,12 +115,15 @@ final class SSERelay: @unchecked Sendable {
         }
         var index = 0
         while index + 14 <= count {
-            let here = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-            let later = UnsafeRawPointer(base + index + 6).loadUnaligned(as: UInt64.self)
-            if quoteBytes(here) & quoteBytes(later) != 0 {
-                for place in index..<(index + 8) { check(place) }
-                if usage && error { return (true, true) }
+            // Byte i of the words is the byte at index + i (and index + 6 + i).
+            let here = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            let later = UInt64(littleEndian: UnsafeRawPointer(base + index + 6).loadUnaligned(as: UInt64.self))
+            var candidates = quoteBytes(here) & quoteBytes(later)
+            while candidates != 0 {
+                check(index + candidates.trailingZeroBitCount / 8)
+                candidates &= candidates - 1
             }
+            if usage && error { return (true, true) }
             index += 8
         }
         while index + 6 < count {
@@ -376,18 +379,23 @@ extension SSERelay: UpstreamBodySink {
                     deploymentID, which: "total", seconds: context.deployment.timeouts.total ?? 600))
             return false
         }
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(chunk.readableBytes)
-        do {
-            try chunk.withUnsafeReadableBytes { raw in
-                try splitter.forEachEvent(in: raw) { event in relay(event, into: &buffer) }
+        // The events are checked and copied straight into the buffer written to the client.
+        var tooLarge: SSEEventSplitter.EventTooLarge?
+        let written = writer.writeOnLoop(capacity: chunk.readableBytes) { buffer in
+            do {
+                try chunk.withUnsafeReadableBytes { raw in
+                    try splitter.forEachEvent(in: raw) { event in relay(event, into: &buffer) }
+                }
+            } catch {
+                tooLarge = error as? SSEEventSplitter.EventTooLarge
             }
-        } catch {
-            concludeOnLoop(failure: (error as? SSEEventSplitter.EventTooLarge).map(tooLarge))
+        }
+        guard written else {
+            clientLeftOnLoop()
             return false
         }
-        if buffer.readableBytes > 0, !writer.writeOnLoop(buffer) {
-            clientLeftOnLoop()
+        if let tooLarge {
+            concludeOnLoop(failure: self.tooLarge(tooLarge))
             return false
         }
         if sawDone {
