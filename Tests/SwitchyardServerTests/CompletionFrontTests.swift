@@ -246,6 +246,78 @@ import Testing
         }
     }
 
+    @Test func hummingbirdsAnswersStayInStepAfterTheFrontsOwn() async throws {
+        // The front's requests never reach NIO's decoder and encoder: an answer to HEAD from Hummingbird is paired
+        // with the HEAD, not with a completion the encoder never saw (which dropped the body of the answer after).
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                for round in 0..<3 {
+                    try connection.send(RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "r\(round)")))
+                    #expect(try await offPool { try connection.readResponses(1) }.first?.status == 200)
+                    try connection.send("HEAD /health/liveliness HTTP/1.1\r\nhost: x\r\n\r\n")
+                    _ = try await offPool { try connection.readResponses(1, toHead: true) }
+                    try connection.send("GET /health/liveliness HTTP/1.1\r\nhost: x\r\n\r\n")
+                    let alive = try await offPool { try connection.readResponses(1) }.first
+                    #expect(alive?.status == 200)
+                    #expect(alive?.body == #"{"status":"alive"}"#, "round \(round)")
+                }
+            }
+        }
+    }
+
+    @Test func aCompletionCutAnywhereIsReadTheSame() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                let request = RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "in pieces"))
+                let bytes = Array(request.utf8)
+                for cut in stride(from: 1, to: bytes.count, by: 9) {
+                    // The two pieces arrive as separate reads (most of the time: either way the answer is the same).
+                    try connection.send(String(decoding: bytes[..<cut], as: UTF8.self))
+                    try await Task.sleep(for: .milliseconds(2))
+                    try connection.send(String(decoding: bytes[cut...], as: UTF8.self))
+                    let answer = try await offPool { try connection.readResponses(1) }.first
+                    #expect(answer?.status == 200, "cut at \(cut)")
+                    #expect(answer?.body.contains("You said: in pieces") == true, "cut at \(cut)")
+                }
+            }
+        }
+    }
+
+    @Test func requestsTheFrontDoesNotReadGoToHummingbirdAndTheConnectionKeepsServing() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                // A chunked body: the decoder reads it (and the rest of the connection), Hummingbird's route answers.
+                let body = String(decoding: chat("grok-code-fast-1", "chunked").encodedBytes(), as: UTF8.self)
+                let split = body.index(body.startIndex, offsetBy: 10)
+                let first = String(body[..<split])
+                let second = String(body[split...])
+                try connection.send(
+                    "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                        + "transfer-encoding: chunked\r\n\r\n"
+                        + "\(String(first.utf8.count, radix: 16))\r\n\(first)\r\n"
+                        + "\(String(second.utf8.count, radix: 16))\r\n\(second)\r\n0\r\n\r\n"
+                        + RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "after")))
+                let answers = try await offPool { try connection.readResponses(2) }
+                #expect(answers.map(\.status) == [200, 200])
+                #expect(answers.first?.body.contains("You said: chunked") == true)
+                #expect(answers.last?.body.contains("You said: after") == true)
+                // Differing lengths are the decoder's to refuse: a 400, and the connection closes.
+                let other = try RawConnection(port: proxy.port)
+                defer { other.close() }
+                try other.send(
+                    "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}")
+                #expect(try await offPool { try other.readResponses(1) }.first?.status == 400)
+                #expect(try await offPool { try other.readToEnd() }.isEmpty)
+            }
+        }
+    }
+
     @Test func completionRoutesAreRecognizedExactly() {
         #expect(CompletionFront.endpoint(method: .POST, path: "/v1/chat/completions") == .chatCompletions)
         #expect(CompletionFront.endpoint(method: .POST, path: "/chat/completions/") == .chatCompletions)
@@ -338,9 +410,9 @@ final class RawConnection: @unchecked Sendable {
         return (count, String(decoding: tail, as: UTF8.self))
     }
 
-    /// Reads `count` whole answers (content-length or chunked bodies).
-    func readResponses(_ count: Int) throws -> [Answer] {
-        try (0..<count).map { _ in try readResponse() }
+    /// Reads `count` whole answers (content-length or chunked bodies; none at all for answers to `HEAD`).
+    func readResponses(_ count: Int, toHead: Bool = false) throws -> [Answer] {
+        try (0..<count).map { _ in try readResponse(toHead: toHead) }
     }
 
     private func fill() throws -> Bool {
@@ -372,7 +444,7 @@ final class RawConnection: @unchecked Sendable {
         return Array(pending[0..<count])
     }
 
-    private func readResponse() throws -> Answer {
+    private func readResponse(toHead: Bool) throws -> Answer {
         let statusLine = try line()
         let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
         var headers: [String: String] = [:]
@@ -385,7 +457,9 @@ final class RawConnection: @unchecked Sendable {
             }
         }
         var body: [UInt8] = []
-        if let length = headers["content-length"].flatMap({ Int($0) }) {
+        if toHead {
+            return Answer(status: status, headers: headers, body: "")
+        } else if let length = headers["content-length"].flatMap({ Int($0) }) {
             body = try bytes(length)
         } else if headers["transfer-encoding"]?.contains("chunked") == true {
             while true {

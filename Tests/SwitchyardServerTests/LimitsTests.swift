@@ -143,11 +143,9 @@ import Testing
     }
 
     @Test func maxParallelRequestsCapsConcurrency() async throws {
-        var options = MockUpstreamOptions()
-        // Long enough that the two held requests are still upstream while the next three are answered, however
-        // slowly a loaded machine connects them; the order is set by waiting, not by this delay.
-        options.firstByteLatency = .seconds(3)
-        try await withMockUpstream(options) { mock in
+        // The two first requests wait upstream until the next three are answered (`FAULT:hold`): the order is set
+        // by waiting, not by a delay a loaded machine could outlast.
+        try await withMockUpstream { mock in
             let yaml = """
                 model_list:
                   - model_name: m
@@ -157,8 +155,8 @@ import Testing
                 """
             try await withProxy(yaml: yaml, logLevel: .warning) { proxy in
                 let url = proxy.url + "/v1/chat/completions"
-                async let first = send(.POST, url, json: chat("m", "x"))
-                async let second = send(.POST, url, json: chat("m", "x"))
+                async let first = send(.POST, url, json: chat("m", "FAULT:hold"))
+                async let second = send(.POST, url, json: chat("m", "FAULT:hold"))
                 try await waitFor { mock.recorder.requests.count == 2 }
                 let limited = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
                     for _ in 0..<3 { group.addTask { try await send(.POST, url, json: chat("m", "x")) } }
@@ -167,6 +165,7 @@ import Testing
                 #expect(limited.map(\.status) == [429, 429, 429], "\(limited.map(\.text))")
                 #expect(limited.allSatisfy { $0.headers.first(name: "x-ratelimit-limit-parallel-requests") == "2" })
                 #expect(limited.allSatisfy { $0.headers.first(name: "retry-after") == "1" })
+                await mock.held.open()
                 let held = try await [first, second]
                 #expect(held.map(\.status) == [200, 200], "\(held.map(\.text))")
                 #expect(mock.recorder.requests.count == 2, "a limited request never reaches the upstream")

@@ -52,6 +52,8 @@ enum HarnessError: Error {
 struct MockHandle: Sendable {
     let port: Int
     let recorder: MockRecorder
+    /// Requests whose prompt says `FAULT:hold` wait until this opens.
+    let held: HoldGate
     var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 }
 
@@ -62,7 +64,7 @@ func withMockUpstream<T: Sendable>(
     let mock = MockUpstream(options: options)
     let logger = Logger(label: "mock", factory: { _ in SwiftLogNoOpLogHandler() })
     return try await withServices({ onRunning in [try mock.application(logger: logger, onRunning: onRunning)] }) { port in
-        try await body(MockHandle(port: port, recorder: mock.recorder))
+        try await body(MockHandle(port: port, recorder: mock.recorder, held: mock.held))
     }
 }
 

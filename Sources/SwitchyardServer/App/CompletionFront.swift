@@ -10,33 +10,39 @@ import Synchronization
     import Glibc
 #endif
 
-/// The completion routes' way in: a channel handler right after the HTTP/1 decoder, ahead of Hummingbird, that
-/// takes `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings` (with or without `/v1`), reads the
-/// body on the connection's event loop, runs the engine in one task and writes the answer to the socket as bytes
-/// it renders itself. Every other request, and any request that arrives while Hummingbird still owes an answer
-/// on the connection, passes on to Hummingbird (through the conversion to HTTP types) unchanged.
+/// The completion routes' way in: a channel handler between the socket and NIO's HTTP/1 decoder, ahead of
+/// Hummingbird, that reads request heads itself (`RequestHead`), takes `POST /v1/chat/completions`,
+/// `/v1/completions` and `/v1/embeddings` (with or without `/v1`) with their bodies on the connection's event loop,
+/// runs the engine in one task and writes the answer to the socket as bytes it renders itself. Every other request,
+/// and any request that arrives while Hummingbird still owes an answer on the connection, passes on to the
+/// decoder and Hummingbird as the bytes it arrived as; a head the reader does not take (malformed, chunked, an
+/// upgrade) hands the rest of the connection to them.
 ///
-/// What this saves per request is Hummingbird's machinery around the handler (the async inbound stream of
-/// request parts, the body as an async sequence, the router, the request context, the async outbound writer,
-/// each with hops between the event loop and the task pool) and the two conversions between NIO's HTTP/1 parts
-/// and HTTP types, with the response encoder's header-by-header writes.
+/// What this saves per request is NIO's request decoder and the conversion of its head to HTTP types,
+/// Hummingbird's machinery around the handler (the async inbound stream of request parts, the body as an async
+/// sequence, the router, the request context, the async outbound writer, each with hops between the event loop
+/// and the task pool) and the response encoder's header-by-header writes. The requests it answers never reach
+/// the decoder or the encoder, so their bookkeeping (the methods the encoder pairs answers with) stays that of
+/// Hummingbird's requests only.
 ///
 /// Loop confinement: every stored property is read and written on the channel's event loop only; the task
 /// reaches the handler through `loop.execute`.
 final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
-        /// Between requests.
+        /// Between requests: the next bytes start a head.
         case idle
-        /// The current request goes to Hummingbird.
-        case forwarding
-        /// A completion request whose body is being read (at most `limit` bytes and one more).
-        case collecting(head: HTTPRequestHead, endpoint: UpstreamEndpoint, body: ByteBuffer, limit: Int)
-        /// The engine is answering; requests pipelined meanwhile wait in `queued`.
+        /// A request that goes to Hummingbird: this many bytes of its body are still to pass on.
+        case forwarding(remaining: Int)
+        /// Everything goes to Hummingbird from now on (a head the reader did not take).
+        case passingOn
+        /// A completion request whose body is being read (at most `limit` bytes and one more are kept).
+        case collecting(head: RequestHead, endpoint: UpstreamEndpoint, body: ByteBuffer, remaining: Int, limit: Int)
+        /// The engine is answering; bytes that arrive meanwhile wait in `pending`.
         case responding
     }
 
@@ -61,13 +67,17 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     private let bodyLimit: @Sendable () -> Int
     private let route: Route
     private let answerRequest: Answer
+    /// The most head bytes read before giving the request to the decoder (which refuses it).
+    private let maxHeadBytes: Int
     private var state = State.idle
     private var context: ChannelHandlerContext?
     /// Requests handed to Hummingbird whose answers have not ended.
     private var hummingbirdOwes = 0
-    /// Parts that arrived while the engine was answering.
-    private var queued: [HTTPServerRequestPart] = []
-    /// A read the pipeline asked for while the engine was answering with parts already queued.
+    /// Bytes received and not yet taken: part of a head, or whatever arrived while the engine was answering.
+    private var pending = ByteBuffer()
+    /// How much of `pending` was already searched for the end of a head.
+    private var headScanned = 0
+    /// A read the pipeline asked for while the engine was answering with bytes already pending.
     private var readPending = false
     /// A quiesce (graceful shutdown) that arrived while a request of ours was open.
     private var quiescePending = false
@@ -77,8 +87,6 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     private var closeAfterAnswer = false
     /// Whether the client reads chunked bodies (HTTP/1.1 or later).
     private var acceptsChunked = true
-    /// An error that arrived while the engine was answering, passed on once the answer ended.
-    private var deferredError: (any Error)?
     /// Runs this connection's answering tasks on its event loop (made with the first one).
     private var executor: (any Sendable)?
     /// The HTTP/1 response encoder's place in the pipeline: the front's bytes are written from there, past it.
@@ -90,11 +98,15 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     /// A front answering what `route` picks with `answer`, reading bodies up to `bodyLimit()` bytes (one more is
     /// kept, so the answer can tell a body too large).
-    init(serverName: String, bodyLimit: @escaping @Sendable () -> Int, route: @escaping Route, answer: @escaping Answer) {
+    init(
+        serverName: String, bodyLimit: @escaping @Sendable () -> Int, route: @escaping Route, answer: @escaping Answer,
+        maxHeadBytes: Int = 80 * 1024
+    ) {
         self.serverName = serverName
         self.bodyLimit = bodyLimit
         self.route = route
         self.answerRequest = answer
+        self.maxHeadBytes = maxHeadBytes
     }
 
     /// The proxy's front: its completion routes, answered by the engine in force.
@@ -124,16 +136,37 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         return nil
     }
 
-    /// The request as HTTP types have it, for the engine: the `host` header becomes the authority, as
-    /// Hummingbird's conversion does. A target in absolute form goes through that conversion itself.
-    static func request(_ head: HTTPRequestHead) -> HTTPRequest? {
-        guard head.uri.utf8.first == UInt8(ascii: "/"), let method = try? HTTPRequest.Method(head.method) else {
-            return try? HTTPRequest(head, secure: false, splitCookie: false)
+    /// The request as HTTP types have it, for the engine: the first `host` field becomes the authority (and is
+    /// not among the fields), as Hummingbird's conversion does. The usual names are made once (`knownNames`).
+    static func request(_ head: RequestHead) -> HTTPRequest {
+        var fields = HTTPFields()
+        fields.reserveCapacity(head.fields.count)
+        var host: String?
+        head.fields.forEachField { name, value in
+            if host == nil, name.equalsLowercased(hostUTF8) {
+                host = String(decoding: value, as: UTF8.self)
+                return
+            }
+            guard let name = knownName(name) ?? HTTPField.Name(String(decoding: name, as: UTF8.self)) else { return }
+            fields.append(HTTPField(name: name, value: String(decoding: value, as: UTF8.self)))
         }
         return HTTPRequest(
-            method: method, scheme: "http", authority: head.headers.first(name: "host"), path: head.uri,
-            headerFields: HTTPFields(head.headers, splitCookie: false))
+            method: HTTPRequest.Method(head.method) ?? .post, scheme: "http", authority: host, path: head.target,
+            headerFields: fields)
     }
+
+    /// A request header's usual name, made once, for its bytes in any case; nil for others.
+    private static func knownName(_ bytes: UnsafeRawBufferPointer) -> HTTPField.Name? {
+        for known in knownNames where bytes.equalsLowercased(known.utf8) { return known.name }
+        return nil
+    }
+
+    private static let hostUTF8 = Array("host".utf8)
+
+    private static let knownNames: [(utf8: [UInt8], name: HTTPField.Name)] = [
+        HTTPField.Name.contentType, .contentLength, .authorization, .accept, .userAgent, .acceptEncoding, .connection,
+        .expect, .traceParent, .requestID,
+    ].map { (Array($0.canonicalName.utf8), $0) }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -148,75 +181,107 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if case .responding = state {
-            queued.append(part)
-            return
+        var bytes = unwrapInboundIn(data)
+        if case .passingOn = state { return context.fireChannelRead(data) }
+        if pending.readableBytes == 0 {
+            pending = bytes
+        } else {
+            pending.writeBuffer(&bytes)
         }
-        process(part, context: context)
+        process(context: context)
     }
 
-    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch (state, part) {
-        case (.idle, .head(let head)):
-            if hummingbirdOwes == 0, encoder != nil, let endpoint = route(head.method, head.uri) {
-                let limit = bodyLimit()
-                // Sized from content-length, but at most 256 KiB up front: a client that claims a large body and
-                // sends it slowly does not get the memory before the bytes.
-                let expected = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
-                let body = context.channel.allocator.buffer(capacity: min(max(expected, 0), limit + 1, 256 * 1024))
-                state = .collecting(head: head, endpoint: endpoint, body: body, limit: limit)
-                continueIfExpected(head)
-            } else {
-                if hummingbirdOwes == 0 { continueIfExpected(head) }
-                hummingbirdOwes += 1
-                state = .forwarding
-                context.fireChannelRead(wrapInboundOut(part))
+    /// Takes what `pending` holds as far as it goes: heads, bodies, and bytes passed on.
+    private func process(context: ChannelHandlerContext) {
+        while pending.readableBytes > 0 {
+            switch state {
+            case .responding:
+                return
+            case .passingOn:
+                context.fireChannelRead(wrapInboundOut(pending))
+                pending = ByteBuffer()
+                return
+            case .forwarding(let remaining):
+                let count = min(remaining, pending.readableBytes)
+                if let part = pending.readSlice(length: count) { context.fireChannelRead(wrapInboundOut(part)) }
+                state = remaining == count ? .idle : .forwarding(remaining: remaining - count)
+            case .collecting(let head, let endpoint, var body, let remaining, let limit):
+                state = .idle  // lets `body` be appended to in place
+                let count = min(remaining, pending.readableBytes)
+                // One byte past the limit is kept so the engine answers 413, as it does for any body too large.
+                let kept = min(count, max(0, limit + 1 - body.readableBytes))
+                if body.readableBytes == 0, kept == remaining {
+                    // The whole body is here: it is read in place.
+                    body = pending.getSlice(at: pending.readerIndex, length: kept) ?? body
+                } else if kept > 0, var part = pending.getSlice(at: pending.readerIndex, length: kept) {
+                    body.writeBuffer(&part)
+                }
+                pending.moveReaderIndex(forwardBy: count)
+                if remaining == count {
+                    answer(head: head, endpoint: endpoint, body: body, context: context)
+                } else {
+                    state = .collecting(head: head, endpoint: endpoint, body: body, remaining: remaining - count, limit: limit)
+                }
+            case .idle:
+                guard readHead(context: context) else { return }
             }
-        case (.forwarding, _):
-            if case .end = part { state = .idle }
-            context.fireChannelRead(wrapInboundOut(part))
-        case (.collecting(let head, let endpoint, var body, let limit), .body(var chunk)):
-            state = .idle  // lets `body` be appended to in place
-            // One byte past the limit is kept so the engine answers 413, as it does for any body too large.
-            let room = limit + 1 - body.readableBytes
-            if room > 0 {
-                if chunk.readableBytes > room { chunk = chunk.getSlice(at: chunk.readerIndex, length: room) ?? chunk }
-                body.writeBuffer(&chunk)
-            }
-            state = .collecting(head: head, endpoint: endpoint, body: body, limit: limit)
-        case (.collecting(let head, let endpoint, let body, _), .end):
-            answer(head: head, endpoint: endpoint, body: body, context: context)
-        case (.idle, .body), (.idle, .end), (.collecting, .head), (.responding, _):
-            // A part out of order: the HTTP decoder does not produce these; close rather than guess.
-            context.close(promise: nil)
         }
+        pending = ByteBuffer()
+        headScanned = 0
     }
 
-    /// Answers `expect: 100-continue` at once, when no other answer is owed on the connection: a client that
+    /// Reads the head `pending` starts with, if it is whole, and decides where its request goes; false when more
+    /// bytes are needed first.
+    private func readHead(context: ChannelHandlerContext) -> Bool {
+        let found = pending.withUnsafeReadableBytes { RequestHead.end(in: $0, from: headScanned - 3) }
+        let size: Int
+        switch found {
+        case .incomplete:
+            guard pending.readableBytes > maxHeadBytes else {
+                headScanned = pending.readableBytes
+                return false
+            }
+            state = .passingOn
+            return true
+        case .unusual:
+            state = .passingOn
+            return true
+        case .at(let end):
+            size = end
+        }
+        headScanned = 0
+        guard let head = pending.withUnsafeReadableBytes({ RequestHead.read(UnsafeRawBufferPointer(rebasing: $0[..<size])) })
+        else {
+            // Not a head this front reads: the decoder reads the rest of the connection (and answers or refuses).
+            state = .passingOn
+            return true
+        }
+        let method: HTTPMethod = head.method == "POST" ? .POST : HTTPMethod(rawValue: head.method)
+        if hummingbirdOwes == 0, encoder != nil, let endpoint = route(method, head.target) {
+            pending.moveReaderIndex(forwardBy: size)
+            let limit = bodyLimit()
+            // Sized from content-length, but at most 256 KiB up front: a client that claims a large body and
+            // sends it slowly does not get the memory before the bytes.
+            let body = context.channel.allocator.buffer(capacity: min(head.contentLength, limit + 1, 256 * 1024))
+            if head.expectsContinue { sendContinue() }
+            state = .collecting(head: head, endpoint: endpoint, body: body, remaining: head.contentLength, limit: limit)
+            if head.contentLength == 0 { answer(head: head, endpoint: endpoint, body: body, context: context) }
+            return true
+        }
+        if hummingbirdOwes == 0, head.expectsContinue { sendContinue() }
+        hummingbirdOwes += 1
+        if let part = pending.readSlice(length: size) { context.fireChannelRead(wrapInboundOut(part)) }
+        if head.contentLength > 0 { state = .forwarding(remaining: head.contentLength) }
+        return true
+    }
+
+    /// Answers `expect: 100-continue` at once (when no other answer is owed on the connection): a client that
     /// waits for it (curl does, for large bodies) would otherwise send the body only after its own timeout.
-    private func continueIfExpected(_ head: HTTPRequestHead) {
-        guard head.version.major == 1, head.version.minor >= 1, let encoder,
-            head.headers.first(name: "expect")?.lowercased() == "100-continue"
-        else { return }
+    private func sendContinue() {
+        guard let encoder else { return }
         var buffer = encoder.channel.allocator.buffer(capacity: 25)
         buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
         encoder.writeAndFlush(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch state {
-        case .collecting:
-            // Our request's bytes were malformed (a parse error mid-body): it will not end, so it is dropped and
-            // Hummingbird answers the error (400, connection closed) as it does for any request.
-            state = .idle
-            context.fireErrorCaught(error)
-        case .responding:
-            // A malformed request behind ours: it is answered after ours, so the answers stay in order.
-            deferredError = error
-        case .idle, .forwarding:
-            context.fireErrorCaught(error)
-        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -255,7 +320,7 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     private var isOpen: Bool {
         switch state {
         case .collecting, .responding: true
-        case .idle, .forwarding: false
+        case .idle, .forwarding, .passingOn: false
         }
     }
 
@@ -263,9 +328,9 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     func read(context: ChannelHandlerContext) {
         // While the engine answers, reading goes on (a client that leaves is seen at once, and the socket's read
-        // interest is not dropped and taken again for every request) until a pipelined part is waiting: then
+        // interest is not dropped and taken again for every request) until pipelined bytes are waiting: then
         // the next read waits for the answer to end.
-        if case .responding = state, !queued.isEmpty {
+        if case .responding = state, pending.readableBytes > 0 {
             readPending = true
             return
         }
@@ -280,16 +345,11 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     // MARK: Answering
 
-    private func answer(head: HTTPRequestHead, endpoint: UpstreamEndpoint, body: ByteBuffer, context: ChannelHandlerContext) {
+    private func answer(head: RequestHead, endpoint: UpstreamEndpoint, body: ByteBuffer, context: ChannelHandlerContext) {
         state = .responding
-        closeAfterAnswer = !head.isKeepAlive
-        acceptsChunked = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
-        guard let converted = Self.request(head) else {
-            // Not reachable for the routes answered here (a POST with a path); nothing sensible to answer.
-            context.close(promise: nil)
-            return
-        }
-        let request = Request(head: converted, body: RequestBody(buffer: body))
+        closeAfterAnswer = !head.keepAlive
+        acceptsChunked = head.minorVersion >= 1
+        let request = Request(head: Self.request(head), body: RequestBody(buffer: body))
         let answerRequest = self.answerRequest
         let writer = ChannelAnswerWriter(front: self, channel: context.channel)
         if #available(macOS 15, *) {
@@ -513,20 +573,13 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
             context.close(promise: nil)
             return
         }
-        if !queued.isEmpty {
-            while !queued.isEmpty, !isResponding {
-                process(queued.removeFirst(), context: context)
-            }
-            // Parts passed on outside a read cycle reach Hummingbird's async channel only at a read-complete.
+        if pending.readableBytes > 0 {
+            process(context: context)
+            // Bytes passed on outside a read cycle reach Hummingbird's async channel only at a read-complete.
             context.fireChannelReadComplete()
         }
-        // A queued completion started: what follows waits for its answer.
+        // A pipelined completion started: what follows waits for its answer.
         if isResponding { return }
-        if let error = deferredError {
-            deferredError = nil
-            context.fireErrorCaught(error)
-            return
-        }
         if quiescePending {
             quiescePending = false
             context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())

@@ -5,13 +5,13 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 
-/// Hummingbird's HTTP/1.1 child channel with a `CompletionFront` placed right after the HTTP/1 decoder, ahead of
-/// the conversion to HTTP types: the front reads NIO's request parts and writes its answers as bytes, and only
-/// what it passes on is converted for Hummingbird's router.
+/// Hummingbird's HTTP/1.1 child channel with a `CompletionFront` between the socket and the HTTP/1 decoder: the
+/// front reads the requests it answers as bytes and writes its answers as bytes, and only what it passes on is
+/// decoded and converted for Hummingbird's router.
 ///
-/// The pipeline: response encoder, request decoder, the front, the HTTP-types codec, Hummingbird's connection
+/// The pipeline: response encoder, the front, request decoder, the HTTP-types codec, Hummingbird's connection
 /// state handler, and the async channel Hummingbird's `handleHTTP` serves (as `HTTP1Channel` builds it, with the
-/// same decoder limits).
+/// same decoder limits). Hummingbird's answers pass the front on their way to the encoder.
 struct FrontedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
@@ -30,7 +30,8 @@ struct FrontedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-            try pipeline.addHandler(makeFront())
+            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try pipeline.addHandler(makeFront(), position: .before(decoder))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
             return try NIOAsyncChannel(

@@ -19,6 +19,8 @@ public struct MockUpstream: Sendable {
     public let options: MockUpstreamOptions
     /// What it has seen.
     public let recorder: MockRecorder
+    /// Where requests whose prompt says `FAULT:hold` wait until it opens.
+    public let held = HoldGate()
     private let counter = ResponseCounter()
     private let promptCache = PromptCache()
 
@@ -313,6 +315,9 @@ public struct MockUpstream: Sendable {
         case "slow":
             try? await Task.sleep(for: .seconds(3))
             return nil
+        case "hold":
+            await held.wait()
+            return nil
         case "drip":
             // The head at once, then the JSON body a tenth at a time, 300 ms apart (3 s in all).
             let completion = makeCompletion(
@@ -430,5 +435,25 @@ final class PromptCache: Sendable {
         }
         guard hit else { return 0 }
         return messages.dropLast().reduce(0) { $0 + 4 + MockCompletion.tokenCount($1.objectValue?["content"]?.stringValue ?? "") }
+    }
+}
+
+/// A gate requests wait at until it opens, for tests that need requests in flight until they say so (however
+/// slowly a loaded machine runs them).
+public actor HoldGate {
+    private var isOpen = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// Returns once the gate is open.
+    public func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    /// Lets every waiting request and every later one through.
+    public func open() {
+        isOpen = true
+        for request in waiting { request.resume() }
+        waiting = []
     }
 }

@@ -15,3 +15,15 @@ extension HTTPField.Name {
     /// `x-accel-buffering`: tells nginx-like hops not to buffer a stream.
     static let accelBuffering = HTTPField.Name("x-accel-buffering")!
 }
+
+extension UnsafeRawBufferPointer {
+    /// Whether these bytes, lower-cased (ASCII), are `lowercase`: header names matched without making strings.
+    func equalsLowercased(_ lowercase: [UInt8]) -> Bool {
+        guard count == lowercase.count else { return false }
+        for index in 0..<lowercase.count {
+            let byte = self[index]
+            guard (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lowercase[index] else { return false }
+        }
+        return true
+    }
+}

@@ -111,27 +111,17 @@ enum UpstreamRelay {
         // Most names are ruled out by their first letter.
         guard let first = bytes.first, passedFirstBytes[Int(first)] else { return false }
         return passedHeaderPrefixUTF8.contains { prefix in
-            bytes.count >= prefix.count && equalsLowercased(UnsafeRawBufferPointer(rebasing: bytes[..<prefix.count]), prefix)
+            bytes.count >= prefix.count && UnsafeRawBufferPointer(rebasing: bytes[..<prefix.count]).equalsLowercased(prefix)
         }
     }
 
     /// The name a passed header goes on with, in lower case: one made once when it is one of the names xAI and
     /// OpenAI send, else made from `bytes` (nil if they are not a valid name).
     static func passedName(_ bytes: UnsafeRawBufferPointer) -> HTTPField.Name? {
-        for known in knownPassedNames where known.utf8.count == bytes.count && equalsLowercased(bytes, known.utf8) {
+        for known in knownPassedNames where known.utf8.count == bytes.count && bytes.equalsLowercased(known.utf8) {
             return known.name
         }
         return HTTPField.Name(String(decoding: bytes, as: UTF8.self).lowercased())
-    }
-
-    /// Whether `bytes` in lower case (ASCII) are `lowercase`.
-    private static func equalsLowercased(_ bytes: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
-        guard bytes.count == lowercase.count else { return false }
-        for index in 0..<lowercase.count {
-            let byte = bytes[index]
-            guard (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == lowercase[index] else { return false }
-        }
-        return true
     }
 
     /// The passed headers' usual names (OpenAI's and xAI's rate-limit headers, `retry-after`).
