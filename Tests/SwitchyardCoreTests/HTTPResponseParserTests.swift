@@ -5,6 +5,13 @@ import Testing
 /// `HTTPResponseParser`: framing, keep-alive, interim responses, strictness, and the same result however the
 /// bytes are split.
 @Suite struct HTTPResponseParserTests {
+    @Test func tokenBytesAreRFC9110sTchar() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for byte in UInt8.min...UInt8.max {
+            #expect(HTTPResponseParser.isTokenByte(byte) == tchar.contains(byte), "\(byte)")
+        }
+    }
+
     /// What the parser reported, in order.
     struct Transcript: Equatable {
         var heads: [HTTPResponseParser.Head] = []
@@ -267,4 +274,5 @@ struct SplitMix {
         value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
         return value ^ (value >> 31)
     }
+
 }

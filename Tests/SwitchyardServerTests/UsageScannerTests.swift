@@ -63,6 +63,41 @@ import Testing
         #expect(markers("") == [false, false])
     }
 
+    @Test func theUsageObjectIsFoundWhereverItLiesAgainstAPlainScan() {
+        // Read from the end eight places at a time: the last unescaped `"usage":` decides, at every offset.
+        func plainScan(_ bytes: [UInt8]) -> Int? {
+            let needle = Array(#""usage""#.utf8)
+            guard bytes.count > needle.count else { return nil }
+            for index in stride(from: bytes.count - needle.count, through: 0, by: -1)
+            where bytes[index..<(index + needle.count)].elementsEqual(needle) && (index == 0 || bytes[index - 1] != 0x5C) {
+                var position = index + needle.count
+                while position < bytes.count, bytes[position] == 0x20 { position += 1 }
+                guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { continue }
+                position += 1
+                while position < bytes.count, bytes[position] == 0x20 { position += 1 }
+                return position < bytes.count && bytes[position] == UInt8(ascii: "{") ? position : nil
+            }
+            return nil
+        }
+        let pieces = [
+            #""usage":{"a":1}"#, #""usage" : {}"#, #"\"usage\":{"#, #""usage":null"#, #""usage""#, #"""#, "x", "usage",
+            #"":{"#, #"{"error":1}"#, " ",
+        ]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            let text = (0..<Int.random(in: 0...10, using: &generator)).map { _ in pieces.randomElement() ?? "" }.joined()
+            let bytes = Array(text.utf8)
+            #expect(bytes.withUnsafeBufferPointer { UsageScanner.objectStart(in: $0) } == plainScan(bytes), "\(text)")
+        }
+        for offset in 0..<24 {
+            for after in 0..<20 {
+                let text = String(repeating: "a", count: offset) + #""usage":{}"# + String(repeating: "b", count: after)
+                let bytes = Array(text.utf8)
+                #expect(bytes.withUnsafeBufferPointer { UsageScanner.objectStart(in: $0) } == offset + 8)
+            }
+        }
+    }
+
     @Test func markersAreFoundWhereverTheyLieAgainstAPlainScan() {
         // Eight places are ruled out at a time: markers at every offset, next to quotes and escapes, at the end.
         func plainScan(_ bytes: [UInt8]) -> [Bool] {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// An HTTP/1.1 response parser (RFC 9112) fed bytes as they arrive, in pieces of any size.
 ///
 /// It reports a response as its parts: the head, the body's bytes (unframed: chunk sizes and the chunked
@@ -315,8 +321,7 @@ public struct HTTPResponseParser: Sendable {
         var index = start
         var ended = false
         while index < count {
-            var lineFeed = index
-            while lineFeed < count, bytes[lineFeed] != .lf { lineFeed += 1 }
+            let lineFeed = Self.lineFeed(in: bytes, from: index)
             guard lineFeed < count else {
                 lineBytes += count - index
                 previous = bytes[count - 1]
@@ -378,8 +383,7 @@ public struct HTTPResponseParser: Sendable {
         // Every line feed in `raw` follows a carriage return (checked while scanning); a stray CR inside a line is
         // refused below as a byte no status line, name or value may hold.
         func nextLine() -> Range<Int> {
-            var end = lineStart
-            while raw[end] != .lf { end += 1 }
+            let end = Self.lineFeed(in: raw, from: lineStart)
             defer { lineStart = end + 1 }
             return lineStart..<(end - 1)
         }
@@ -522,17 +526,20 @@ public struct HTTPResponseParser: Sendable {
         }
     }
 
-    /// RFC 9110's tchar.
+    /// RFC 9110's tchar: `!#$%&'*+-.^_`|~`, digits and letters. One bit per byte value below 128.
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"),
-            UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "^"),
-            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            true
-        default:
-            false
-        }
+        // Bytes 0-63: ! # $ % & ' * + - . and 0-9; bytes 64-127: A-Z ^ _ ` a-z | ~.
+        let low: UInt64 = 0x03FF_6CFA_0000_0000
+        let high: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+        return byte < 64 ? (low >> UInt64(byte)) & 1 == 1 : byte < 128 && (high >> UInt64(byte - 64)) & 1 == 1
+    }
+
+    /// The index of the first line feed in `bytes` at or after `start` (`bytes.count` when there is none).
+    static func lineFeed(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard start < bytes.count, let base = bytes.baseAddress,
+            let found = memchr(base + start, Int32(UInt8(ascii: "\n")), bytes.count - start)
+        else { return bytes.count }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 
     /// Whether `bytes`, lower-cased (ASCII), are `lowercase`.

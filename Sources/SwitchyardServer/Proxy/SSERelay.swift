@@ -115,10 +115,7 @@ final class SSERelay: @unchecked Sendable {
         }
         var index = 0
         while index + 14 <= count {
-            // Byte i of the words is the byte at index + i (and index + 6 + i).
-            let here = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
-            let later = UInt64(littleEndian: UnsafeRawPointer(base + index + 6).loadUnaligned(as: UInt64.self))
-            var candidates = quoteBytes(here) & quoteBytes(later)
+            var candidates = ByteScan.quotedFiveLetterCandidates(base + index)
             while candidates != 0 {
                 check(index + candidates.trailingZeroBitCount / 8)
                 candidates &= candidates - 1
@@ -131,13 +128,6 @@ final class SSERelay: @unchecked Sendable {
             index += 1
         }
         return (usage, error)
-    }
-
-    /// A word with the high bit of each byte set where `word` has a quote (and maybe of a byte above one: the
-    /// caller looks at the bytes themselves).
-    private static func quoteBytes(_ word: UInt64) -> UInt64 {
-        let zeroWhereQuote = word ^ 0x2222_2222_2222_2222
-        return (zeroWhereQuote &- 0x0101_0101_0101_0101) & ~zeroWhereQuote & 0x8080_8080_8080_8080
     }
 
     /// Whether `word` (five ASCII letters) starts at `index`.

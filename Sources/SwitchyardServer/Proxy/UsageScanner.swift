@@ -48,27 +48,40 @@ enum UsageScanner {
         return start...end
     }
 
-    /// Where the value after the last unescaped `"usage":` in `bytes` opens, when it is an object.
+    /// Where the value after the last unescaped `"usage":` in `bytes` opens, when it is an object. Read from the
+    /// end, eight places at a time (`ByteScan`): the usage object is near the end of an answer.
     static func objectStart(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        let needle: StaticString = "\"usage\""
-        let length = needle.utf8CodeUnitCount
-        guard bytes.count > length else { return nil }
+        let length = 7  // `"usage"`
+        guard bytes.count > length, let base = bytes.baseAddress else { return nil }
+        /// nil: not here, keep looking; .some(nil): here, but its value is not an object.
+        func valueStart(at index: Int) -> Int?? {
+            guard matches(bytes, at: index, "\"usage\""), index == 0 || bytes[index - 1] != UInt8(ascii: "\\") else { return nil }
+            var position = index + length
+            while position < bytes.count, bytes[position] == UInt8(ascii: " ") { position += 1 }
+            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return nil }
+            position += 1
+            while position < bytes.count, bytes[position] == UInt8(ascii: " ") { position += 1 }
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else { return .some(nil) }
+            return position
+        }
+        // The places a `"usage"` can start, from the last down; those whose 14 bytes fit are read by words.
         var index = bytes.count - length
-        while index >= 0 {
-            if bytes[index] == UInt8(ascii: "\""), matches(bytes, at: index, needle),
-                index == 0 || bytes[index - 1] != UInt8(ascii: "\\")
-            {
-                var position = index + length
-                while position < bytes.count, bytes[position] == UInt8(ascii: " ") { position += 1 }
-                guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
-                    index -= 1
-                    continue
-                }
-                position += 1
-                while position < bytes.count, bytes[position] == UInt8(ascii: " ") { position += 1 }
-                guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else { return nil }
-                return position
+        while index >= 0, index + 14 > bytes.count {
+            if let found = valueStart(at: index) { return found }
+            index -= 1
+        }
+        while index >= 7 {
+            let start = index - 7
+            var candidates = ByteScan.quotedFiveLetterCandidates(base + start)
+            while candidates != 0 {
+                let place = start + (63 - candidates.leadingZeroBitCount) / 8
+                if let found = valueStart(at: place) { return found }
+                candidates &= ~(UInt64(0x80) << (8 * UInt64(place - start)))
             }
+            index = start - 1
+        }
+        while index >= 0 {
+            if let found = valueStart(at: index) { return found }
             index -= 1
         }
         return nil
