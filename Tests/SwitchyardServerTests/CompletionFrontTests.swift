@@ -275,13 +275,14 @@ import Testing
                 let request = RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "in pieces"))
                 let bytes = Array(request.utf8)
                 for cut in stride(from: 1, to: bytes.count, by: 9) {
-                    // The two pieces arrive as separate reads (most of the time: either way the answer is the same).
+                    // Two sends, two segments (no Nagle delay): usually two reads for the proxy, though it may
+                    // read both at once; the answer must be the same either way.
                     try connection.send(String(decoding: bytes[..<cut], as: UTF8.self))
-                    try await Task.sleep(for: .milliseconds(2))
                     try connection.send(String(decoding: bytes[cut...], as: UTF8.self))
                     let answer = try await offPool { try connection.readResponses(1) }.first
                     #expect(answer?.status == 200, "cut at \(cut)")
                     #expect(answer?.body.contains("You said: in pieces") == true, "cut at \(cut)")
+                    #expect(answer?.headerLines.contains { $0.hasPrefix("date: ") } == true, "answered by the front")
                 }
             }
         }
@@ -306,6 +307,7 @@ import Testing
                 let answers = try await offPool { try connection.readResponses(2) }
                 #expect(answers.map(\.status) == [200, 200])
                 #expect(answers.first?.body.contains("You said: chunked") == true)
+                #expect(answers.first?.headerLines.contains { $0.hasPrefix("Date: ") } == true, "answered via the decoder")
                 #expect(answers.last?.body.contains("You said: after") == true)
                 // Differing lengths are the decoder's to refuse: a 400, and the connection closes.
                 let other = try RawConnection(port: proxy.port)
@@ -345,6 +347,8 @@ final class RawConnection: @unchecked Sendable {
         let status: Int
         let headers: [String: String]
         let body: String
+        /// The header lines as sent (the front writes `date` and `server` in lower case, NIO's encoder does not).
+        var headerLines: [String] = []
     }
 
     private let fd: Int32
@@ -356,6 +360,9 @@ final class RawConnection: @unchecked Sendable {
         guard fd >= 0 else { throw RawConnectionError.failed("socket") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // Each send goes out at once, as its own segment: pieces sent apart reach the proxy apart.
+        var noDelay: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
@@ -448,9 +455,11 @@ final class RawConnection: @unchecked Sendable {
         let statusLine = try line()
         let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") ?? 0
         var headers: [String: String] = [:]
+        var headerLines: [String] = []
         while true {
             let header = try line()
             if header.isEmpty { break }
+            headerLines.append(header)
             if let colon = header.firstIndex(of: ":") {
                 headers[header[..<colon].lowercased()] = header[header.index(after: colon)...].trimmingCharacters(
                     in: .whitespaces)
@@ -458,7 +467,7 @@ final class RawConnection: @unchecked Sendable {
         }
         var body: [UInt8] = []
         if toHead {
-            return Answer(status: status, headers: headers, body: "")
+            return Answer(status: status, headers: headers, body: "", headerLines: headerLines)
         } else if let length = headers["content-length"].flatMap({ Int($0) }) {
             body = try bytes(length)
         } else if headers["transfer-encoding"]?.contains("chunked") == true {
@@ -475,7 +484,7 @@ final class RawConnection: @unchecked Sendable {
                 guard try line().isEmpty else { throw RawConnectionError.failed("chunk not followed by CRLF") }
             }
         }
-        return Answer(status: status, headers: headers, body: String(decoding: body, as: UTF8.self))
+        return Answer(status: status, headers: headers, body: String(decoding: body, as: UTF8.self), headerLines: headerLines)
     }
 }
 
