@@ -207,7 +207,7 @@ http {{
   fastcgi_temp_path {prefix}/fcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
   upstream mock {{ server 127.0.0.1:{mock_port}; keepalive 256; }}
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{port} backlog=4096;
     client_max_body_size 10m;
     location / {{
       proxy_pass http://mock;

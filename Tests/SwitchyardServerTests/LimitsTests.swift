@@ -10,6 +10,34 @@ import Testing
         results.map { $0.headers.first(name: "x-switchyard-deployment") ?? "?" }
     }
 
+    /// The listen backlog of a listening socket on 127.0.0.1 (`ss` prints it as the Send-Q of a LISTEN line).
+    func listenBacklog(port: Int) async throws -> Int {
+        let result = try await RunningCommand(
+            ["ss", "-ltnH", "sport = :\(port)"], environment: ProcessInfo.processInfo.environment,
+            executable: "/usr/bin/env"
+        ).finish(seconds: 30)
+        #expect(result.status == 0, "\(result.output)")
+        let fields = try #require(result.stdout.split(separator: "\n").first).split(separator: " ")
+        return try #require(fields.count > 2 ? Int(fields[2]) : nil, "\(result.stdout)")
+    }
+
+    @Test func proxyAndMockQueueAThousandConnectionsForAccept() async throws {
+        // Hummingbird's default backlog (256) overflowed when 1,024 streams connected at once: the kernel dropped
+        // the SYNs past it and those clients waited a second for their retry. Linux caps the value at somaxconn.
+        let somaxconn =
+            (try? String(contentsOfFile: "/proc/sys/net/core/somaxconn", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? ProxyServer.listenBacklog
+        let expected = min(ProxyServer.listenBacklog, somaxconn)
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let proxyBacklog = try await listenBacklog(port: proxy.port)
+                let mockBacklog = try await listenBacklog(port: mock.port)
+                #expect(proxyBacklog == expected)
+                #expect(mockBacklog == expected)
+            }
+        }
+    }
+
     @Test func latencyBasedRoutingMeasuresEachDeploymentThenPrefersTheFastOne() async throws {
         var slow = MockUpstreamOptions()
         // Far slower than anything a loaded CI machine adds to the fast one's first (cold) request: 1 s was not,

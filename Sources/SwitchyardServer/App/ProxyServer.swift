@@ -96,6 +96,11 @@ public struct ProxyServer: Sendable {
         return router
     }
 
+    /// How many connections the kernel queues for accept. Hummingbird's default, 256, overflows when a thousand
+    /// clients connect at once: the kernel drops the SYNs past it and each client retries a second later (the
+    /// benchmark's 1,024-stream start, TTFB p90 2.3 s). Linux caps it at `net.core.somaxconn` (4096 since 5.4).
+    public static let listenBacklog = 4096
+
     /// The HTTP application; `onRunning` receives the bound port.
     public func application(
         host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void
@@ -104,7 +109,8 @@ public struct ProxyServer: Sendable {
         return Application(
             router: buildRouter(),
             server: .fronted { CompletionFront(store: store, serverName: "switchyard") },
-            configuration: .init(address: .hostname(host, port: port), serverName: "switchyard"),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "switchyard", backlog: Self.listenBacklog),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: engine.logger)
     }
