@@ -121,6 +121,13 @@ import Testing
         #expect(closing.framing == .length)
         #expect(closing.text.hasPrefix("HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n"))
         #expect(closing.text.hasSuffix("connection: close\r\n\r\n"))
+        // Errors made from a bare code get the standard reason phrase; a phrase of their own is kept.
+        let bare = render(HTTPResponse(status: .init(code: 404), headerFields: [.contentLength: "0"]))
+        #expect(bare.text.hasPrefix("HTTP/1.1 404 Not Found\r\n"), "\(bare.text)")
+        let own = render(HTTPResponse(status: .init(code: 404, reasonPhrase: "Nowhere"), headerFields: [.contentLength: "0"]))
+        #expect(own.text.hasPrefix("HTTP/1.1 404 Nowhere\r\n"), "\(own.text)")
+        let unknown = render(HTTPResponse(status: .init(code: 599), headerFields: [.contentLength: "0"]))
+        #expect(unknown.text.hasPrefix("HTTP/1.1 599 \r\n"), "\(unknown.text)")
         // No body, no length: as NIO's encoder, a 204's content-length is dropped.
         let empty = render(HTTPResponse(status: .noContent, headerFields: [.contentLength: "0"]))
         #expect(empty.framing == .none)

@@ -522,7 +522,10 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
             out.add("HTTP/1.1 ")
             out.add(decimal: code)
             out.add(" ")
-            out.add(string: head.status.reasonPhrase)
+            // An error built from a bare code (`Status(code:)`) has no phrase: the standard one is written, as
+            // NIO's encoder would for `HTTPResponseStatus(statusCode:)`.
+            let phrase = head.status.reasonPhrase
+            out.add(string: phrase.isEmpty ? HTTPResponseStatus(statusCode: code).reasonPhrase : phrase)
             out.add("\r\n")
             var hasLength = false
             for field in head.headerFields {
