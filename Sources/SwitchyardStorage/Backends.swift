@@ -6,10 +6,28 @@ import SQLKit
 import SQLiteKit
 import SwitchyardCore
 
+/// A value bound to a statement, as the database stores it: bound by the driver as it is, with no `Encodable`
+/// conversion (sql-kit's way, which looks up each value's type at run time).
+public enum SQLValue: Sendable, Equatable {
+    case text(String)
+    case integer(Int)
+    case real(Double)
+    case null
+
+    /// Text, or NULL for nil.
+    static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
+    /// A double, or NULL for nil.
+    static func real(_ value: Double?) -> SQLValue { value.map { .real($0) } ?? .null }
+}
+
 /// An open connection a backend made.
 public struct SQLConnectionHandle: Sendable {
     /// SQL over the connection.
     let database: any SQLDatabase
+    /// Runs one statement with its values bound by the driver itself (placeholders as the backend's
+    /// `numberedPlaceholders` says), discarding any rows: the request log's batched inserts, which would
+    /// otherwise spend most of their time in sql-kit's query builder and value encoding.
+    let run: @Sendable (_ sql: String, _ binds: [SQLValue]) async throws -> Void
     /// Whether the connection is gone and a new one is needed.
     let isClosed: @Sendable () -> Bool
     /// Closes it.
@@ -22,6 +40,9 @@ public protocol SQLBackend: Sendable {
     var description: String { get }
     /// The column type for a double.
     var doubleType: String { get }
+    /// Whether a statement run by the handle's `run` names its bound values by position (`$1`, `$2`, ...) rather
+    /// than with `?`.
+    var numberedPlaceholders: Bool { get }
     /// Opens a connection.
     func connect(logger: Logger) async throws -> SQLConnectionHandle
 }
@@ -35,6 +56,7 @@ public struct SQLiteBackend: SQLBackend {
 
     public var description: String { "sqlite:\(path)" }
     public var doubleType: String { "REAL" }
+    public var numberedPlaceholders: Bool { false }
 
     public func connect(logger: Logger) async throws -> SQLConnectionHandle {
         let directory = DatabaseLocation.directory(of: path)
@@ -50,7 +72,11 @@ public struct SQLiteBackend: SQLBackend {
             throw error
         }
         return SQLConnectionHandle(
-            database: database, isClosed: { connection.isClosed }, close: { try? await connection.close() })
+            database: database,
+            run: { sql, binds in
+                try await connection.query(sql, binds.map(\.sqlite)) { _ in }
+            },
+            isClosed: { connection.isClosed }, close: { try? await connection.close() })
     }
 }
 
@@ -68,6 +94,7 @@ public struct PostgresBackend: SQLBackend {
     }
 
     public var doubleType: String { "DOUBLE PRECISION" }
+    public var numberedPlaceholders: Bool { true }
 
     public func connect(logger: Logger) async throws -> SQLConnectionHandle {
         let configuration = try SQLPostgresConfiguration(url: url)
@@ -75,7 +102,31 @@ public struct PostgresBackend: SQLBackend {
         core.options.connectTimeout = .seconds(5)
         let connection = try await PostgresConnection.connect(configuration: core, id: 1, logger: logger)
         return SQLConnectionHandle(
-            database: connection.sql(queryLogLevel: nil), isClosed: { connection.isClosed },
-            close: { try? await connection.close() })
+            database: connection.sql(queryLogLevel: nil),
+            run: { sql, binds in
+                var bindings = PostgresBindings(capacity: binds.count)
+                for bind in binds {
+                    switch bind {
+                    case .text(let text): bindings.append(text)
+                    case .integer(let integer): bindings.append(integer)
+                    case .real(let real): bindings.append(real)
+                    case .null: bindings.appendNull()
+                    }
+                }
+                for try await _ in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) {}
+            },
+            isClosed: { connection.isClosed }, close: { try? await connection.close() })
+    }
+}
+
+extension SQLValue {
+    /// The value as sqlite-nio binds it.
+    var sqlite: SQLiteData {
+        switch self {
+        case .text(let text): .text(text)
+        case .integer(let integer): .integer(integer)
+        case .real(let real): .float(real)
+        case .null: .null
+        }
     }
 }

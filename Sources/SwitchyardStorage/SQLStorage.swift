@@ -39,6 +39,11 @@ public final class SQLStorage: Storage, CustomStringConvertible {
     /// connection is dropped (and closed in the background), the lock is released and the caller gets
     /// `StorageError.timedOut`, whatever the stuck operation is waiting for.
     func exclusive<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withConnection { handle in try await body(handle.database) }
+    }
+
+    /// `exclusive` with the connection's handle, for statements run by the driver itself (`SQLConnectionHandle.run`).
+    func withConnection<T: Sendable>(_ body: @Sendable @escaping (SQLConnectionHandle) async throws -> T) async throws -> T {
         await lock.lock()
         let outcome = await Self.race(Self.callTimeout) { [state, backend, logger] in
             let handle: SQLConnectionHandle
@@ -53,7 +58,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                 state.value = handle
             }
             do {
-                return try await body(handle.database)
+                return try await body(handle)
             } catch {
                 if handle.isClosed() { state.value = nil }
                 throw error
@@ -102,10 +107,18 @@ public final class SQLStorage: Storage, CustomStringConvertible {
 
     /// Runs `body` in a transaction.
     func transaction<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
-        try await exclusive { database in
+        try await transactionOnHandle { handle in try await body(handle.database) }
+    }
+
+    /// Runs `body` in a transaction, with the connection's handle.
+    func transactionOnHandle<T: Sendable>(
+        _ body: @Sendable @escaping (SQLConnectionHandle) async throws -> T
+    ) async throws -> T {
+        try await withConnection { handle in
+            let database = handle.database
             try await database.raw("BEGIN").run()
             do {
-                let result = try await body(database)
+                let result = try await body(handle)
                 try await database.raw("COMMIT").run()
                 return result
             } catch {
@@ -293,12 +306,66 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         "upstream_cost", "request_sha256", "stream", "prompt", "completion",
     ]
 
-    static func values(_ row: LogRow) -> [any Encodable & Sendable] {
-        [
-            row.requestID, row.time, row.keyHash, row.keyAlias, row.alias, row.deployment, row.provider, row.status,
-            row.errorCode, row.latencyMs, row.ttfbMs, row.promptTokens, row.completionTokens, row.reasoningTokens,
-            row.cachedTokens, row.cost, row.upstreamCost, row.requestSHA256, row.stream ? 1 : 0, row.prompt, row.completion,
-        ]
+    /// A row's values in `logColumns` order, appended to `binds`.
+    static func append(_ row: LogRow, to binds: inout [SQLValue]) {
+        binds.append(.text(row.requestID))
+        binds.append(.real(row.time))
+        binds.append(.text(row.keyHash))
+        binds.append(.text(row.keyAlias))
+        binds.append(.text(row.alias))
+        binds.append(.text(row.deployment))
+        binds.append(.text(row.provider))
+        binds.append(.integer(row.status))
+        binds.append(.text(row.errorCode))
+        binds.append(.real(row.latencyMs))
+        binds.append(.real(row.ttfbMs))
+        binds.append(.integer(row.promptTokens))
+        binds.append(.integer(row.completionTokens))
+        binds.append(.integer(row.reasoningTokens))
+        binds.append(.integer(row.cachedTokens))
+        binds.append(.real(row.cost))
+        binds.append(.real(row.upstreamCost))
+        binds.append(.text(row.requestSHA256))
+        binds.append(.integer(row.stream ? 1 : 0))
+        binds.append(.text(row.prompt))
+        binds.append(.text(row.completion))
+    }
+
+    /// `INSERT INTO switchyard_request_log (columns) VALUES (...), ...` for `rows` rows, with `?` placeholders or
+    /// numbered ones (`$1`, ...): written by hand as bytes (sql-kit's builder escaped each of the 21 identifiers
+    /// and built an expression per value, for every row; appending to a `String` costs ~300 instructions a piece).
+    static func logInsert(rows: Int, numbered: Bool) -> String {
+        var sql = Array("INSERT INTO switchyard_request_log (\(logColumns.joined(separator: ", "))) VALUES ".utf8)
+        sql.reserveCapacity(sql.count + rows * logColumns.count * (numbered ? 7 : 3))
+        var position = 0
+        for row in 0..<rows {
+            if row > 0 { sql.append(UInt8(ascii: ",")) }
+            sql.append(UInt8(ascii: "("))
+            for column in 0..<logColumns.count {
+                position += 1
+                if column > 0 { sql.append(UInt8(ascii: ",")) }
+                if numbered {
+                    sql.append(UInt8(ascii: "$"))
+                    appendDecimal(position, to: &sql)
+                } else {
+                    sql.append(UInt8(ascii: "?"))
+                }
+            }
+            sql.append(UInt8(ascii: ")"))
+        }
+        return String(decoding: sql, as: UTF8.self)
+    }
+
+    /// Appends a positive number's decimal digits.
+    private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        var divisor = 1
+        while divisor * 10 <= value { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     static func logRow(from row: any SQLRow) throws -> LogRow {
@@ -344,6 +411,14 @@ public final class SQLStorage: Storage, CustomStringConvertible {
             var requests = 0
             var prompt = 0
             var completion = 0
+
+            mutating func add(_ row: LogRow, cost: Double) {
+                spend += cost
+                upstream += row.upstreamCost ?? 0
+                requests += 1
+                prompt += row.promptTokens
+                completion += row.completionTokens + row.reasoningTokens
+            }
         }
         var byDay: [DayKey: DayTotal] = [:]
         for row in rows {
@@ -351,23 +426,21 @@ public final class SQLStorage: Storage, CustomStringConvertible {
             if let hash = row.keyHash, cost > 0 { byKey[hash, default: 0] += cost }
             let dayKey = DayKey(
                 day: row.day, key: row.keyHash ?? "", alias: row.alias ?? "", deployment: row.deployment ?? "")
-            var total = byDay[dayKey, default: DayTotal()]
-            total.spend += cost
-            total.upstream += row.upstreamCost ?? 0
-            total.requests += 1
-            total.prompt += row.promptTokens
-            total.completion += row.completionTokens + row.reasoningTokens
-            byDay[dayKey] = total
+            // One lookup per row: the total is changed in place.
+            byDay[dayKey, default: DayTotal()].add(row, cost: cost)
         }
         let (keyTotals, dayTotals) = (byKey, byDay)
-        try await transaction { database in
+        let numbered = backend.numberedPlaceholders
+        try await transactionOnHandle { handle in
+            let database = handle.database
             if keepRows {
                 var start = 0
                 while start < rows.count {
                     let end = min(start + Self.rowsPerInsert, rows.count)
-                    var insert = database.insert(into: "switchyard_request_log").columns(Self.logColumns)
-                    for row in rows[start..<end] { insert = insert.values(Self.values(row)) }
-                    try await insert.run()
+                    var binds: [SQLValue] = []
+                    binds.reserveCapacity((end - start) * Self.logColumns.count)
+                    for row in rows[start..<end] { Self.append(row, to: &binds) }
+                    try await handle.run(Self.logInsert(rows: end - start, numbered: numbered), binds)
                     start = end
                 }
             }

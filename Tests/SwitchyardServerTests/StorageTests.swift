@@ -136,6 +136,40 @@ enum StorageTestError: Error {
         await storage.close()
     }
 
+    /// Rows are bound by the driver as text, integers, doubles and NULLs: every field reads back as written, with
+    /// every optional field set (text with quotes, a backslash, a NUL-free multi-byte character and SQL in it) or
+    /// none, across the statements a batch is split into (400 rows each: 401 rows take two).
+    @Test(arguments: Backend.allCases)
+    func everyFieldOfEveryRowReadsBackAsWritten(_ backend: Backend) async throws {
+        let storage = try await backend.newStorage()
+        try await storage.migrate()
+        let full = LogRow(
+            requestID: "req-full", time: 1_764_115_200.123456, keyHash: String(repeating: "f", count: 64),
+            keyAlias: "it's \"quoted\" \\ and ünïcode 🚂", alias: "grok-code-fast-1", deployment: "grok-code-fast-1#0",
+            provider: "xai", status: 429, errorCode: "rate_limited", latencyMs: 0.001, ttfbMs: 12_345.678,
+            promptTokens: Int(Int32.max) + 7, completionTokens: 0, reasoningTokens: 3, cachedTokens: 2, cost: 1e-9,
+            upstreamCost: 123.456, requestSHA256: String(repeating: "0", count: 64), stream: true,
+            prompt: "'); DROP TABLE switchyard_request_log; --", completion: "line one\nline two\t$1 ? ?1")
+        let empty = LogRow(requestID: "req-empty", time: 1_764_115_201, status: 200, latencyMs: 5)
+        let batch = (0..<401).map { index in
+            var row = index.isMultiple(of: 2) ? full : empty
+            row.requestID = "req-\(index)"
+            row.time = 1_764_115_300 + Double(index)
+            return row
+        }
+        try await storage.write([full, empty], keepRows: true)
+        try await storage.write(batch, keepRows: true)
+        #expect(try await storage.logs(LogFilter(requestID: "req-full")) == [full])
+        #expect(try await storage.logs(LogFilter(requestID: "req-empty")) == [empty])
+        let stored = try await storage.logs(LogFilter(start: 1_764_115_300, limit: 1_000))
+        #expect(stored.count == 401)
+        // The first row that differs, not all 401 of them, when one does.
+        if let (read, written) = zip(stored.sorted { $0.time < $1.time }, batch).first(where: { $0 != $1 }) {
+            Issue.record("\(written.requestID) was written as \(written) and read back as \(read)")
+        }
+        await storage.close()
+    }
+
     /// Pruning a large log deletes it chunk by chunk (rows sharing a time at a chunk's edge included), so no call
     /// nears the storage's bound and writes go on between chunks.
     @Test(arguments: Backend.allCases)
