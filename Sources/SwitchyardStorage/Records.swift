@@ -63,7 +63,10 @@ public struct VirtualKey: Sendable, Equatable {
 /// Making and hashing keys.
 public enum KeyHashing {
     /// SHA-256 of `text`, lowercase hex.
-    public static func sha256(_ text: String) -> String { sha256(array: Array(text.utf8)) }
+    public static func sha256(_ text: String) -> String {
+        var text = text
+        return text.withUTF8 { sha256(buffer: UnsafeRawBufferPointer($0)) }
+    }
 
     /// SHA-256 of bytes, lowercase hex. Inlinable so the copy of `bytes` (a request body, hashed on every
     /// request when bodies are logged) is specialized where it is called.
@@ -74,9 +77,14 @@ public enum KeyHashing {
 
     /// SHA-256 of the bytes of an array, lowercase hex.
     public static func sha256(array bytes: [UInt8]) -> String {
+        bytes.withUnsafeBytes { sha256(buffer: $0) }
+    }
+
+    /// SHA-256 of bytes in memory, lowercase hex (no copies: a key is hashed on every request).
+    public static func sha256(buffer bytes: UnsafeRawBufferPointer) -> String {
         var hasher = SHA256()
-        hasher.update(data: bytes)
-        return hasher.finalize().withUnsafeBytes { Hex.lowercase(array: Array($0)) }
+        hasher.update(bufferPointer: bytes)
+        return hasher.finalize().withUnsafeBytes { Hex.lowercase(buffer: $0) }
     }
 
     /// A new key: `sk-` and 32 random bytes in URL-safe base64 (no padding).

@@ -123,5 +123,7 @@ import Testing
     @Test func hexIsLowerCaseTwoDigitsPerByte() {
         #expect(Hex.lowercase([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
         #expect(Hex.lowercase([UInt8]()) == "")
+        let every = (0...255).map { UInt8($0) }
+        #expect(Hex.lowercase(every) == every.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
     }
 }

@@ -12,12 +12,27 @@ public enum Hex {
 
     /// Lowercase hex of the bytes of an array.
     public static func lowercase(array bytes: [UInt8]) -> String {
-        var out = [UInt8](repeating: 0, count: bytes.count * 2)
-        for (index, byte) in bytes.enumerated() {
-            out[2 * index] = digits[Int(byte >> 4)]
-            out[2 * index + 1] = digits[Int(byte & 0x0f)]
+        bytes.withUnsafeBytes { lowercase(buffer: $0) }
+    }
+
+    /// Lowercase hex of bytes in memory, written straight into the string's storage (a key's or a request's digest,
+    /// on every request with storage on).
+    public static func lowercase(buffer bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var position = 0
+            for byte in bytes {
+                out[position] = digit(byte >> 4)
+                out[position + 1] = digit(byte & 0x0f)
+                position += 2
+            }
+            return position
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The lowercase hex digit of a value under 16.
+    @inline(__always)
+    static func digit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") - 10 + value
     }
 
     /// A random (version 4) UUID in lowercase, e.g. `0f8e2c1a-6b4d-4e2f-9a31-5c7d8e9f0a1b`.

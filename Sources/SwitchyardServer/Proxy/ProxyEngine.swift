@@ -71,16 +71,19 @@ public struct ProxyEngine: Sendable {
 
     /// The key a request presents: `Authorization: Bearer KEY`, else `x-api-key`.
     static func presentedKey(_ request: Request) -> String? {
-        if let authorization = request.headers[.authorization] {
-            let utf8 = authorization.utf8
-            // "Bearer KEY", the scheme in any case, spaces around the key ignored (no Foundation: it is slow here).
-            if utf8.count > 7, utf8.prefix(6).elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }),
-                utf8.dropFirst(6).first == 0x20
-            {
-                let key = utf8.dropFirst(7).drop { $0 == 0x20 || $0 == 0x09 }
-                let end = key.lastIndex { $0 != 0x20 && $0 != 0x09 }
-                if let end { return String(authorization[key.startIndex...end]) }
+        if var authorization = request.headers[.authorization] {
+            // "Bearer KEY", the scheme in any case, spaces around the key ignored; read on the bytes (the views'
+            // generic slices cost thousands of instructions on every request).
+            let key = authorization.withUTF8 { bytes -> String? in
+                guard bytes.count > 7, bytes[6] == 0x20 else { return nil }
+                for (index, letter) in "bearer".utf8.enumerated() where bytes[index] | 0x20 != letter { return nil }
+                var start = 7
+                var end = bytes.count
+                while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+                while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+                return start < end ? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self) : nil
             }
+            if let key { return key }
         }
         return request.headers[.apiKey]
     }
@@ -135,13 +138,16 @@ public struct ProxyEngine: Sendable {
     }
 
     static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
-        let a = Array(lhs.utf8)
-        let b = Array(rhs.utf8)
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        var (lhs, rhs) = (lhs, rhs)
+        return lhs.withUTF8 { a in
+            rhs.withUTF8 { b in
+                var difference = UInt8(a.count == b.count ? 0 : 1)
+                for index in 0..<max(a.count, b.count) {
+                    difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+                }
+                return difference == 0
+            }
         }
-        return difference == 0
     }
 
     /// An error response in OpenAI's envelope.
@@ -220,7 +226,7 @@ public struct ProxyEngine: Sendable {
         let promptTokens = TokenEstimate.prompt(of: body)
         record.estimatedPromptTokens = promptTokens
         if accounting.storage != nil {
-            record.requestSHA256 = KeyHashing.sha256(buffer.readableBytesView)
+            record.requestSHA256 = buffer.withUnsafeReadableBytes { KeyHashing.sha256(buffer: $0) }
             if table.settings.storePrompts {
                 record.promptText = (body["messages"] ?? body["prompt"] ?? body["input"]).map {
                     String(decoding: $0.encodedBytes(), as: UTF8.self)
