@@ -13,6 +13,8 @@ public final class SQLStorage: Storage, CustomStringConvertible {
     let logger: Logger
     private let lock = AsyncLock()
     private let state = Locked<SQLConnectionHandle?>(nil)
+    /// The request-log insert of `rowsPerInsert` rows, made on first use: the statement of every batch at high rates.
+    private let fullLogInsert = Locked<String?>(nil)
 
     public init(backend: any SQLBackend, logger: Logger) {
         self.backend = backend
@@ -356,6 +358,15 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         return String(decoding: sql, as: UTF8.self)
     }
 
+    /// `logInsert(rows:numbered:)`, the full batch's statement made once.
+    func logInsert(rows: Int, numbered: Bool) -> String {
+        guard rows == Self.rowsPerInsert else { return Self.logInsert(rows: rows, numbered: numbered) }
+        if let made = fullLogInsert.value { return made }
+        let made = Self.logInsert(rows: rows, numbered: numbered)
+        fullLogInsert.value = made
+        return made
+    }
+
     /// Appends a positive number's decimal digits.
     private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
         var divisor = 1
@@ -440,7 +451,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                     var binds: [SQLValue] = []
                     binds.reserveCapacity((end - start) * Self.logColumns.count)
                     for row in rows[start..<end] { Self.append(row, to: &binds) }
-                    try await handle.run(Self.logInsert(rows: end - start, numbered: numbered), binds)
+                    try await handle.run(self.logInsert(rows: end - start, numbered: numbered), binds)
                     start = end
                 }
             }
