@@ -156,4 +156,29 @@ import Testing
         #expect(rejected.json?["error"] == "Argument not supported on this model: presencePenalty")
         _ = await mock.stop()
     }
+
+    /// `FAULT:hold` in a standalone mock: requests wait until `POST /_mock/release` opens the gate, which says how many
+    /// it let go; later ones pass at once.
+    @Test func aStandaloneMockReleasesHeldRequests() async throws {
+        let mock = try RunningCommand(["mock", "--port", "0"])
+        let line = try await mock.line(startingWith: "mock upstream listening on ")
+        let url = String(line.dropFirst("mock upstream listening on ".count))
+        let key = [("authorization", "Bearer xai-test-key")]
+        async let first = send(.POST, url + "/v1/chat/completions", json: chat("grok-4", "FAULT:hold one"), headers: key)
+        async let second = send(.POST, url + "/v1/chat/completions", json: chat("grok-4", "FAULT:hold two"), headers: key)
+        #expect(
+            try await eventually {
+                let seen = try? await send(.GET, url + "/_mock/requests")
+                return seen.flatMap { try? JSONParser.parse($0.body).arrayValue?.count } == 2
+            }, "both requests reached the mock")
+        let released = try await send(.POST, url + "/_mock/release", json: .object([:]))
+        #expect(released.status == 200)
+        #expect(released.json?["released"]?.intValue == 2)
+        let held = try await [first, second]
+        #expect(held.map(\.status) == [200, 200], "\(held.map(\.text))")
+        let later = try await send(.POST, url + "/v1/chat/completions", json: chat("grok-4", "FAULT:hold"), headers: key)
+        #expect(later.status == 200, "the gate stays open")
+        #expect(try await send(.POST, url + "/_mock/release", json: .object([:])).json?["released"]?.intValue == 0)
+        _ = await mock.stop()
+    }
 }

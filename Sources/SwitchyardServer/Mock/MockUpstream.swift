@@ -64,6 +64,11 @@ public struct MockUpstream: Sendable {
             }
             return Self.json(.array(items))
         }
+        // Opens the `FAULT:hold` gate: a standalone mock has no other way to let held requests go on.
+        router.post("/_mock/release") { _, _ in
+            let released = await self.held.open()
+            return Self.json(.object(["released": .number(String(released))]))
+        }
         return router
     }
 
@@ -474,10 +479,16 @@ public actor HoldGate {
         await withCheckedContinuation { waiting.append($0) }
     }
 
-    /// Lets every waiting request and every later one through.
-    public func open() {
+    /// Lets every waiting request and every later one through; returns how many were waiting.
+    @discardableResult
+    public func open() -> Int {
         isOpen = true
+        let released = waiting.count
         for request in waiting { request.resume() }
         waiting = []
+        return released
     }
+
+    /// How many requests are waiting.
+    public var waitingCount: Int { waiting.count }
 }
