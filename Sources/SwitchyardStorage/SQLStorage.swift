@@ -3,8 +3,9 @@ import Logging
 import SQLKit
 import SwitchyardCore
 
-/// `Storage` over SQL through vapor's sql-kit, for any `SQLBackend`. One connection, opened on first use and again
-/// after it drops; calls take turns, so a transaction's statements run together.
+/// `Storage` over SQL through vapor's sql-kit, for any `SQLBackend`; the request log's batched inserts (a row per
+/// request) go to the driver directly (`SQLConnectionHandle.run`). One connection, opened on first
+/// use and again after it drops; calls take turns, so a transaction's statements run together.
 public final class SQLStorage: Storage, CustomStringConvertible {
     /// The schema version this build writes.
     public static let currentVersion = 1

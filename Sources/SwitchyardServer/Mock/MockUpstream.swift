@@ -488,7 +488,4 @@ public actor HoldGate {
         waiting = []
         return released
     }
-
-    /// How many requests are waiting.
-    public var waitingCount: Int { waiting.count }
 }
