@@ -124,6 +124,23 @@ import Testing
         }
     }
 
+    @Test func anAnswerThatSaysItIsLargerThanTheLimitIsRefusedAtItsHead() async throws {
+        // Only the head and one byte are sent: a proxy that waited for the declared body would wait for ever.
+        let limit = UpstreamRelay.maxJSONBytes
+        let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(limit + 1)\r\n\r\n{"
+        try await withCannedUpstream(answer: answer) { upstream in
+            try await withProxy(yaml: yaml(upstream.port)) { proxy in
+                let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi"))
+                #expect(result.status == 502, "\(result.text)")
+                #expect(result.errorCode == "upstream_response_too_large")
+                #expect(result.errorMessage.contains("more than \(limit) bytes"), "\(result.errorMessage)")
+                #expect(await upstream.waitForClose(within: .seconds(10)), "the connection is not kept for another request")
+                let other = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("mock-echo", "still here"))
+                #expect(other.status == 200)
+            }
+        }
+    }
+
     @Test func strayBytesOnAnIdleConnectionRetireIt() async throws {
         let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(Self.completion.utf8.count)\r\n\r\n"
         try await withCannedUpstream(answer: answer + Self.completion, strayAfter: "HTTP/1.1 408 Request Timeout\r\n\r\n") {

@@ -513,7 +513,11 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
             guard case .awaitingHead(let continuation, let request) = state else {
                 return fail(UpstreamClientError.malformedResponse("a response arrived with no request sent"))
             }
-            if request.collectLimit != nil {
+            if let limit = request.collectLimit {
+                // An answer that says it is larger than the limit is refused before any of its body is read.
+                if case .length(let length) = head.framing, length > limit {
+                    return fail(UpstreamClientError.responseTooLarge(limit: limit))
+                }
                 headReceived = .now()
                 state = .collecting(continuation, request, head, ByteBuffer())
                 armIdleTimer()
