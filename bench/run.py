@@ -280,9 +280,12 @@ def measured_alone(targets, target, url, **options):
                 other.resume()
 
 
-def scenario_a(targets, direct_url, rounds, requests, pinned_load):
-    """c=1 sequential, interleaved rounds: added latency p50/p99."""
-    log("scenario a: c=1 interleaved")
+def scenario_a(targets, direct_url, rounds, requests, pinned_load, stream=False):
+    """c=1 sequential, interleaved rounds: added latency p50/p99; with `stream`, each request a stream (usage
+    asked for) timed to its first content delta."""
+    log("scenario a: c=1 interleaved" + (", streams" if stream else ""))
+    metric = "ttfc_us" if stream else "latency_us"
+    options = {"stream": True, "include_usage": True} if stream else {}
     per_round = {name: [] for name in ["direct"] + [t.name for t in targets]}
     for round_index in range(rounds):
         order = [("direct", None, direct_url)] + [(t.name, t, t.url) for t in targets]
@@ -291,12 +294,12 @@ def scenario_a(targets, direct_url, rounds, requests, pinned_load):
         for name, target, url in order:
             count = requests if name not in ("litellm",) else max(100, requests // 5)
             per_round[name].append(
-                measured_alone(targets, target, url, cpus=pinned_load, requests=count, warmup=50, concurrency=1))
+                measured_alone(targets, target, url, cpus=pinned_load, requests=count, warmup=50, concurrency=1, **options))
     summary = {}
     for name, runs in per_round.items():
         summary[name] = {
-            "p50_us": statistics.median(p(r, "latency_us", "p50") for r in runs),
-            "p99_us": statistics.median(p(r, "latency_us", "p99") for r in runs),
+            "p50_us": statistics.median(p(r, metric, "p50") for r in runs),
+            "p99_us": statistics.median(p(r, metric, "p99") for r in runs),
             "cpu_us_per_request": statistics.median(r.get("cpu_us_per_request", 0) for r in runs) if name != "direct" else None,
             "rounds": len(runs),
         }
@@ -305,6 +308,25 @@ def scenario_a(targets, direct_url, rounds, requests, pinned_load):
             summary[name]["added_p50_us"] = summary[name]["p50_us"] - summary["direct"]["p50_us"]
             summary[name]["added_p99_us"] = summary[name]["p99_us"] - summary["direct"]["p99_us"]
     return {"summary": summary, "raw": per_round}
+
+
+def scenario_a_stream(rounds, streams, use_litellm):
+    """Streams at c=1, pinned as (a), interleaved rounds: the added time to first token over a thousand streams
+    (where (c) has one stream at its lowest level, so one sample). The mock sends its frames 1 ms apart, so each
+    frame arrives on its own as from a real upstream (back to back, frames coalesce in the sockets, and a mock and
+    a load client sharing a core take turns frame by frame, which times the scheduler, not the proxy)."""
+    mock_port = free_port()
+    mock = start_mock(mock_port, cpus="1", chunks=2, interval_ms=1, name="mock-paced")
+    targets = [start_switchyard(mock_port, cpus="0"), start_nginx(mock_port, cpus="0")]
+    if use_litellm:
+        targets.append(start_litellm(mock_port, cpus="0"))
+    try:
+        return scenario_a(targets, f"http://127.0.0.1:{mock_port}/v1/chat/completions", rounds, streams,
+                          pinned_load="1", stream=True)
+    finally:
+        for target in targets:
+            target.stop()
+        mock.stop()
 
 
 def scenario_b(targets, direct_url, levels, pinned_load):
@@ -671,6 +693,17 @@ def render(results):
             lines.append(f"| {name} | {fmt(row['p50_us'])} | {fmt(row['p99_us'])} | {fmt(row.get('added_p50_us'))} | "
                          f"{fmt(row.get('added_p99_us'))} | {fmt(row.get('cpu_us_per_request'))} |")
         lines.append("")
+    a_stream = results.get("a_stream", {}).get("summary")
+    if a_stream:
+        lines += ["### (a) Streams at c=1: time to first content delta, interleaved rounds (pinned as above)", "",
+                  "Each request a `grok-code-fast-1` stream as xAI sends one (reasoning deltas, empty deltas, then the content: "
+                  "10 frames, 1 ms apart; usage asked for), timed from the send to its first content delta (the sixth frame); "
+                  "CPU per stream is the proxy's.", "",
+                  "| target | TTFC p50 | TTFC p99 | added p50 | added p99 | CPU per stream |", "|---|---|---|---|---|---|"]
+        for name, row in a_stream.items():
+            lines.append(f"| {name} | {fmt(row['p50_us'])} | {fmt(row['p99_us'])} | {fmt(row.get('added_p50_us'))} | "
+                         f"{fmt(row.get('added_p99_us'))} | {fmt(row.get('cpu_us_per_request'))} |")
+        lines.append("")
     shared = results.get("shared")
     if shared:
         lines += ["### Shared topology: everything unpinned, c=10", "",
@@ -822,6 +855,9 @@ def main():
         for target in targets:
             target.stop()
         targets = []
+        if wanted("a"):
+            results["a_stream"] = scenario_a_stream(rounds=3 if quick else 8, streams=300 if quick else 1000,
+                                                    use_litellm=use_litellm)
         if wanted("storage"):
             results["storage"] = scenario_storage(mock_port, rounds=4 if quick else 8, requests=1000 if quick else 3000)
         # Shared topology: nothing pinned.
