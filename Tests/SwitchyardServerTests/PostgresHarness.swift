@@ -18,32 +18,47 @@ final class PostgresServer: @unchecked Sendable {
         self.port = port
     }
 
-    /// Starts a new server.
+    /// Starts a new server. The free port is found by binding port 0 and letting it go, so another test can take it
+    /// before the server binds it: a start that fails on a port in use is tried again on another.
     static func make() async throws -> PostgresServer {
-        let server = PostgresServer(
-            binaries: try findBinaries(), folder: NSTemporaryDirectory() + "switchyard-pg-\(UUID().uuidString.prefix(8))",
-            port: try freePort())
-        try FileManager.default.createDirectory(atPath: server.folder, withIntermediateDirectories: true)
-        if getuid() == 0 { try await run("/bin/chown", ["-R", "postgres:postgres", server.folder], asPostgres: false) }
+        let binaries = try findBinaries()
+        let folder = NSTemporaryDirectory() + "switchyard-pg-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if getuid() == 0 { try await run("/bin/chown", ["-R", "postgres:postgres", folder], asPostgres: false) }
         try await run(
-            server.binaries + "/initdb",
-            ["-D", server.folder + "/data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"])
-        started.withLock { $0.append(server) }
-        registerCleanup()
-        try await server.start()
-        return server
+            binaries + "/initdb",
+            ["-D", folder + "/data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"])
+        var attempt = 0
+        while true {
+            attempt += 1
+            let server = PostgresServer(binaries: binaries, folder: folder, port: try freePort())
+            started.withLock { $0.append(server) }
+            registerCleanup()
+            do {
+                try await server.start()
+                return server
+            } catch let error as PostgresHarnessError where attempt < 5 && error.description.contains("Address already in use") {
+                continue
+            }
+        }
     }
 
-    /// Starts (or restarts) the server.
+    /// Starts (or restarts) the server; a failure says what the server's log ends with.
     func start() async throws {
-        try await Self.run(
-            binaries + "/pg_ctl",
-            [
-                "-D", folder + "/data", "-l", folder + "/log", "-w", "-t", "60", "-o",
-                "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                    + "-c full_page_writes=off -c max_connections=200",
-                "start",
-            ])
+        do {
+            try await Self.run(
+                binaries + "/pg_ctl",
+                [
+                    "-D", folder + "/data", "-l", folder + "/log", "-w", "-t", "60", "-o",
+                    "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+                        + "-c full_page_writes=off -c max_connections=200",
+                    "start",
+                ])
+        } catch let error as PostgresHarnessError {
+            let log = (try? String(contentsOfFile: folder + "/log", encoding: .utf8)) ?? ""
+            let tail = log.split(separator: "\n").suffix(8).joined(separator: "\n")
+            throw PostgresHarnessError.failed("\(error.description)\nserver log (last lines):\n\(tail)")
+        }
     }
 
     /// Stops the server at once (as a crash or an outage would).
