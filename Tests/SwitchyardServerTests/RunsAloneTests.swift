@@ -56,26 +56,20 @@ struct RunsAloneTests {
 
     @Test func aJSONAnswerLargerThanTheLimitIsAClear502() async throws {
         // A chunked answer says nothing of its size: the proxy reads it until it passes the limit (64 MiB), then
-        // answers 502 and drops the connection, instead of holding the whole answer.
+        // answers 502 and drops the connection rather than reading on.
         let limit = UpstreamRelay.maxJSONBytes
         let piece = String(repeating: "x", count: 1 << 20)
         var answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         answer.reserveCapacity(limit + (2 << 20))
         for _ in 0...(limit >> 20) { answer += "100000\r\n" + piece + "\r\n" }
         answer += "0\r\n\r\n"
-        let yaml = """
-            model_list:
-              - model_name: canned
-                litellm_params: {model: openai/grok-3, api_base: "http://127.0.0.1:PORT/v1", api_key: \(testKey)}
-              - model_name: mock-echo
-                litellm_params: {model: mock/echo}
-            """
         try await withCannedUpstream(answer: answer) { upstream in
-            try await withProxy(yaml: yaml.replacingOccurrences(of: "PORT", with: String(upstream.port))) { proxy in
+            try await withProxy(yaml: UpstreamWireTests().yaml(upstream.port)) { proxy in
                 let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi"))
                 #expect(result.status == 502, "\(result.text.prefix(300))")
                 #expect(result.errorCode == "upstream_response_too_large")
                 #expect(result.errorMessage.contains("more than \(limit) bytes"), "\(result.errorMessage)")
+                #expect(await upstream.waitForClose(within: .seconds(10)), "the connection is not read to its end")
                 let other = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("mock-echo", "still here"))
                 #expect(other.status == 200)
             }
