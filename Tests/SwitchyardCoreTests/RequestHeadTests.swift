@@ -76,4 +76,50 @@ import Testing
         #expect(end("GET / HTTP/1.1\r\nx: y\n\r\n") == .unusual)
         #expect(end("\n") == .unusual)
     }
+
+    @Test func neverTrapsAndReadsOnlyWellFormedHeadsFromArbitraryBytes() {
+        // Mutations of valid heads (bytes replaced, dropped, duplicated, cut) and plain noise: finding the end
+        // never traps and gives the same answer from any resumption point, and a head that is read has a
+        // token for its method, a visible target, and a length that fits the limits.
+        var generator = SplitMix(seed: 0xF00D)
+        let valid = [
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Content-Length: 17\r\nAuthorization: Bearer k\r\nConnection: keep-alive, close\r\n\r\n",
+            "GET /v1/models?x=1 HTTP/1.0\r\nexpect: 100-continue\r\ncontent-length: 0\r\n\r\n",
+        ].map { Array($0.utf8) }
+        let alphabet = Array("POST/HTTP1.0 \r\n\r\n:;,0123456789-clontexpa\t\u{0}\u{7F}".utf8) + [0xFF, 0x80]
+        for round in 0..<4_000 {
+            var bytes = valid[round % valid.count]
+            if round % 10 == 0 {
+                bytes = (0..<Int(generator.next() % 100)).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }
+            } else {
+                for _ in 0..<(1 + generator.next() % 4) where !bytes.isEmpty {
+                    let position = Int(generator.next() % UInt64(bytes.count))
+                    switch generator.next() % 4 {
+                    case 0: bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
+                    case 1: bytes.remove(at: position)
+                    case 2: bytes.insert(bytes[position], at: position)
+                    default: bytes.removeSubrange(position...)
+                    }
+                }
+            }
+            bytes.withUnsafeBytes { raw in
+                let end = RequestHead.end(in: raw)
+                for from in stride(from: -3, through: raw.count + 1, by: 1 + Int(generator.next() % 7)) {
+                    let again = RequestHead.end(in: raw, from: from)
+                    // Resuming past a line feed that ends the head, or past a bare one, may not see it again;
+                    // resuming before the end must.
+                    if case .at(let size) = end, from <= size - 4 { #expect(again == end, "round \(round), from \(from)") }
+                    if end == .incomplete { #expect(again == .incomplete, "round \(round), from \(from)") }
+                }
+                guard case .at(let size) = end, let head = RequestHead.read(UnsafeRawBufferPointer(rebasing: raw[..<size]))
+                else { return }
+                #expect(!head.method.isEmpty && head.method.utf8.allSatisfy(HTTPResponseParser.isTokenByte), "round \(round)")
+                #expect(!head.target.isEmpty && head.target.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }, "round \(round)")
+                #expect(head.contentLength >= 0 && head.contentLength < 1_000_000_000_000_000_000, "round \(round)")
+                #expect(head.minorVersion == 0 || head.minorVersion == 1)
+                #expect(head.fields.count <= 1000)
+            }
+        }
+    }
 }

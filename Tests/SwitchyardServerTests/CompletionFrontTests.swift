@@ -327,6 +327,89 @@ import Testing
         }
     }
 
+    @Test func aBodyCutShortIsTheClientsErrorNotTheUpstreams() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                // A chunked body (read by the decoder and Hummingbird) whose sender stops mid-chunk: a 400 naming
+                // the body, where it was a 502 blaming the upstream ("could not reach the upstream"), found by
+                // `mangledRequestsLeaveTheProxyServing`. Nothing reaches the upstream.
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                try connection.send(
+                    "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                        + "transfer-encoding: chunked\r\n\r\n20\r\n{\"model\":\"grok-code-fast-1\"")
+                connection.finishSending()
+                let answer = try #require(try await offPool { try connection.readResponses(1) }.first)
+                #expect(answer.status == 400, "\(answer.body)")
+                #expect(answer.body.contains("\"code\":\"invalid_request_body\""), "\(answer.body)")
+                #expect(answer.body.contains("\"type\":\"invalid_request_error\""), "\(answer.body)")
+                #expect(mock.recorder.requests.isEmpty)
+            }
+        }
+    }
+
+    @Test func mangledRequestsLeaveTheProxyServing() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                // Requests with bytes replaced, dropped or duplicated, each on its own connection (`connection:
+                // close`, so the proxy ends it after an answer): whatever the front, the decoder or the engine
+                // make of them, each connection ends with nothing or with HTTP answers, and the proxy goes on
+                // serving. Every other request is also cut short and its sending side ended.
+                let close = "connection: close\r\n"
+                let valid = [
+                    RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "mangled"), extra: close),
+                    RawConnection.post("/chat/completions", chat("grok-code-fast-1", "mangled", stream: true), extra: close),
+                    "GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n"
+                        + RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "two"), extra: close),
+                ].map { Array($0.utf8) }
+                let alphabet = Array(" \r\n:{}\",0123456789-\t\u{0}\u{7F}".utf8) + [0xFF, 0x80]
+                // A fixed-seed linear congruential sequence: the same requests every run.
+                var state: UInt64 = 0xBAD5EED
+                func next() -> UInt64 {
+                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    return state >> 29
+                }
+                var statuses: [String: Int] = [:]
+                for round in 0..<150 {
+                    let cut = round % 2 == 1
+                    var bytes = valid[round % valid.count]
+                    for _ in 0..<(1 + next() % 3) {
+                        let position = Int(next() % UInt64(bytes.count))
+                        switch next() % 3 {
+                        case 0: bytes[position] = alphabet[Int(next() % UInt64(alphabet.count))]
+                        case 1: bytes.remove(at: position)
+                        default: bytes.insert(bytes[position], at: position)
+                        }
+                    }
+                    if cut { bytes.removeSubrange(Int(next() % UInt64(bytes.count))...) }
+                    // A request left waiting for bytes that never come (a longer length, a head whose end was
+                    // mangled) is given up on by the client after a second.
+                    let connection = try RawConnection(port: proxy.port, timeout: cut ? 10 : 1)
+                    defer { connection.close() }
+                    try connection.send(bytes: bytes)
+                    if cut { connection.finishSending() }
+                    guard let reply = try? await offPool({ try connection.readToEnd() }) else {
+                        statuses["waiting", default: 0] += 1
+                        continue
+                    }
+                    #expect(reply.isEmpty || reply.starts(with: Array("HTTP/1.1 ".utf8)), "round \(round)")
+                    statuses[reply.isEmpty ? "closed" : String(decoding: reply[9..<12], as: UTF8.self), default: 0] += 1
+                }
+                // The mutations leave some requests whole (answered 200), break others (answered 4xx), and
+                // leave a few waiting: all three kinds must be there for the test to mean anything.
+                #expect(statuses["200", default: 0] >= 10, "\(statuses)")
+                #expect(statuses.filter { $0.key.hasPrefix("4") }.values.reduce(0, +) >= 10, "\(statuses)")
+                #expect(statuses["waiting", default: 0] <= 25, "\(statuses)")
+                let connection = try RawConnection(port: proxy.port)
+                defer { connection.close() }
+                try connection.send(RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "still here")))
+                let answer = try await offPool { try connection.readResponses(1) }.first
+                #expect(answer?.status == 200)
+                #expect(answer?.body.contains("You said: still here") == true)
+            }
+        }
+    }
+
     @Test func completionRoutesAreRecognizedExactly() {
         #expect(CompletionFront.endpoint(method: .POST, path: "/v1/chat/completions") == .chatCompletions)
         #expect(CompletionFront.endpoint(method: .POST, path: "/chat/completions/") == .chatCompletions)
@@ -361,11 +444,12 @@ final class RawConnection: @unchecked Sendable {
     private let fd: Int32
     private var pending: [UInt8] = []
 
-    /// A connection to `port`; `receiveBuffer` sets the socket's receive buffer (small, for a client that reads slowly).
-    init(port: Int, receiveBuffer: Int32? = nil) throws {
+    /// A connection to `port`; `receiveBuffer` sets the socket's receive buffer (small, for a client that reads
+    /// slowly); a read that waits `timeout` seconds fails.
+    init(port: Int, receiveBuffer: Int32? = nil, timeout seconds: Int = 10) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawConnectionError.failed("socket") }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         // Each send goes out at once, as its own segment: pieces sent apart reach the proxy apart.
         var noDelay: Int32 = 1
@@ -390,7 +474,10 @@ final class RawConnection: @unchecked Sendable {
     }
 
     func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
+        try send(bytes: Array(text.utf8))
+    }
+
+    func send(bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -400,6 +487,9 @@ final class RawConnection: @unchecked Sendable {
     }
 
     func close() { _ = Glibc.close(fd) }
+
+    /// Ends the sending side (the peer reads the end of the stream); answers can still be read.
+    func finishSending() { _ = shutdown(fd, Int32(SHUT_WR)) }
 
     /// Everything until the peer closes (or the read times out).
     func readToEnd() throws -> [UInt8] {

@@ -214,6 +214,14 @@ public struct ProxyEngine: Sendable {
                 buffer = try await request.body.collect(upTo: limit)
             } catch is NIOTooManyBytesError {
                 throw ProxyError.bodyTooLarge(limit: limit)
+            } catch is CancellationError {
+                throw ProxyError.clientClosed
+            } catch {
+                // The client's body ended before its length, or its chunked framing was broken: the client's
+                // error, not the upstream's (nothing was sent upstream yet).
+                throw ProxyError.invalidRequest(
+                    "The request body could not be read: it ended before its declared length or its framing is "
+                        + "malformed.", code: "invalid_request_body")
             }
         }
         let body = try Self.parseBody(buffer, endpoint: endpoint)
