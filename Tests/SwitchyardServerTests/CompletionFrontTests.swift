@@ -392,7 +392,7 @@ import Testing
                         statuses["waiting", default: 0] += 1
                         continue
                     }
-                    #expect(reply.isEmpty || reply.starts(with: Array("HTTP/1.1 ".utf8)), "round \(round)")
+                    #expect(reply.isEmpty || reply.starts(with: Array("HTTP/1.".utf8)), "round \(round)")
                     statuses[reply.isEmpty ? "closed" : String(decoding: reply[9..<12], as: UTF8.self), default: 0] += 1
                 }
                 // The mutations leave some requests whole (answered 200), break others (answered 4xx), and
