@@ -141,6 +141,85 @@ import Testing
         }
     }
 
+    @Test func mangledUpstreamAnswersEndCleanlyAndTheProxyKeepsServing() async throws {
+        // JSON answers and streams, each with bytes replaced, dropped or duplicated (in the head, the framing,
+        // the JSON, the events), from an upstream that closes after each answer: every request gets an answer
+        // (a 200 relayed, or an OpenAI error; a stream ends with [DONE] or an error event), none waits for a
+        // timeout, and the proxy keeps serving.
+        let sse =
+            #"data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"}}]}"#
+            + "\n\n"
+            + #"data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":3,"#
+            + #""completion_tokens":2,"total_tokens":5}}"# + "\n\ndata: [DONE]\n\n"
+        let valid: [(stream: Bool, answer: [UInt8])] = [
+            (
+                false,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(Self.completion.utf8.count)\r\n\r\n"
+                    + Self.completion
+            ),
+            (
+                false,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + Self.chunked(Self.completion)
+            ),
+            (
+                true,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + Self.chunked(sse)
+            ),
+            (true, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n" + sse),
+        ].map { ($0.0, Array($0.1.utf8)) }
+        let alphabet = Array(" \r\n:{}[]\",0123456789abcdef-\t\u{0}".utf8) + [0xFF]
+        // A fixed-seed linear congruential sequence: the same answers every run.
+        var state: UInt64 = 0x5EED_F00D
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 29
+        }
+        try await withCannedUpstream(answer: "", closeAfter: true) { upstream in
+            // No cooldown: every answer is tried, however many failed before it.
+            let config = yaml(upstream.port) + "\nrouter_settings: {allowed_fails: 100000}\n"
+            try await withProxy(yaml: config) { proxy in
+                var statuses: [Int: Int] = [:]
+                for round in 0..<120 {
+                    let (stream, original) = valid[round % valid.count]
+                    var bytes = original
+                    for _ in 0..<(1 + next() % 3) {
+                        let position = Int(next() % UInt64(bytes.count))
+                        switch next() % 3 {
+                        case 0: bytes[position] = alphabet[Int(next() % UInt64(alphabet.count))]
+                        case 1: bytes.remove(at: position)
+                        default: bytes.insert(bytes[position], at: position)
+                        }
+                    }
+                    upstream.answerNext(with: bytes)
+                    let result = try await send(
+                        .POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi", stream: stream),
+                        timeout: .seconds(20))
+                    statuses[result.status, default: 0] += 1
+                    let sent = String(decoding: bytes, as: UTF8.self).debugDescription
+                    if result.status != 200 {
+                        let error = try? JSONParser.parse(result.text)
+                        #expect(
+                            error?.objectValue?["error"]?.objectValue?["code"] != nil,
+                            "round \(round): \(result.text) for \(sent)")
+                        #expect(result.status >= 400 && result.status < 600, "round \(round)")
+                    } else if stream {
+                        #expect(
+                            result.text.hasSuffix("data: [DONE]\n\n") || result.text.contains(#""error""#),
+                            "round \(round): \(result.text) for \(sent)")
+                    }
+                }
+                // Some answers survive their mutations (a byte inside a string), most do not.
+                #expect(statuses[200, default: 0] >= 5, "\(statuses)")
+                #expect(statuses[502, default: 0] >= 20, "\(statuses)")
+                let after = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("mock-echo", "still here"))
+                #expect(after.status == 200)
+                #expect(after.text.contains("still here"))
+            }
+        }
+    }
+
     @Test func strayBytesOnAnIdleConnectionRetireIt() async throws {
         let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(Self.completion.utf8.count)\r\n\r\n"
         try await withCannedUpstream(answer: answer + Self.completion, strayAfter: "HTTP/1.1 408 Request Timeout\r\n\r\n") {
@@ -167,8 +246,16 @@ final class CannedUpstream: Sendable {
 
     init(port: Int) { self.port = port }
 
+    /// Bytes to answer the next request with, instead of the script's answer (taken once).
+    private let override = Mutex<[UInt8]?>(nil)
+
     /// Connections accepted so far.
     var connections: Int { accepted.load(ordering: .relaxed) }
+
+    /// Answers the next request with `bytes`.
+    func answerNext(with bytes: [UInt8]) { override.withLock { $0 = bytes } }
+
+    func takeOverride() -> [UInt8]? { override.withLock { $0.take() } }
 
     func connected() { accepted.add(1, ordering: .relaxed) }
 
@@ -261,8 +348,9 @@ private final class CannedHandler: ChannelInboundHandler, @unchecked Sendable {
             .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
         guard received.count >= headEnd + 4 + length else { return }
         received.removeFirst(headEnd + 4 + length)
-        let pieces = stride(from: 0, to: script.answer.count, by: min(script.bytesPerWrite, script.answer.count)).map {
-            Array(script.answer[$0..<min($0 + script.bytesPerWrite, script.answer.count)])
+        let answer = upstream?.takeOverride() ?? script.answer
+        let pieces = stride(from: 0, to: answer.count, by: max(1, min(script.bytesPerWrite, answer.count))).map {
+            Array(answer[$0..<min($0 + script.bytesPerWrite, answer.count)])
         }
         write(pieces[...], context: context)
     }
