@@ -100,6 +100,31 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"id\":\"cut",
+            "upstream_bad_response",
+            "closed before the answer's end"
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n",
+            "upstream_bad_response", "closed before the answer's end"
+        ),
+        ("", "upstream_unreachable", "closed before a response"),
+    ])
+    func anAnswerCutShortByTheCloseSaysSo(_ answer: String, _ code: String, _ reason: String) async throws {
+        // Part of an answer and then the close is a broken answer, not an upstream that could not be reached
+        // (which is what the proxy said of both before, found by `mangledUpstreamAnswersEnd…`).
+        try await withCannedUpstream(answer: answer, closeAfter: true) { upstream in
+            try await withProxy(yaml: yaml(upstream.port)) { proxy in
+                let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi"))
+                #expect(result.status == 502)
+                #expect(result.errorCode == code, "\(result.errorMessage)")
+                #expect(result.errorMessage.contains(reason), "\(result.errorMessage)")
+            }
+        }
+    }
+
     @Test func aStreamWhoseFramingBreaksEndsWithOneClearErrorEvent() async throws {
         let event =
             #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"grok-3","choices":[{"index":0,"#

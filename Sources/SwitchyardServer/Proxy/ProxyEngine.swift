@@ -496,7 +496,9 @@ public struct ProxyEngine: Sendable {
                     status: 504, type: "timeout_error", code: "upstream_timeout",
                     message: "The upstream for \(deployment) did not answer within the first-byte timeout.")
             case .connectionClosed:
-                return .upstreamUnreachable(deployment, detail: "the connection closed before a complete response")
+                return .upstreamUnreachable(deployment, detail: "the connection closed before a response")
+            case .closedMidAnswer:
+                return .upstreamBadResponse(deployment, reason: "the connection closed before the answer's end")
             case .connectFailed(let detail):
                 return .upstreamUnreachable(deployment, detail: "could not connect (\(detail))")
             case .tls(let detail):

@@ -16,8 +16,11 @@ public enum UpstreamClientError: Error, Sendable, Equatable {
     case firstByteTimeout
     /// The upstream sent nothing for the idle timeout while a body was expected.
     case idleTimeout
-    /// The connection closed before the response was complete.
+    /// The connection closed before any of the response arrived.
     case connectionClosed
+    /// The connection closed after part of the response arrived, before its end (a body shorter than its
+    /// length, a chunked body without its last chunk).
+    case closedMidAnswer
     /// TLS failed.
     case tls(String)
     /// The client has been shut down.
@@ -645,7 +648,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         var ended = false
         try? parser.finish { part in if case .end = part { ended = true } }
         if ended { handle(.end) }
-        fail(tlsFailure ?? UpstreamClientError.connectionClosed)
+        fail(tlsFailure ?? (receivedAnything ? UpstreamClientError.closedMidAnswer : UpstreamClientError.connectionClosed))
         state = .closed
         context.fireChannelInactive()
     }
