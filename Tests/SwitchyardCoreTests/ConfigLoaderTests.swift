@@ -169,6 +169,56 @@ import Testing
     }
 }
 
+@Suite struct MangledConfigTests {
+    @Test func mangledConfigsNeverTrapAndEveryErrorHasALocationOrAFix() throws {
+        // The shipped proxy.yaml and a config with every section, with bytes replaced, dropped or duplicated:
+        // the loader and the model table give a config or diagnostics, never a trap, and every error says
+        // where or how to fix it.
+        let shipped = try String(contentsOfFile: packageRoot() + "/proxy.yaml", encoding: .utf8)
+        let rich = """
+            model_list:
+              - model_name: grok
+                litellm_params: {model: xai/grok-3, api_key: os.environ/GROK_API_KEY, rpm: 60, timeout: 30}
+                model_info: {id: g1, input_cost_per_token: 0.0000002, max_input_tokens: 1000}
+              - model_name: grok
+                litellm_params: {model: openai/grok-3, api_base: "http://127.0.0.1:1/v1", extra_headers: {x-a: b}}
+            litellm_settings: {drop_params: true, num_retries: 2, request_timeout: 10, fallbacks: [{grok: [other]}]}
+            router_settings: {routing_strategy: least-busy, allowed_fails: 3, cooldown_time: 5}
+            general_settings: {master_key: sk-1234, database_url: none, max_request_size_mb: 2}
+            x: &a [1, 2]
+            y: *a
+            """
+        let sources = [Array(shipped.utf8), Array(rich.utf8)]
+        let alphabet = Array(" \n\t:-[]{}&*!|>'\"#,0123456789.aeknotsy/\u{0}".utf8) + [0xFF]
+        var generator = SplitMix(seed: 0xC0F1_6)
+        var loaded = 0
+        var refused = 0
+        for round in 0..<1_500 {
+            var bytes = sources[round % sources.count]
+            for _ in 0..<(1 + generator.next() % 4) {
+                let position = Int(generator.next() % UInt64(bytes.count))
+                switch generator.next() % 3 {
+                case 0: bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
+                case 1: bytes.remove(at: position)
+                default: bytes.insert(bytes[position], at: position)
+                }
+            }
+            let result = ConfigLoader.parse(String(decoding: bytes, as: UTF8.self), path: "mangled.yaml")
+            for diagnostic in result.diagnostics where diagnostic.severity == .error {
+                #expect(diagnostic.location != nil || diagnostic.fix != nil, "round \(round): \(diagnostic)")
+            }
+            if let config = result.config, !result.hasErrors {
+                loaded += 1
+                _ = ModelTable(config: config, environment: EnvironmentSnapshot(["GROK_API_KEY": "xai-test-key"]))
+            } else {
+                refused += 1
+            }
+        }
+        // Both outcomes must be common for the test to mean anything.
+        #expect(loaded >= 150 && refused >= 150, "loaded \(loaded), refused \(refused)")
+    }
+}
+
 func packageRoot(file: String = #filePath) -> String {
     var components = file.split(separator: "/", omittingEmptySubsequences: false)
     components.removeLast(3)
