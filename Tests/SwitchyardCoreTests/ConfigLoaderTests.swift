@@ -195,14 +195,7 @@ import Testing
         var refused = 0
         for round in 0..<1_500 {
             var bytes = sources[round % sources.count]
-            for _ in 0..<(1 + generator.next() % 4) {
-                let position = Int(generator.next() % UInt64(bytes.count))
-                switch generator.next() % 3 {
-                case 0: bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
-                case 1: bytes.remove(at: position)
-                default: bytes.insert(bytes[position], at: position)
-                }
-            }
+            generator.mangle(&bytes, alphabet: alphabet)
             let result = ConfigLoader.parse(String(decoding: bytes, as: UTF8.self), path: "mangled.yaml")
             for diagnostic in result.diagnostics where diagnostic.severity == .error {
                 #expect(diagnostic.location != nil || diagnostic.fix != nil, "round \(round): \(diagnostic)")

@@ -233,14 +233,7 @@ import Testing
             if round % 10 == 0 {
                 bytes = (0..<Int(generator.next() % 120)).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }
             } else {
-                for _ in 0..<(1 + generator.next() % 4) {
-                    let position = Int(generator.next() % UInt64(bytes.count))
-                    switch generator.next() % 3 {
-                    case 0: bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
-                    case 1: bytes.remove(at: position)
-                    default: bytes.insert(bytes[position], at: position)
-                    }
-                }
+                generator.mangle(&bytes, alphabet: alphabet)
             }
             var parser = HTTPResponseParser()
             var offset = 0
@@ -275,4 +268,17 @@ struct SplitMix {
         return value ^ (value >> 31)
     }
 
+    /// Edits `bytes` one to `maxEdits` times at random places: a byte replaced by one of `alphabet`, dropped or
+    /// duplicated, or (with `cuts`) everything from there on cut off.
+    mutating func mangle(_ bytes: inout [UInt8], maxEdits: UInt64 = 4, alphabet: [UInt8], cuts: Bool = false) {
+        for _ in 0..<(1 + next() % maxEdits) where !bytes.isEmpty {
+            let position = Int(next() % UInt64(bytes.count))
+            switch next() % (cuts ? 4 : 3) {
+            case 0: bytes[position] = alphabet[Int(next() % UInt64(alphabet.count))]
+            case 1: bytes.remove(at: position)
+            case 2: bytes.insert(bytes[position], at: position)
+            default: bytes.removeSubrange(position...)
+            }
+        }
+    }
 }

@@ -93,15 +93,7 @@ import Testing
             if round % 10 == 0 {
                 bytes = (0..<Int(generator.next() % 100)).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }
             } else {
-                for _ in 0..<(1 + generator.next() % 4) where !bytes.isEmpty {
-                    let position = Int(generator.next() % UInt64(bytes.count))
-                    switch generator.next() % 4 {
-                    case 0: bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
-                    case 1: bytes.remove(at: position)
-                    case 2: bytes.insert(bytes[position], at: position)
-                    default: bytes.removeSubrange(position...)
-                    }
-                }
+                generator.mangle(&bytes, alphabet: alphabet, cuts: true)
             }
             bytes.withUnsafeBytes { raw in
                 let end = RequestHead.end(in: raw)

@@ -363,25 +363,13 @@ import Testing
                         + RawConnection.post("/v1/chat/completions", chat("grok-code-fast-1", "two"), extra: close),
                 ].map { Array($0.utf8) }
                 let alphabet = Array(" \r\n:{}\",0123456789-\t\u{0}\u{7F}".utf8) + [0xFF, 0x80]
-                // A fixed-seed linear congruential sequence: the same requests every run.
-                var state: UInt64 = 0xBAD5EED
-                func next() -> UInt64 {
-                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                    return state >> 29
-                }
+                var random = Mangler(seed: 0xBAD5EED)
                 var statuses: [String: Int] = [:]
                 for round in 0..<150 {
                     let cut = round % 2 == 1
                     var bytes = valid[round % valid.count]
-                    for _ in 0..<(1 + next() % 3) {
-                        let position = Int(next() % UInt64(bytes.count))
-                        switch next() % 3 {
-                        case 0: bytes[position] = alphabet[Int(next() % UInt64(alphabet.count))]
-                        case 1: bytes.remove(at: position)
-                        default: bytes.insert(bytes[position], at: position)
-                        }
-                    }
-                    if cut { bytes.removeSubrange(Int(next() % UInt64(bytes.count))...) }
+                    random.mangle(&bytes, alphabet: alphabet)
+                    if cut { bytes.removeSubrange(Int(random.next() % UInt64(bytes.count))...) }
                     // A request left waiting for bytes that never come (a longer length, a head whose end was
                     // mangled) is given up on by the client after a second.
                     let connection = try RawConnection(port: proxy.port, timeout: cut ? 10 : 1)
