@@ -125,6 +125,24 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        // An upstream that dropped its Transfer-Encoding header: the chunk framing is read as the body.
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n28\r\n{\"id\":\"x\"}\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\nnot json!",
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]",
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n",
+    ])
+    func aSuccessfulAnswerThatIsNotAJSONObjectIsA502(_ answer: String) async throws {
+        try await withCannedUpstream(answer: answer, closeAfter: true) { upstream in
+            try await withProxy(yaml: yaml(upstream.port)) { proxy in
+                let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi"))
+                #expect(result.status == 502, "\(result.text)")
+                #expect(result.errorCode == "upstream_bad_response")
+                #expect(result.errorMessage.contains("not a JSON object"), "\(result.errorMessage)")
+            }
+        }
+    }
+
     @Test func aStreamWhoseFramingBreaksEndsWithOneClearErrorEvent() async throws {
         let event =
             #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"grok-3","choices":[{"index":0,"#
@@ -195,12 +213,7 @@ import Testing
             (true, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n" + sse),
         ].map { ($0.0, Array($0.1.utf8)) }
         let alphabet = Array(" \r\n:{}[]\",0123456789abcdef-\t\u{0}".utf8) + [0xFF]
-        // A fixed-seed linear congruential sequence: the same answers every run.
-        var state: UInt64 = 0x5EED_F00D
-        func next() -> UInt64 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return state >> 29
-        }
+        var random = Mangler(seed: 0x5EED_F00D)
         try await withCannedUpstream(answer: "", closeAfter: true) { upstream in
             // No cooldown: every answer is tried, however many failed before it.
             let config = yaml(upstream.port) + "\nrouter_settings: {allowed_fails: 100000}\n"
@@ -209,14 +222,7 @@ import Testing
                 for round in 0..<120 {
                     let (stream, original) = valid[round % valid.count]
                     var bytes = original
-                    for _ in 0..<(1 + next() % 3) {
-                        let position = Int(next() % UInt64(bytes.count))
-                        switch next() % 3 {
-                        case 0: bytes[position] = alphabet[Int(next() % UInt64(alphabet.count))]
-                        case 1: bytes.remove(at: position)
-                        default: bytes.insert(bytes[position], at: position)
-                        }
-                    }
+                    random.mangle(&bytes, alphabet: alphabet)
                     upstream.answerNext(with: bytes)
                     let result = try await send(
                         .POST, proxy.url + "/v1/chat/completions", json: chat("canned", "hi", stream: stream),

@@ -134,6 +134,13 @@ extension ProxyError {
             message: "The upstream for \(deployment) sent an answer that is not valid HTTP/1.1: \(reason).")
     }
 
+    /// 502 when the upstream's successful answer to a JSON endpoint is not a JSON object.
+    public static func upstreamNotJSON(_ deployment: String) -> ProxyError {
+        ProxyError(
+            status: 502, type: "api_error", code: "upstream_bad_response",
+            message: "The upstream for \(deployment) answered 200 with a body that is not a JSON object.")
+    }
+
     /// 502 when an upstream answer is larger than its limit.
     public static func upstreamTooLarge(_ deployment: String, limit: Int) -> ProxyError {
         ProxyError(

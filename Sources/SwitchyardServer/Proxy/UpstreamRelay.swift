@@ -79,13 +79,27 @@ enum UpstreamRelay {
         guard case .collected(let buffer) = response.body else {
             throw ProxyError.upstreamUnreachable(deployment.id, detail: "the answer was streamed, not read whole")
         }
-        // The answer is relayed as the buffer it arrived in; its usage is read in place.
+        // The answer is relayed as the buffer it arrived in, once its ends show a JSON object (an upstream that
+        // loses its framing header sends its chunk framing as the body); its usage is read in place.
+        guard Self.isJSONObject(buffer) else { throw ProxyError.upstreamNotJSON(deployment.id) }
         context.finish(
             status: 200, usage: context.usage(in: buffer), firstByte: firstByte,
             completion: context.storesText ? RelayContext.completionText(in: Array(buffer.readableBytesView)) : nil)
         var responseHeaders = passedHeaders(response.headers, to: context.answerHeaders)
         responseHeaders.append(HTTPField(name: .contentType, value: contentType.isEmpty ? "application/json" : contentType))
         return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: buffer))
+    }
+
+    /// Whether `buffer`, less surrounding JSON whitespace, starts with `{` and ends with `}`: a cheap check (the
+    /// body is not parsed) that rules out answers that are not a JSON object at all.
+    static func isJSONObject(_ buffer: ByteBuffer) -> Bool {
+        buffer.withUnsafeReadableBytes { bytes in
+            func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+            guard let first = bytes.firstIndex(where: { !isSpace($0) }),
+                let last = bytes.lastIndex(where: { !isSpace($0) })
+            else { return false }
+            return first < last && bytes[first] == UInt8(ascii: "{") && bytes[last] == UInt8(ascii: "}")
+        }
     }
 
     /// `fields` with the upstream's headers that pass (`passedHeaderPrefixes`) appended, named in lower case. Only
