@@ -131,6 +131,9 @@ public struct LogRow: Sendable, Equatable {
     /// SHA-256 of the request body, hex.
     public var requestSHA256: String?
     public var stream: Bool
+    /// Whether the tokens (and so the cost) are the proxy's estimate: a stream that ended without the upstream's
+    /// usage (cut short, or the client left).
+    public var usageEstimated: Bool
     /// Prompt text, only with `store_prompts`.
     public var prompt: String?
     /// Completion text, only with `store_prompts`.
@@ -142,7 +145,7 @@ public struct LogRow: Sendable, Equatable {
         deployment: String? = nil, provider: String? = nil, status: Int, errorCode: String? = nil, latencyMs: Double,
         ttfbMs: Double? = nil, promptTokens: Int = 0, completionTokens: Int = 0, reasoningTokens: Int = 0,
         cachedTokens: Int = 0, cost: Double? = nil, upstreamCost: Double? = nil, requestSHA256: String? = nil,
-        stream: Bool = false, prompt: String? = nil, completion: String? = nil
+        stream: Bool = false, usageEstimated: Bool = false, prompt: String? = nil, completion: String? = nil
     ) {
         self.requestID = requestID
         self.time = time
@@ -163,6 +166,7 @@ public struct LogRow: Sendable, Equatable {
         self.upstreamCost = upstreamCost
         self.requestSHA256 = requestSHA256
         self.stream = stream
+        self.usageEstimated = usageEstimated
         self.prompt = prompt
         self.completion = completion
     }

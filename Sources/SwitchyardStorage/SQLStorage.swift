@@ -8,7 +8,7 @@ import SwitchyardCore
 /// use and again after it drops; calls take turns, so a transaction's statements run together.
 public final class SQLStorage: Storage, CustomStringConvertible {
     /// The schema version this build writes.
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
     let backend: any SQLBackend
     let logger: Logger
@@ -170,7 +170,9 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                 prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL,
                 PRIMARY KEY (day, key_hash, alias, deployment))
             """,
-        ]
+        ],
+        // 2: whether a row's tokens are the proxy's estimate (a stream that ended without the upstream's usage).
+        ["ALTER TABLE switchyard_request_log ADD COLUMN usage_estimated BIGINT NOT NULL DEFAULT 0"],
     ]
 
     public func schemaVersion() async throws -> Int {
@@ -306,7 +308,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
     static let logColumns = [
         "request_id", "time", "key_hash", "key_alias", "alias", "deployment", "provider", "status", "error_code",
         "latency_ms", "ttfb_ms", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost",
-        "upstream_cost", "request_sha256", "stream", "prompt", "completion",
+        "upstream_cost", "request_sha256", "stream", "usage_estimated", "prompt", "completion",
     ]
 
     /// A row's values in `logColumns` order, appended to `binds`.
@@ -330,12 +332,13 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         binds.append(.real(row.upstreamCost))
         binds.append(.text(row.requestSHA256))
         binds.append(.integer(row.stream ? 1 : 0))
+        binds.append(.integer(row.usageEstimated ? 1 : 0))
         binds.append(.text(row.prompt))
         binds.append(.text(row.completion))
     }
 
     /// `INSERT INTO switchyard_request_log (columns) VALUES (...), ...` for `rows` rows, with `?` placeholders or
-    /// numbered ones (`$1`, ...): written by hand as bytes (sql-kit's builder escaped each of the 21 identifiers
+    /// numbered ones (`$1`, ...): written by hand as bytes (sql-kit's builder escaped each of the column names
     /// and built an expression per value, for every row; appending to a `String` costs ~300 instructions a piece).
     static func logInsert(rows: Int, numbered: Bool) -> String {
         var sql = Array("INSERT INTO switchyard_request_log (\(logColumns.joined(separator: ", "))) VALUES ".utf8)
@@ -401,6 +404,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
             upstreamCost: try row.decode(column: "upstream_cost", as: Double?.self),
             requestSHA256: try row.decode(column: "request_sha256", as: String?.self),
             stream: try row.decode(column: "stream", as: Int.self) != 0,
+            usageEstimated: try row.decode(column: "usage_estimated", as: Int.self) != 0,
             prompt: try row.decode(column: "prompt", as: String?.self),
             completion: try row.decode(column: "completion", as: String?.self))
     }

@@ -442,8 +442,8 @@ func eventually(seconds: Double = 10, _ check: () async throws -> Bool) async th
                         let logs = try await send(.GET, proxy.url + "/spend/logs?api_key=\(token)", headers: master)
                         let row = try JSONParser.parse(logs.body).arrayValue?.first?.objectValue
                         return row?["status"]?.intValue == 499 && (row?["spend"]?.doubleValue ?? 0) > 0
-                            && (row?["completion_tokens"]?.intValue ?? 0) > 0
-                    }, "charged for the prompt and the deltas relayed before the client left")
+                            && (row?["completion_tokens"]?.intValue ?? 0) > 0 && row?["usage_estimated"] == .bool(true)
+                    }, "charged for the prompt and the deltas relayed before the client left, marked as estimated")
                 // The request's log line goes out through the log sink's own thread and the harness's pipe reader:
                 // it may arrive after the row is in the database.
                 #expect(

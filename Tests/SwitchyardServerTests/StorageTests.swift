@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import SQLKit
 import Testing
 
 @testable import SwitchyardCore
@@ -60,6 +61,37 @@ enum StorageTestError: Error {
         #expect(try await storage.migrate() == SQLStorage.currentVersion)
         #expect(try await storage.migrate() == SQLStorage.currentVersion)
         #expect(try await storage.schemaVersion() == SQLStorage.currentVersion)
+        await storage.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aVersion1DatabaseIsMigratedWithItsRowsKept(_ backend: Backend) async throws {
+        // A database as version 1 left it (no `usage_estimated`), with a row in its log: migrated, the row reads
+        // back as not estimated, and new rows keep the flag.
+        let storage = try await backend.newStorage()
+        let double = storage.backend.doubleType
+        try await storage.transaction { database in
+            try await database.raw("CREATE TABLE switchyard_schema (version BIGINT NOT NULL)").run()
+            for statement in SQLStorage.migrations[0] {
+                try await database.raw(SQLQueryString(statement.replacingOccurrences(of: "{double}", with: double))).run()
+            }
+            try await database.raw("INSERT INTO switchyard_schema (version) VALUES (1)").run()
+            try await database.raw(
+                """
+                INSERT INTO switchyard_request_log (request_id, time, status, latency_ms, prompt_tokens, \
+                completion_tokens, reasoning_tokens, cached_tokens, stream) VALUES ('old', 1, 200, 2, 3, 4, 0, 0, 1)
+                """
+            ).run()
+        }
+        #expect(try await storage.schemaVersion() == 1)
+        #expect(try await storage.migrate() == SQLStorage.currentVersion)
+        #expect(try await storage.schemaVersion() == SQLStorage.currentVersion)
+        let old = try #require(try await storage.logs(LogFilter(requestID: "old")).first)
+        #expect(old.promptTokens == 3 && old.stream && !old.usageEstimated)
+        var estimated = Self.row("new", key: nil, alias: "a", time: 2, cost: 0.5)
+        estimated.usageEstimated = true
+        try await storage.write([estimated], keepRows: true)
+        #expect(try await storage.logs(LogFilter(requestID: "new")) == [estimated])
         await storage.close()
     }
 
@@ -148,7 +180,7 @@ enum StorageTestError: Error {
             keyAlias: "it's \"quoted\" \\ and ünïcode 🚂", alias: "grok-code-fast-1", deployment: "grok-code-fast-1#0",
             provider: "xai", status: 429, errorCode: "rate_limited", latencyMs: 0.001, ttfbMs: 12_345.678,
             promptTokens: Int(Int32.max) + 7, completionTokens: 0, reasoningTokens: 3, cachedTokens: 2, cost: 1e-9,
-            upstreamCost: 123.456, requestSHA256: String(repeating: "0", count: 64), stream: true,
+            upstreamCost: 123.456, requestSHA256: String(repeating: "0", count: 64), stream: true, usageEstimated: true,
             prompt: "'); DROP TABLE switchyard_request_log; --", completion: "line one\nline two\t$1 ? ?1")
         let empty = LogRow(requestID: "req-empty", time: 1_764_115_201, status: 200, latencyMs: 5)
         let batch = (0..<401).map { index in

@@ -207,7 +207,8 @@ public struct AdminAPI: Sendable {
             "completion_tokens": .int(row.completionTokens), "reasoning_tokens": .int(row.reasoningTokens),
             "cached_tokens": .int(row.cachedTokens),
             "total_tokens": .int(row.promptTokens + row.completionTokens + row.reasoningTokens),
-            "stream": .bool(row.stream), "request_sha256": optional(row.requestSHA256),
+            "stream": .bool(row.stream), "usage_estimated": .bool(row.usageEstimated),
+            "request_sha256": optional(row.requestSHA256),
         ]
         if let prompt = row.prompt { object["messages"] = .string(prompt) }
         if let completion = row.completion { object["response"] = .string(completion) }

@@ -78,7 +78,8 @@ public struct RequestRecord: Sendable {
             latencyMs: Self.milliseconds(latency), ttfbMs: timeToFirstByte.map(Self.milliseconds),
             promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0,
             reasoningTokens: usage?.reasoningTokens ?? 0, cachedTokens: usage?.cachedTokens ?? 0, cost: cost,
-            upstreamCost: usage?.upstreamCostUSD, requestSHA256: requestSHA256, stream: stream, prompt: promptText,
+            upstreamCost: usage?.upstreamCostUSD, requestSHA256: requestSHA256, stream: stream,
+            usageEstimated: usageEstimated, prompt: promptText,
             completion: completionText)
     }
 
