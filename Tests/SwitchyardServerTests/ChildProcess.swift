@@ -12,9 +12,11 @@ final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var status: Int32?
 
+    /// Starts `executable`; unless `reaped` is false, it is killed if the test process ends without it having
+    /// ended (`OrphanReaper`).
     init(
         executable: String, arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
-        stdout: String? = nil, stderr: String? = nil
+        stdout: String? = nil, stderr: String? = nil, reaped: Bool = true
     ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -65,6 +67,15 @@ final class ChildProcess: @unchecked Sendable {
         let result = posix_spawn(&pid, executable, &actions, &attributes, cArguments, cEnvironment)
         guard result == 0 else { throw ChildProcessError.cannotStart(executable, String(cString: strerror(result))) }
         processIdentifier = pid
+        if reaped { OrphanReaper.register(reaperID, command: "kill -KILL \(pid) 2>/dev/null") }
+    }
+
+    private var reaperID: String { "child-\(processIdentifier)" }
+
+    /// Notes the child's end (once it has been reaped, its process id may be handed out again).
+    private func ended(_ raw: Int32) {
+        status = raw
+        OrphanReaper.unregister(reaperID)
     }
 
     /// Whether the child is still running (reaps it once it has ended).
@@ -73,7 +84,7 @@ final class ChildProcess: @unchecked Sendable {
             if status != nil { return false }
             var raw: Int32 = 0
             let reaped = waitpid(processIdentifier, &raw, WNOHANG)
-            if reaped == processIdentifier { status = raw }
+            if reaped == processIdentifier { ended(raw) }
             return status == nil
         }
     }
@@ -84,7 +95,7 @@ final class ChildProcess: @unchecked Sendable {
             guard status == nil else { return }
             var raw: Int32 = 0
             while waitpid(processIdentifier, &raw, 0) == -1 && errno == EINTR {}
-            status = raw
+            ended(raw)
         }
     }
 

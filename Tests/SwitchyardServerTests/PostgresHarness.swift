@@ -54,6 +54,13 @@ final class PostgresServer: @unchecked Sendable {
                         + "-c full_page_writes=off -c max_connections=200",
                     "start",
                 ])
+            // The server outlives `pg_ctl`: if the test process is killed, it is stopped at once and its folder
+            // removed (`OrphanReaper`); `stop()` takes the stop back.
+            let pid =
+                (try? String(contentsOfFile: folder + "/data/postmaster.pid", encoding: .utf8))?
+                .split(separator: "\n").first.map(String.init) ?? ""
+            if Int(pid) != nil { OrphanReaper.register("pg-1-server-\(folder)", command: "kill -QUIT \(pid) 2>/dev/null") }
+            OrphanReaper.register("pg-2-folder-\(folder)", command: "sleep 1; rm -rf '\(folder)'")
         } catch let error as PostgresHarnessError {
             let log = (try? String(contentsOfFile: folder + "/log", encoding: .utf8)) ?? ""
             let tail = log.split(separator: "\n").suffix(8).joined(separator: "\n")
@@ -64,6 +71,7 @@ final class PostgresServer: @unchecked Sendable {
     /// Stops the server at once (as a crash or an outage would).
     func stop() async throws {
         try await Self.run(binaries + "/pg_ctl", ["-D", folder + "/data", "-m", "fast", "-w", "stop"])
+        OrphanReaper.unregister("pg-1-server-\(folder)")
     }
 
     /// A new, empty database's URL.
