@@ -60,7 +60,11 @@ final class PostgresServer: @unchecked Sendable {
                 (try? String(contentsOfFile: folder + "/data/postmaster.pid", encoding: .utf8))?
                 .split(separator: "\n").first.map(String.init) ?? ""
             if Int(pid) != nil { OrphanReaper.register("pg-1-server-\(folder)", command: "kill -QUIT \(pid) 2>/dev/null") }
-            OrphanReaper.register("pg-2-folder-\(folder)", command: "sleep 1; rm -rf '\(folder)'")
+            OrphanReaper.register(
+                "pg-2-folder-\(folder)",
+                // Removed once the server has gone (it deletes its pid file as it exits), 5 s at most.
+                command: "for i in $(seq 50); do [ -f '\(folder)/data/postmaster.pid' ] || break; sleep 0.1; done; "
+                    + "rm -rf '\(folder)'")
         } catch let error as PostgresHarnessError {
             let log = (try? String(contentsOfFile: folder + "/log", encoding: .utf8)) ?? ""
             let tail = log.split(separator: "\n").suffix(8).joined(separator: "\n")
