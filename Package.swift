@@ -102,6 +102,11 @@ let package = Package(
             path: "bench/ConfigLoadBench"
         ),
         .executableTarget(
+            name: "JSONParseBench",
+            dependencies: ["SwitchyardCore"],
+            path: "bench/JSONParseBench"
+        ),
+        .executableTarget(
             name: "switchyard-load",
             dependencies: [
                 "SwitchyardCore",

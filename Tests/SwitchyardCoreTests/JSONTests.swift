@@ -135,3 +135,101 @@ import Testing
         }
     }
 }
+
+/// Objects stay linear in their members however many there are (a body with 200,000 keys once took 41 s of
+/// CPU to parse, each member found by a search of those before it).
+@Suite struct LargeObjectTests {
+    /// `{"k0":0,"k1":1,...}` with `count` members, optionally nested `depth` levels down.
+    func document(keys count: Int, depth: Int = 0) -> [UInt8] {
+        var text = "{" + (0..<count).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}"
+        for _ in 0..<depth { text = "{\"a\":[" + text + "]}" }
+        return Array(text.utf8)
+    }
+
+    @Test(arguments: [0, 1, 2, 16, 17, 1_000, 20_000])
+    func keyComparisonsPerMemberStayBoundedAtAnySize(_ count: Int) throws {
+        let (value, comparisons) = try JSONParser.parseCounting(array: document(keys: count))
+        // Below the index threshold a member is compared with at most all of those before it; above it, one
+        // hash lookup per member. A search over all members would make this about count * count / 2.
+        let bound = count * (JSONObject.indexThreshold + 1)
+        #expect(comparisons <= bound, "\(comparisons) comparisons for \(count) members")
+        #expect(value.objectValue?.members.count == count)
+        #expect(value.objectValue?.isIndexed == (count > JSONObject.indexThreshold))
+        if count > 0 { #expect(value.objectValue?["k\(count - 1)"] == .int(count - 1)) }
+    }
+
+    @Test func nestedLargeObjectsAreIndexedToo() throws {
+        let (value, comparisons) = try JSONParser.parseCounting(array: document(keys: 10_000, depth: 20))
+        #expect(comparisons <= 10_000 * 2 + 20 * (JSONObject.indexThreshold + 1))
+        var inner = value
+        for _ in 0..<20 { inner = inner.objectValue?["a"]?.arrayValue?.first ?? .null }
+        #expect(inner.objectValue?.isIndexed == true)
+        #expect(inner.objectValue?["k9999"] == .int(9_999))
+        #expect(try JSONParser.parse(value.encodedBytes()) == value)
+    }
+
+    @Test func theNestingBoundHolds() {
+        let deep = Array((String(repeating: "[", count: 129) + String(repeating: "]", count: 129)).utf8)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(array: deep) }
+        let deepest = Array((String(repeating: "{\"a\":", count: 128) + "1" + String(repeating: "}", count: 128)).utf8)
+        #expect(throws: Never.self) { try JSONParser.parse(array: deepest) }
+    }
+
+    @Test(arguments: [3, 40])
+    func aRepeatedKeyKeepsItsFirstPlaceAndTheLastValue(_ others: Int) throws {
+        let filler = (0..<others).map { ",\"f\($0)\":\($0)" }.joined()
+        let text = "{\"model\":\"first\"\(filler),\"model\":\"last\",\"x\":1}"
+        let object = try #require(try JSONParser.parse(text).objectValue)
+        #expect(object["model"] == "last")
+        #expect(object.keys.first == "model")
+        #expect(object.members.count == others + 2)
+        // Encoded from its values (the document's text holds both), so the last value is what goes on.
+        let encoded = try #require(try JSONParser.parse(JSONValue.object(object).encodedBytes()).objectValue)
+        #expect(encoded["model"] == "last")
+        #expect(encoded.members.count == others + 2)
+    }
+
+    /// Random sets, replacements and removals on objects crossing the index threshold agree with a plain
+    /// ordered list, and encoding after them matches the list (the parsed text is kept in step).
+    @Test func editsAgreeWithAnOrderedListAcrossTheThreshold() throws {
+        var random = SplitMix(seed: 21)
+        for round in 0..<40 {
+            let initial = Int(random.next() % 40)
+            var object = try #require(try JSONParser.parse(array: document(keys: initial)).objectValue)
+            var model: [(String, JSONValue)] = (0..<initial).map { ("k\($0)", .int($0)) }
+            for step in 0..<60 {
+                let key = "k\(random.next() % 50)"
+                switch random.next() % 3 {
+                case 0:
+                    object[key] = .int(step * 1000 + round)
+                    if let at = model.firstIndex(where: { $0.0 == key }) {
+                        model[at].1 = .int(step * 1000 + round)
+                    } else {
+                        model.append((key, .int(step * 1000 + round)))
+                    }
+                case 1:
+                    let removed = object.removeValue(forKey: key)
+                    let at = model.firstIndex(where: { $0.0 == key })
+                    #expect(removed == at.map { model[$0].1 })
+                    if let at { model.remove(at: at) }
+                default:
+                    #expect(object[key] == model.first(where: { $0.0 == key })?.1)
+                }
+                #expect(object.keys == model.map(\.0))
+                // Once indexed an object stays so (a shrinking object keeps its index); over the threshold it must be.
+                if model.count > JSONObject.indexThreshold { #expect(object.isIndexed) }
+            }
+            let expected = "{" + model.map { "\"\($0.0)\":\($0.1.encodedString())" }.joined(separator: ",") + "}"
+            #expect(JSONValue.object(object).encodedString() == expected)
+        }
+    }
+
+    @Test func equalityOfLargeObjectsIgnoresOrder() throws {
+        let forward = try JSONParser.parse(array: document(keys: 5_000))
+        let members = (0..<5_000).reversed().map { (key: "k\($0)", value: JSONValue.int($0)) }
+        #expect(forward == .object(JSONObject(members)))
+        var changed = JSONObject(members)
+        changed["k7"] = .int(8)
+        #expect(forward != .object(changed))
+    }
+}

@@ -22,6 +22,27 @@ import Testing
         }
     }
 
+    /// A body with 100,000 members in one object is parsed in linear time and relayed whole, and a repeated key
+    /// is read as its last value (as most JSON parsers do) both by the proxy and by what it sends on.
+    @Test func aBodyWithManyKeysAndARepeatedOneIsRelayedWhole() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
+                let keys = (0..<100_000).map { "\"k\($0)\":\($0)" }.joined(separator: ",")
+                let raw =
+                    #"{"model":"no-such-alias","messages":[{"role":"user","content":"hi"}],"metadata":{"#
+                    + keys + #"},"model":"grok-code-fast-1"}"#
+                let result = try await send(.POST, proxy.url + "/v1/chat/completions", raw: raw, timeout: .seconds(120))
+                #expect(result.status == 200, "\(result.text.prefix(300))")
+                let seen = try #require(mock.recorder.requests.last?.body?.objectValue)
+                #expect(seen["model"] == "grok-code-fast-1")
+                let metadata = try #require(seen["metadata"]?.objectValue)
+                #expect(metadata.members.count == 100_000)
+                #expect(metadata["k99999"] == .int(99_999))
+                #expect(seen.keys == ["model", "messages", "metadata"])
+            }
+        }
+    }
+
     @Test func jsonChatIsProxiedWithTheDeploymentKeyAndLogged() async throws {
         try await withMockUpstream { mock in
             try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in

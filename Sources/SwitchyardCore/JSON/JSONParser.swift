@@ -18,6 +18,9 @@ public struct JSONParser {
     /// Whether a string held bytes that are not UTF-8 (decoded with replacement characters): the document's
     /// text then differs from what its values encode to, so none of it is reused (`JSONObject.parsedText`).
     private var replacedInvalidUTF8 = false
+    /// Keys compared while adding members to objects (a hash lookup counts as one): linear in the members
+    /// read, which a test checks so that a quadratic search cannot come back unseen.
+    private(set) var keyComparisons = 0
 
     private init(bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
@@ -35,13 +38,22 @@ public struct JSONParser {
 
     /// Parses one JSON document held in an array.
     public static func parse(array bytes: [UInt8], maxDepth: Int = 128) throws(JSONParseError) -> JSONValue {
+        try parseCounting(array: bytes, maxDepth: maxDepth).value
+    }
+
+    /// Parses one JSON document and says how many keys were compared on the way (for tests).
+    static func parseCounting(array bytes: [UInt8], maxDepth: Int = 128) throws(JSONParseError) -> (
+        value: JSONValue, keyComparisons: Int
+    ) {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         parser.skipSpace()
         let value = try parser.parseValue()
         parser.skipSpace()
         guard parser.index == parser.bytes.count else { throw parser.error("unexpected data after the JSON value") }
-        if parser.replacedInvalidUTF8, case .object(let object) = value { return .object(object.forgettingSource()) }
-        return value
+        if parser.replacedInvalidUTF8, case .object(let object) = value {
+            return (.object(object.forgettingSource()), parser.keyComparisons)
+        }
+        return (value, parser.keyComparisons)
     }
 
     /// Parses one JSON document from a string.
@@ -111,7 +123,7 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipSpace()
-            object.parsedMember(key, try parseValue())
+            keyComparisons &+= object.parsedMember(key, try parseValue())
             if depth == 1 { texts.append(start..<index) }
             skipSpace()
             guard index < bytes.count else { throw error("unexpected end of JSON") }
