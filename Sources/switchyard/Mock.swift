@@ -11,7 +11,7 @@ struct Mock: AsyncParsableCommand {
         discussion: """
             Serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models like api.x.ai: flat error
             bodies, rejected parameters, reasoning deltas, the usage chunk. A prompt containing FAULT:<name> picks a
-            fault: 500, 503, 429, html, non-json, echo-key, json-on-stream, slow, drip, empty-stream, abrupt, stall,
+            fault: 400, 500, 503, 429, 429-retry-after, html, non-json, echo-key, json-on-stream, slow, drip, empty-stream, abrupt, stall,
             error-event, keepalive. Prints 'mock upstream listening on http://HOST:PORT' once ready.
             """)
 

@@ -35,46 +35,190 @@ import Testing
         }
     }
 
-    @Test func whenEveryDeploymentCoolsDownTheAnswerIs503WithRetryAfter() async throws {
-        let yaml = """
-            model_list:
-              - model_name: dead
-                litellm_params: {model: xai/grok-4, api_base: "http://127.0.0.1:1/v1", api_key: \(testKey)}
-            router_settings: {allowed_fails: 1, cooldown_time: 30}
-            """
-        try await withProxy(yaml: yaml) { proxy in
-            #expect(try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("dead", "x")).status == 502)
-            let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("dead", "x"))
-            #expect(result.status == 503)
-            #expect(result.errorCode == "deployment_cooldown")
-            let retryAfter = Int(result.headers.first(name: "retry-after") ?? "")
-            #expect((1...30).contains(retryAfter ?? 0))
+    /// The lesson of the routing round: a lone deployment is never refused for its cooldown; every request is
+    /// tried and answered with what the upstream said, and its breaker still shows the failures.
+    @Test func aLoneDeploymentIsTriedWhileCoolingAndTheClientGetsTheUpstreamsError() async throws {
+        try await withMockUpstream { mock in
+            let yaml = """
+                model_list:
+                  - model_name: lone
+                    litellm_params: {model: xai/grok-4, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+                    model_info: {id: lone-1}
+                router_settings: {allowed_fails: 1, cooldown_time: 60}
+                """
+            try await withProxy(yaml: yaml) { proxy in
+                let url = proxy.url + "/v1/chat/completions"
+                for round in 0..<3 {
+                    let limited = try await send(.POST, url, json: chat("lone", "FAULT:429-retry-after"))
+                    #expect(limited.status == 429, "round \(round): \(limited.text)")
+                    #expect(limited.errorCode == "rate_limit_exceeded")
+                    #expect(limited.headers.first(name: "retry-after") == "2", "the upstream's own Retry-After")
+                }
+                #expect(try await healthDeployments(proxy.url, alias: "lone")["lone-1"]?["breaker"] == "cooldown")
+                // xAI sends no Retry-After: the client is told when the deployment may be tried again.
+                let bare = try await send(.POST, url, json: chat("lone", "FAULT:429"))
+                #expect(bare.status == 429)
+                #expect((50...60).contains(Int(bare.headers.first(name: "retry-after") ?? "") ?? 0), "\(bare.headers)")
+                let failed = try await send(.POST, url, json: chat("lone", "FAULT:503"))
+                #expect(failed.status == 503)
+                #expect(failed.errorCode == "upstream_unavailable", "a 5xx stays the upstream's, not deployment_cooldown")
+                #expect(mock.recorder.requests.count == 5, "every request reached the upstream")
+                let served = try await send(.POST, url, json: chat("lone", "hi"))
+                #expect(served.status == 200, "\(served.text)")
+                #expect(try await healthDeployments(proxy.url, alias: "lone")["lone-1"]?["breaker"] == "closed")
+            }
         }
     }
 
-    @Test func afterTheCooldownOneProbeDecides() async throws {
+    /// With a fallback alias to go to, a cooling deployment is skipped (no request reaches it); once the cooldown
+    /// passes, one probe decides.
+    @Test func aCoolingDeploymentIsSkippedForAFallbackAndOneProbeDecides() async throws {
         let yaml = """
             model_list:
               - model_name: dead
                 litellm_params: {model: xai/grok-4, api_base: "http://127.0.0.1:1/v1", api_key: \(testKey)}
-            router_settings: {allowed_fails: 1, cooldown_time: 6}
+                model_info: {id: dead-1}
+              - model_name: spare
+                litellm_params: {model: mock/echo}
+            router_settings: {allowed_fails: 1, cooldown_time: 6, fallbacks: [{dead: [spare]}]}
             """
         // Six seconds, not less: on a machine loaded by the other suites two requests can be seconds apart.
         try await withProxy(yaml: yaml) { proxy in
             let url = proxy.url + "/v1/chat/completions"
             func breaker() async throws -> String? {
-                let health = try await send(.GET, proxy.url + "/health")
-                return health.json?["models"]?.objectValue?["dead"]?.objectValue?["deployments"]?.arrayValue?.first?
-                    .objectValue?["breaker"]?.stringValue
+                try await healthDeployments(proxy.url, alias: "dead")["dead-1"]?["breaker"]?.stringValue
             }
-            #expect(try await send(.POST, url, json: chat("dead", "x")).status == 502)
+            func attempts() -> Int { proxy.logs.lines.count { $0.contains("falling back") } }
+            let first = try await send(.POST, url, json: chat("dead", "x"))
+            #expect(first.status == 200)
+            #expect(first.headers.first(name: "x-switchyard-attempted-fallbacks") == "1")
             #expect(try await breaker() == "cooldown")
-            #expect(try await send(.POST, url, json: chat("dead", "x")).status == 503)
-            // The cooldown is a span of time: let it pass; the next request is then the probe.
+            let skipped = try await send(.POST, url, json: chat("dead", "x"))
+            #expect(skipped.status == 200)
+            #expect(skipped.headers.first(name: "x-switchyard-deployment")?.hasPrefix("spare") == true)
             try await Task.sleep(for: .milliseconds(6100))
             #expect(try await breaker() == "half-open")
-            #expect(try await send(.POST, url, json: chat("dead", "x")).status == 502, "the probe reaches the upstream")
+            let probed = try await send(.POST, url, json: chat("dead", "x"))
+            #expect(probed.status == 200, "the probe failed and the fallback answered")
             #expect(try await breaker() == "cooldown", "a failed probe starts another cooldown")
+        }
+    }
+
+    /// Every alias of the chain cooling: the last one has nowhere else to go, so it is tried, and the client gets
+    /// its real error (502), not 503 deployment_cooldown.
+    @Test func whenTheWholeChainCoolsTheLastAliasIsStillTried() async throws {
+        let yaml = """
+            model_list:
+              - model_name: first
+                litellm_params: {model: xai/grok-4, api_base: "http://127.0.0.1:1/v1", api_key: \(testKey)}
+              - model_name: second
+                litellm_params: {model: xai/grok-4, api_base: "http://127.0.0.1:1/v1", api_key: \(testKey)}
+            router_settings: {allowed_fails: 1, cooldown_time: 60, fallbacks: [{first: [second]}]}
+            """
+        try await withProxy(yaml: yaml) { proxy in
+            for _ in 0..<3 {
+                let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("first", "x"))
+                #expect(result.status == 502, "\(result.text)")
+                #expect(result.errorCode == "upstream_unreachable")
+            }
+        }
+    }
+
+    /// A timeout is not waited for again on the same deployment: one attempt per deployment, then 504.
+    @Test func aTimedOutAttemptIsNotRetriedOnTheSameDeployment() async throws {
+        try await withMockUpstream { mock in
+            let yaml = """
+                model_list:
+                  - model_name: slow
+                    litellm_params:
+                      {model: xai/grok-4, api_base: "\(mock.baseURL)", api_key: \(testKey), first_byte_timeout: 0.5}
+                    model_info: {id: slow-1}
+                  - model_name: pair
+                    litellm_params:
+                      {model: xai/grok-4, api_base: "\(mock.baseURL)", api_key: \(testKey), first_byte_timeout: 0.5}
+                    model_info: {id: pair-1}
+                  - model_name: pair
+                    litellm_params:
+                      {model: xai/grok-4, api_base: "\(mock.baseURL)", api_key: \(testKey), first_byte_timeout: 0.5}
+                    model_info: {id: pair-2}
+                router_settings: {num_retries: 3, retry_after: 0.01}
+                """
+            try await withProxy(yaml: yaml) { proxy in
+                let lone = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("slow", "FAULT:slow"))
+                #expect(lone.status == 504)
+                #expect(lone.errorCode == "upstream_timeout")
+                try await waitFor { mock.recorder.requests.count >= 1 }
+                #expect(mock.recorder.requests.count == 1, "one attempt, not num_retries + 1")
+                mock.recorder.reset()
+                let pair = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("pair", "FAULT:slow"))
+                #expect(pair.status == 504)
+                try await waitFor { mock.recorder.requests.count >= 2 }
+                #expect(mock.recorder.requests.count == 2, "one attempt on each deployment")
+                let logged = proxy.logs.lines.filter { $0.contains("retrying") }
+                #expect(logged.count == 1, "the pair's one retry, the lone deployment none: \(logged)")
+            }
+        }
+    }
+
+    @Test func disableCooldownsKeepsEveryBreakerClosed() async throws {
+        let yaml = """
+            model_list:
+              - model_name: pair
+                litellm_params: {model: xai/grok-4, api_base: "http://127.0.0.1:1/v1", api_key: \(testKey), weight: 1}
+                model_info: {id: dead}
+              - model_name: pair
+                litellm_params: {model: mock/echo, weight: 0}
+                model_info: {id: live}
+            router_settings: {allowed_fails: 1, cooldown_time: 60, disable_cooldowns: true, num_retries: 1, retry_after: 0.01}
+            """
+        try await withProxy(yaml: yaml) { proxy in
+            for _ in 0..<3 {
+                let result = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("pair", "x"))
+                #expect(result.status == 200)
+                #expect(result.headers.first(name: "x-switchyard-attempted-retries") == "1", "dead is tried every time")
+            }
+            #expect(try await healthDeployments(proxy.url, alias: "pair")["dead"]?["breaker"] == "closed")
+        }
+    }
+
+    /// LiteLLM's allowed_fails_policy: each kind of failure has its own count.
+    @Test func allowedFailsPolicyCountsEachKindOnItsOwn() async throws {
+        try await withMockUpstream { mock in
+            let yaml = """
+                model_list:
+                  - model_name: m
+                    litellm_params: {model: xai/grok-4, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+                    model_info: {id: m-1}
+                router_settings:
+                  allowed_fails: 1
+                  cooldown_time: 60
+                  allowed_fails_policy: {RateLimitErrorAllowedFails: 3, BadRequestErrorAllowedFails: 2}
+                """
+            try await withProxy(yaml: yaml) { proxy in
+                let url = proxy.url + "/v1/chat/completions"
+                func breaker() async throws -> String? {
+                    try await healthDeployments(proxy.url, alias: "m")["m-1"]?["breaker"]?.stringValue
+                }
+                func expectStatus(_ prompt: String, _ expected: Int) async throws {
+                    let result = try await send(.POST, url, json: chat("m", prompt))
+                    #expect(result.status == expected, "\(prompt): \(result.text)")
+                }
+                try await expectStatus("FAULT:429", 429)
+                try await expectStatus("FAULT:429", 429)
+                // One bad request: below its own count of 2, and not added to the rate limits' count.
+                try await expectStatus("FAULT:400", 400)
+                #expect(try await breaker() == "closed")
+                try await expectStatus("FAULT:429", 429)
+                #expect(try await breaker() == "cooldown", "the third rate limit opens it")
+                try await expectStatus("hi", 200)
+                try await expectStatus("FAULT:400", 400)
+                try await expectStatus("FAULT:400", 400)
+                #expect(try await breaker() == "cooldown", "the second bad request opens it")
+                // The default (allowed_fails: 1) still holds for server errors.
+                try await expectStatus("hi", 200)
+                try await expectStatus("FAULT:500", 502)
+                #expect(try await breaker() == "cooldown")
+            }
         }
     }
 
@@ -110,7 +254,8 @@ import Testing
     }
 
     @Test func failuresBelowTheLimitKeepItClosedAndASuccessForgetsThem() {
-        let router = DeploymentRouter(strategy: .simpleShuffle, allowedFails: 3, cooldownSeconds: 60)
+        let router = DeploymentRouter(
+            strategy: .simpleShuffle, failurePolicy: FailurePolicy(allowedFails: 3), cooldownSeconds: 60)
         let slot = router.slot(for: deployment("a"))
         #expect(!router.recordFailure(slot))
         #expect(!router.recordFailure(slot))
@@ -120,10 +265,55 @@ import Testing
         #expect(!router.recordFailure(slot))
         #expect(router.recordFailure(slot))
         #expect(slot.breakerState == .cooldown)
-        guard case .coolingDown = router.pick([deployment("a")]) else {
-            Issue.record("a cooling deployment must not be picked")
+        guard case .coolingDown = router.pick([deployment("a")], fallbackAvailable: true) else {
+            Issue.record("a cooling deployment must not be picked while a fallback can take the request")
             return
         }
+        guard case .deployment(let picked, _) = router.pick([deployment("a")]) else {
+            Issue.record("a lone cooling deployment is still picked")
+            return
+        }
+        #expect(picked.id == "a")
+        guard case .deployment(let other, _) = router.pick([deployment("a"), deployment("b")]) else {
+            Issue.record("the other deployment is picked")
+            return
+        }
+        #expect(other.id == "b")
+    }
+
+    @Test func eachKindIsCountedApartAndTheClientsMistakesNotAtAll() {
+        let router = DeploymentRouter(
+            strategy: .simpleShuffle, failurePolicy: FailurePolicy(allowedFails: 2), cooldownSeconds: 60)
+        let slot = router.slot(for: deployment("a"))
+        #expect(!router.recordFailure(slot, kind: .server))
+        #expect(!router.recordFailure(slot, kind: .rateLimit))
+        #expect(!router.recordFailure(slot, kind: .timeout))
+        #expect(slot.breakerState == .closed, "one of each kind, none twice")
+        #expect(!router.recordFailure(slot, kind: .badRequest))
+        #expect(!router.recordFailure(slot, kind: .badRequest))
+        #expect(slot.breakerState == .closed)
+        #expect(!router.recordFailure(slot, kind: .timeout))
+        #expect(router.recordFailure(slot, kind: .timeout))
+        #expect(router.recordFailure(router.slot(for: deployment("b")), kind: .authentication), "a rejected key at once")
+        let disabled = DeploymentRouter(
+            strategy: .simpleShuffle, failurePolicy: FailurePolicy(allowedFails: 1, cooldownsDisabled: true))
+        #expect(!disabled.recordFailure(disabled.slot(for: deployment("a")), kind: .authentication))
+    }
+
+    @Test func failureKindsOfErrors() {
+        func kind(_ status: Int, _ code: String = "x") -> FailureKind? {
+            FailureKind(ProxyError(status: status, type: "t", code: code, message: "m"))
+        }
+        #expect(kind(429) == .rateLimit)
+        #expect(kind(504, "upstream_timeout") == .timeout)
+        #expect(kind(502) == .server)
+        #expect(kind(503) == .server)
+        #expect(kind(401) == .authentication)
+        #expect(kind(403) == .authentication)
+        #expect(kind(400) == .badRequest)
+        #expect(kind(400, "content_filter") == .contentPolicy)
+        #expect(kind(499, "client_closed_request") == nil)
+        #expect(kind(503, ProxyError.shuttingDownCode) == nil)
     }
 
     @Test func inFlightCountsRiseAndFall() {

@@ -105,7 +105,7 @@ import Testing
         try await withMockUpstream { mock in
             try await withProxy(yaml: xaiConfig(mock: mock), environment: ["GROK_API_KEY": testKey]) { proxy in
                 let result = try await send(
-                    .POST, proxy.url + "/v1/chat/completions", json: chat("grok-4", "FAULT:429", stream: true))
+                    .POST, proxy.url + "/v1/chat/completions", json: chat("grok-4", "FAULT:429-retry-after", stream: true))
                 #expect(result.status == 429)
                 #expect(result.headers.first(name: "retry-after") == "2")
             }

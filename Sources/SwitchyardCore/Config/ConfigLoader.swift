@@ -358,6 +358,23 @@ struct ConfigWalker {
         {
             settings.cooldownTime = seconds
         }
+        if let value = value(mapping, "disable_cooldowns"), !isNull(value),
+            let disabled = bool(value, "router_settings.disable_cooldowns")
+        {
+            settings.disableCooldowns = disabled
+        }
+        if let value = value(mapping, "allowed_fails_policy"), !isNull(value),
+            let pairs = self.mapping(value, "router_settings.allowed_fails_policy")
+        {
+            let kinds = Dictionary(uniqueKeysWithValues: FailureKind.allCases.map { ($0.policyKey, $0) })
+            checkKeys(pairs, section: "router_settings.allowed_fails_policy", known: Set(kinds.keys), ignored: [])
+            for pair in pairs where !isNull(pair.value) {
+                guard let name = pair.key.scalarText, let kind = kinds[name],
+                    let count = integer(pair.value, "router_settings.allowed_fails_policy.\(name)")
+                else { continue }
+                settings.allowedFailsPolicy[kind] = count
+            }
+        }
         if let value = value(mapping, "routing_strategy"), !isNull(value),
             let text = string(value, "router_settings.routing_strategy")
         {

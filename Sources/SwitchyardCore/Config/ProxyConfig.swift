@@ -184,6 +184,15 @@ public struct ProxySettings: Sendable, Equatable {
     public var allowedFails = 3
     /// Seconds a deployment rests before one probe request may try it again (`router_settings.cooldown_time`).
     public var cooldownTime = 5.0
+    /// `router_settings.allowed_fails_policy`: failures of one kind within a minute that open a breaker.
+    public var allowedFailsPolicy: [FailureKind: Int] = [:]
+    /// `router_settings.disable_cooldowns`: no deployment is ever put in cooldown.
+    public var disableCooldowns = false
+
+    /// The breaker rules these settings make.
+    public var failurePolicy: FailurePolicy {
+        FailurePolicy(allowedFails: allowedFails, perKind: allowedFailsPolicy, cooldownsDisabled: disableCooldowns)
+    }
 
     /// `litellm_settings.require_auth_for_metrics_endpoint`: `/metrics` wants the master key.
     public var metricsRequireAuth = false

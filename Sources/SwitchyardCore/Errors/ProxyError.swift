@@ -25,6 +25,14 @@ public struct ProxyError: Error, Sendable, Equatable {
         self.retryAfter = retryAfter
     }
 
+    /// The same error telling the client to wait `seconds` (`Retry-After`).
+    public func retrying(after seconds: Int) -> ProxyError {
+        var error = ProxyError(
+            status: status, type: type, code: code, message: message, param: param, retryAfter: seconds)
+        error.headers = headers
+        return error
+    }
+
     /// The OpenAI error type for a status.
     public static func type(forStatus status: Int) -> String {
         switch status {

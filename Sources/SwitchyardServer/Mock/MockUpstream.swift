@@ -300,13 +300,17 @@ public struct MockUpstream: Sendable {
             return Self.flatError(.internalServerError, code: "Internal error", message: "Service temporarily failed")
         case "503":
             return Self.flatError(.serviceUnavailable, code: "Unavailable", message: "The service is currently unavailable")
-        case "429":
+        case "429", "429-retry-after":
+            // xAI sends no Retry-After with its 429s; `429-retry-after` is an upstream that does.
             var response = Self.flatError(
                 .tooManyRequests, code: "Some resource has been exhausted",
                 message: "Too many tokens for team 00000000 and model grok-code-fast-1. Try again later.")
             response.headers.append(contentsOf: Self.rateLimitHeaders)
-            response.headers[.retryAfter] = "2"
+            if word == "429-retry-after" { response.headers[.retryAfter] = "2" }
             return response
+        case "400":
+            return Self.flatError(
+                .badRequest, code: "Client specified an invalid argument", message: "The request was rejected by the upstream")
         case "html":
             return Self.text(
                 .badGateway, "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",

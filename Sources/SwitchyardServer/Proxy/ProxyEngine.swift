@@ -42,7 +42,7 @@ public struct ProxyEngine: Sendable {
         self.logger = logger
         self.lifecycle = lifecycle
         self.router = DeploymentRouter(
-            strategy: table.settings.routingStrategy, allowedFails: table.settings.allowedFails,
+            strategy: table.settings.routingStrategy, failurePolicy: table.settings.failurePolicy,
             cooldownSeconds: table.settings.cooldownTime, deployments: table.deployments, carryingOver: previous)
     }
 
@@ -260,10 +260,12 @@ public struct ProxyEngine: Sendable {
             do throws(ProxyError) {
                 let deployments = try enabledDeployments(current)
                 record.attemptedFallbacks = index
+                let rest = index == 0 ? table.settings.fallbackChain(for: alias) : Array(chain[(index + 1)...])
                 // The answer carries the attempted retries and fallbacks already (`RelayContext.answerHeaders`).
                 return try await withRetries(
                     deployments, request: request, body: body, endpoint: endpoint, requestID: requestID, started: started,
-                    promptTokens: promptTokens, record: &record)
+                    promptTokens: promptTokens, fallbackAvailable: rest.contains(where: hasEnabledDeployment),
+                    record: &record)
             } catch {
                 // An unknown alias is the client's mistake; an unknown or disabled fallback is skipped, and the error
                 // the client sees stays the one of the last alias that really ran.
@@ -293,12 +295,20 @@ public struct ProxyEngine: Sendable {
         throw lastError ?? ProxyError.modelNotFound(alias)
     }
 
-    /// Attempts on an alias's deployments: one, then up to `num_retries` more on untried ones, with backoff.
+    /// Whether `alias` has a deployment that can serve.
+    private func hasEnabledDeployment(_ alias: String) -> Bool {
+        table.deployments(for: alias)?.contains { $0.status.isEnabled } ?? false
+    }
+
+    /// Attempts on an alias's deployments: one, then up to `num_retries` more on untried ones (or again on tried
+    /// ones when all were tried), with backoff. A deployment that timed out is not tried again for this request.
+    /// `fallbackAvailable`: a fallback alias can take the request, so deployments cooling down may be skipped.
     private func withRetries(
         _ original: [Deployment], request: Request, body: JSONObject, endpoint: UpstreamEndpoint, requestID: String,
-        started: ContinuousClock.Instant, promptTokens: Int, record: inout RequestRecord
+        started: ContinuousClock.Instant, promptTokens: Int, fallbackAvailable: Bool, record: inout RequestRecord
     ) async throws(ProxyError) -> Response {
         var tried: Set<String> = []
+        var timedOut: Set<String> = []
         var attempt = 0
         let deployments = original.filter { ($0.limits.maxInputTokens ?? .max) >= promptTokens }
         if deployments.isEmpty, let first = original.first {
@@ -306,10 +316,13 @@ public struct ProxyEngine: Sendable {
                 alias: first.alias, limit: original.compactMap(\.limits.maxInputTokens).max() ?? 0, estimated: promptTokens)
         }
         while true {
-            let untried = deployments.filter { !tried.contains($0.id) }
+            let candidates = deployments.filter { !timedOut.contains($0.id) }
+            let untried = candidates.filter { !tried.contains($0.id) }
             let deployment: Deployment
             let slot: DeploymentSlot
-            switch router.pick(untried.isEmpty ? deployments : untried, promptTokens: promptTokens) {
+            switch router.pick(
+                untried.isEmpty ? candidates : untried, promptTokens: promptTokens, fallbackAvailable: fallbackAvailable)
+            {
             case .deployment(let picked, let pickedSlot): (deployment, slot) = (picked, pickedSlot)
             case .coolingDown(let seconds):
                 throw ProxyError(
@@ -334,27 +347,31 @@ public struct ProxyEngine: Sendable {
                     lifecycle.isPastGrace
                     ? ProxyError.shuttingDown(grace: lifecycle.gracePeriod)
                     : (error as? ProxyError) ?? Self.classify(error, deployment: deployment.id)
-                let rejectedKey = proxyError.status == 401 || proxyError.status == 403
-                if proxyError.code == ProxyError.shuttingDownCode || proxyError.code == "client_closed_request" {
-                    // Not the deployment's fault.
-                } else if RetryPolicy.isRetryable(proxyError) || rejectedKey {
-                    if router.recordFailure(slot, immediate: rejectedKey, latency: ContinuousClock.now - attemptStarted) {
-                        logger.warning(
-                            "deployment cooling down",
-                            metadata: [
-                                "deployment": .string(deployment.id), "status": .stringConvertible(proxyError.status),
-                                "seconds": .stringConvertible(table.settings.cooldownTime),
-                            ])
-                    }
-                } else {
-                    slot.recordNeutral()
+                // Nobody's failure (the client left, the proxy is stopping) counts for nothing.
+                let kind = FailureKind(proxyError)
+                if let kind, router.recordFailure(slot, kind: kind, latency: ContinuousClock.now - attemptStarted) {
+                    logger.warning(
+                        "deployment cooling down",
+                        metadata: [
+                            "deployment": .string(deployment.id), "status": .stringConvertible(proxyError.status),
+                            "kind": .string(kind.rawValue), "seconds": .stringConvertible(table.settings.cooldownTime),
+                        ])
                 }
+                tried.insert(deployment.id)
+                // A timeout is not waited for twice on the same deployment: the client would wait timeout x attempts.
+                if kind == .timeout { timedOut.insert(deployment.id) }
                 let allowed = deployment.numRetries ?? table.settings.numRetries
-                guard attempt < allowed, RetryPolicy.isRetryable(proxyError), !Task.isCancelled, !lifecycle.isPastGrace
-                else { throw proxyError }
+                guard attempt < allowed, RetryPolicy.isRetryable(proxyError), deployments.count > timedOut.count,
+                    !Task.isCancelled, !lifecycle.isPastGrace
+                else {
+                    // A rate limit without the upstream's own Retry-After says when the deployment may be tried again.
+                    if proxyError.status == 429, proxyError.retryAfter == nil {
+                        throw proxyError.retrying(after: max(1, slot.secondsUntilClosed()))
+                    }
+                    throw proxyError
+                }
                 attempt += 1
                 record.retries += 1
-                tried.insert(deployment.id)
                 logger.debug(
                     "retrying",
                     metadata: [

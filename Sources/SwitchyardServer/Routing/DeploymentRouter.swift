@@ -5,7 +5,8 @@ import Synchronization
 public enum RouterPick: Sendable {
     /// Use this deployment; it is counted in flight on `slot` until `slot.end` is called.
     case deployment(Deployment, DeploymentSlot)
-    /// Every candidate is cooling down; the earliest is free again in this many seconds.
+    /// Every candidate is cooling down and the request has somewhere else to go (a fallback alias); the earliest
+    /// is free again in this many seconds.
     case coolingDown(retryAfter: Int)
     /// No candidate is cooling down for all of them, but each is at a local limit; this one frees up first.
     case rateLimited(LocalLimitRejection)
@@ -19,8 +20,8 @@ public enum RouterPick: Sendable {
 public final class DeploymentRouter: Sendable {
     /// The strategy in force.
     public let strategy: RoutingStrategy
-    /// `allowed_fails`.
-    public let allowedFails: Int
+    /// `allowed_fails`, `allowed_fails_policy` and `disable_cooldowns`.
+    public let failurePolicy: FailurePolicy
     /// `cooldown_time`.
     public let cooldown: Duration
     private let slots: [String: DeploymentSlot]
@@ -38,11 +39,11 @@ public final class DeploymentRouter: Sendable {
 
     /// Creates a router for `deployments`, keeping the slots of `previous` whose deployment is unchanged.
     public init(
-        strategy: RoutingStrategy, allowedFails: Int = 3, cooldownSeconds: Double = 5, deployments: [Deployment] = [],
-        carryingOver previous: DeploymentRouter? = nil
+        strategy: RoutingStrategy, failurePolicy: FailurePolicy = FailurePolicy(), cooldownSeconds: Double = 5,
+        deployments: [Deployment] = [], carryingOver previous: DeploymentRouter? = nil
     ) {
         self.strategy = strategy
-        self.allowedFails = max(1, allowedFails)
+        self.failurePolicy = failurePolicy
         self.cooldown = .milliseconds(Int64(cooldownSeconds * 1000))
         var slots: [String: DeploymentSlot] = [:]
         for deployment in deployments where deployment.status.isEnabled {
@@ -75,15 +76,19 @@ public final class DeploymentRouter: Sendable {
 
     /// One of `candidates` (all enabled) by the strategy, taken on its slot; or why none can take the request.
     /// `promptTokens` is the estimated prompt size, for `tpm`.
-    public func pick(_ candidates: [Deployment], promptTokens: Int = 0) -> RouterPick {
+    ///
+    /// A cooling deployment is skipped only when the request can go elsewhere: to another candidate, or, when
+    /// `fallbackAvailable`, to a fallback alias. With nowhere else to go it is tried anyway (the one that cools
+    /// off first), so a lone deployment is never turned into an outage and the client gets the upstream's answer.
+    public func pick(_ candidates: [Deployment], promptTokens: Int = 0, fallbackAvailable: Bool = false) -> RouterPick {
         let now = ContinuousClock.now
         var usable: [(deployment: Deployment, slot: DeploymentSlot, snapshot: DeploymentSlot.Snapshot)] = []
-        var soonest: Duration?
+        var cooling: [(deployment: Deployment, slot: DeploymentSlot, wait: Duration)] = []
         var limited: LocalLimitRejection?
-        func note(_ assessment: DeploymentSlot.Assessment) {
+        func note(_ assessment: DeploymentSlot.Assessment, _ deployment: Deployment, _ slot: DeploymentSlot) {
             switch assessment {
             case .usable: break
-            case .cooling(let wait): soonest = min(soonest ?? wait, wait)
+            case .cooling(let wait): cooling.append((deployment, slot, wait))
             case .limited(let rejection):
                 if limited.map({ rejection.retryAfter < $0.retryAfter }) ?? true { limited = rejection }
             }
@@ -94,7 +99,7 @@ public final class DeploymentRouter: Sendable {
             if case .usable(let snapshot) = assessment {
                 usable.append((candidate, slot, snapshot))
             } else {
-                note(assessment)
+                note(assessment, candidate, slot)
             }
         }
         while !usable.isEmpty {
@@ -102,7 +107,19 @@ public final class DeploymentRouter: Sendable {
             let (deployment, slot, _) = usable.remove(at: index)
             let assessment = slot.acquire(deployment, promptTokens: promptTokens, now: now)
             if case .usable = assessment { return .deployment(deployment, slot) }
-            note(assessment)
+            note(assessment, deployment, slot)
+        }
+        let soonest = cooling.map(\.wait).min()
+        if !fallbackAvailable {
+            for (deployment, slot, _) in cooling.sorted(by: { $0.wait < $1.wait }) {
+                let assessment = slot.acquire(deployment, promptTokens: promptTokens, now: now, ignoringBreaker: true)
+                if case .usable = assessment { return .deployment(deployment, slot) }
+                if case .limited(let rejection) = assessment,
+                    limited.map({ rejection.retryAfter < $0.retryAfter }) ?? true
+                {
+                    limited = rejection
+                }
+            }
         }
         if let limited { return .rateLimited(limited) }
         let seconds = soonest.map { Int(($0 / .seconds(1)).rounded(.up)) } ?? 1
@@ -143,10 +160,17 @@ public final class DeploymentRouter: Sendable {
         }
     }
 
-    /// The upstream of `slot` failed: counts towards its breaker. Returns true when the breaker opened.
+    /// The upstream of `slot` failed with a failure of `kind`: counted towards its breaker by the failure
+    /// policy (the client's own mistakes, uncounted by default, leave the breaker as a success would). Returns
+    /// true when the breaker opened.
     @discardableResult
-    public func recordFailure(_ slot: DeploymentSlot, immediate: Bool = false, latency: Duration? = nil) -> Bool {
-        slot.recordFailure(immediate: immediate, allowedFails: allowedFails, cooldown: cooldown, latency: latency)
+    public func recordFailure(_ slot: DeploymentSlot, kind: FailureKind = .server, latency: Duration? = nil) -> Bool {
+        let threshold = failurePolicy.threshold(for: kind)
+        if threshold == nil, kind == .badRequest || kind == .contentPolicy {
+            slot.recordNeutral()
+            return false
+        }
+        return slot.recordFailure(kind: kind, threshold: threshold, cooldown: cooldown, latency: latency)
     }
 
     /// The breaker of a deployment.

@@ -64,7 +64,7 @@ public final class DeploymentSlot: Sendable {
     static let origin = ContinuousClock.now
 
     struct Breaker {
-        var failures: [ContinuousClock.Instant] = []
+        var failures: [(at: ContinuousClock.Instant, kind: FailureKind)] = []
         var openUntil: ContinuousClock.Instant?
         var probing = false
     }
@@ -106,12 +106,16 @@ public final class DeploymentSlot: Sendable {
     }
 
     /// Takes a request if the deployment still can: counts it in flight and in this minute's requests, and marks
-    /// a cooled-down breaker as probing.
-    func acquire(_ deployment: Deployment, promptTokens: Int, now: ContinuousClock.Instant) -> Assessment {
+    /// a cooled-down breaker as probing. `ignoringBreaker`: the deployment is taken even while it cools down (the
+    /// request has nowhere else to go); only its local limits can refuse it.
+    func acquire(
+        _ deployment: Deployment, promptTokens: Int, now: ContinuousClock.Instant, ignoringBreaker: Bool = false
+    ) -> Assessment {
         state.withLock { state in
-            let assessment = Self.assess(&state, deployment, promptTokens: promptTokens, now: now)
+            let assessment = Self.assess(
+                &state, deployment, promptTokens: promptTokens, now: now, ignoringBreaker: ignoringBreaker)
             guard case .usable = assessment else { return assessment }
-            if let openUntil = state.breaker.openUntil, now >= openUntil { state.breaker.probing = true }
+            if !ignoringBreaker, let openUntil = state.breaker.openUntil, now >= openUntil { state.breaker.probing = true }
             state.inFlight += 1
             state.requests = state.requests ?? MinuteWindow()
             state.requests?.add(1, second: Self.second(now))
@@ -120,9 +124,10 @@ public final class DeploymentSlot: Sendable {
     }
 
     private static func assess(
-        _ state: inout State, _ deployment: Deployment, promptTokens: Int, now: ContinuousClock.Instant
+        _ state: inout State, _ deployment: Deployment, promptTokens: Int, now: ContinuousClock.Instant,
+        ignoringBreaker: Bool = false
     ) -> Assessment {
-        if let openUntil = state.breaker.openUntil, now < openUntil || state.breaker.probing {
+        if !ignoringBreaker, let openUntil = state.breaker.openUntil, now < openUntil || state.breaker.probing {
             return .cooling(max(openUntil - now, .zero))
         }
         let limits = deployment.limits
@@ -173,21 +178,31 @@ public final class DeploymentSlot: Sendable {
         }
     }
 
-    /// The upstream failed; `immediate` (a 401/403) opens the breaker at once. Returns true when it opened.
-    /// A failure counts as a slow sample for latency-based routing.
+    /// The upstream failed with a failure of `kind`: `threshold` such failures within a minute (or a failed
+    /// probe) open the breaker for `cooldown`; nil counts nothing. Returns true when it opened. A failure counts
+    /// as a slow sample for latency-based routing.
     @discardableResult
     public func recordFailure(
-        immediate: Bool = false, allowedFails: Int, cooldown: Duration, latency: Duration? = nil
+        kind: FailureKind, threshold: Int?, cooldown: Duration, latency: Duration? = nil
     ) -> Bool {
         let now = ContinuousClock.now
         return state.withLock { state in
+            if let latency { Self.sample(&state, max(latency, .seconds(10))) }
+            guard let threshold else { return false }
             var breaker = state.breaker
-            breaker.failures = breaker.failures.filter { now - $0 < Self.failureWindow } + [now]
-            let open = immediate || breaker.probing || breaker.failures.count >= allowedFails
+            breaker.failures = breaker.failures.filter { now - $0.at < Self.failureWindow } + [(now, kind)]
+            let open = breaker.probing || breaker.failures.count(where: { $0.kind == kind }) >= threshold
             if open { breaker = Breaker(failures: [], openUntil: now + cooldown, probing: false) }
             state.breaker = breaker
-            if let latency { Self.sample(&state, max(latency, .seconds(10))) }
             return open
+        }
+    }
+
+    /// Seconds until the breaker lets the deployment be tried again (0 when it is closed or half-open).
+    public func secondsUntilClosed(now: ContinuousClock.Instant = .now) -> Int {
+        state.withLock { state in
+            guard let openUntil = state.breaker.openUntil, now < openUntil else { return 0 }
+            return Int(((openUntil - now) / .seconds(1)).rounded(.up))
         }
     }
 
