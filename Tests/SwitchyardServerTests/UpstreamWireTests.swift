@@ -100,6 +100,54 @@ import Testing
         }
     }
 
+    /// A kept-alive connection that the upstream closes after reading the whole request, before answering: the
+    /// upstream may have the request (and bill it), so it is not sent again on a new connection by surprise; it is
+    /// an attempt like any other, retried only under num_retries, and logged.
+    @Test(arguments: [0, 1])
+    func aRequestTheUpstreamMayHaveReceivedIsNotSentTwiceBySurprise(_ retries: Int) async throws {
+        let body = #"{"id":"ok","object":"chat.completion","choices":[]}"#
+        let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        try await withCannedUpstream(answer: answer) { upstream in
+            let config = yaml(upstream.port) + "\nrouter_settings: {num_retries: \(retries), retry_after: 0.01}\n"
+            try await withProxy(yaml: config) { proxy in
+                let url = proxy.url + "/v1/chat/completions"
+                #expect(try await send(.POST, url, json: chat("canned", "hi")).status == 200)
+                #expect(upstream.connections == 1)
+                upstream.closeAfterReadingNext()
+                let result = try await send(.POST, url, json: chat("canned", "hi"))
+                if retries == 0 {
+                    #expect(result.status == 502)
+                    #expect(result.errorCode == "upstream_unreachable")
+                    #expect(result.errorMessage.contains("after the request was sent"), "\(result.errorMessage)")
+                    #expect(upstream.requests == 2, "sent once, not again on a new connection")
+                } else {
+                    #expect(result.status == 200, "\(result.text)")
+                    #expect(result.headers.first(name: "x-switchyard-attempted-retries") == "1")
+                    #expect(upstream.requests == 3, "the second attempt is the retry the config allows")
+                }
+                try await waitFor { proxy.logs.lines.contains { $0.contains("not re-sent") } }
+            }
+        }
+    }
+
+    /// A kept-alive connection the upstream closed while it sat in the pool is found closed before the request
+    /// is written: the request goes on a new connection, once.
+    @Test func aPooledConnectionClosedBeforeWritingIsReplacedWithoutAnAttempt() async throws {
+        let body = #"{"id":"ok","object":"chat.completion","choices":[]}"#
+        let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        try await withCannedUpstream(answer: answer, closeAfter: true) { upstream in
+            try await withProxy(yaml: yaml(upstream.port)) { proxy in
+                let url = proxy.url + "/v1/chat/completions"
+                for round in 1...3 {
+                    let result = try await send(.POST, url, json: chat("canned", "hi"))
+                    #expect(result.status == 200, "\(round): \(result.text)")
+                    #expect(result.headers.first(name: "x-switchyard-attempted-retries") == "0")
+                    #expect(upstream.requests == round)
+                }
+            }
+        }
+    }
+
     @Test(arguments: [
         (
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"id\":\"cut",
@@ -110,7 +158,7 @@ import Testing
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n",
             "upstream_bad_response", "closed before the answer's end"
         ),
-        ("", "upstream_unreachable", "closed before a response"),
+        ("", "upstream_unreachable", "closed after the request was sent"),
     ])
     func anAnswerCutShortByTheCloseSaysSo(_ answer: String, _ code: String, _ reason: String) async throws {
         // Part of an answer and then the close is a broken answer, not an upstream that could not be reached
@@ -297,6 +345,21 @@ final class CannedUpstream: Sendable {
 
     func connected() { accepted.add(1, ordering: .relaxed) }
 
+    private let read = Atomic<Int>(0)
+    private let dropping = Atomic<Bool>(false)
+
+    /// Requests read whole so far.
+    var requests: Int { read.load(ordering: .relaxed) }
+
+    /// The next request is read whole and then its connection is closed, unanswered.
+    func closeAfterReadingNext() { dropping.store(true, ordering: .relaxed) }
+
+    /// Counts a request read; true when it is to be dropped.
+    func requestRead() -> Bool {
+        read.add(1, ordering: .relaxed)
+        return dropping.exchange(false, ordering: .relaxed)
+    }
+
     func closed() { closes.continuation.yield() }
 
     /// Whether a connection closed (from either side) within `limit`.
@@ -386,6 +449,10 @@ private final class CannedHandler: ChannelInboundHandler, @unchecked Sendable {
             .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
         guard received.count >= headEnd + 4 + length else { return }
         received.removeFirst(headEnd + 4 + length)
+        if upstream?.requestRead() == true {
+            context.close(promise: nil)
+            return
+        }
         let answer = upstream?.takeOverride() ?? script.answer
         let pieces = stride(from: 0, to: answer.count, by: max(1, min(script.bytesPerWrite, answer.count))).map {
             Array(answer[$0..<min($0 + script.bytesPerWrite, answer.count)])

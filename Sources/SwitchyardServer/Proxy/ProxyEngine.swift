@@ -347,6 +347,12 @@ public struct ProxyEngine: Sendable {
                     lifecycle.isPastGrace
                     ? ProxyError.shuttingDown(grace: lifecycle.gracePeriod)
                     : (error as? ProxyError) ?? Self.classify(error, deployment: deployment.id)
+                if case UpstreamClientError.connectionClosed? = error as? UpstreamClientError {
+                    // The upstream may have the request (and bill it): an attempt like any other, never a silent re-send.
+                    logger.warning(
+                        "upstream closed the connection after the request was sent; not re-sent",
+                        metadata: ["request_id": .string(requestID), "deployment": .string(deployment.id)])
+                }
                 // Nobody's failure (the client left, the proxy is stopping) counts for nothing.
                 let kind = FailureKind(proxyError)
                 if let kind, router.recordFailure(slot, kind: kind, latency: ContinuousClock.now - attemptStarted) {
@@ -513,7 +519,12 @@ public struct ProxyEngine: Sendable {
                     status: 504, type: "timeout_error", code: "upstream_timeout",
                     message: "The upstream for \(deployment) did not answer within the first-byte timeout.")
             case .connectionClosed:
-                return .upstreamUnreachable(deployment, detail: "the connection closed before a response")
+                return .upstreamUnreachable(
+                    deployment,
+                    detail: "the connection closed after the request was sent, before any answer (not sent again on its own: "
+                        + "the upstream may have received it)")
+            case .notSent:
+                return .upstreamUnreachable(deployment, detail: "the connection closed before the request could be sent")
             case .closedMidAnswer:
                 return .upstreamBadResponse(deployment, reason: "the connection closed before the answer's end")
             case .connectFailed(let detail):

@@ -16,8 +16,12 @@ public enum UpstreamClientError: Error, Sendable, Equatable {
     case firstByteTimeout
     /// The upstream sent nothing for the idle timeout while a body was expected.
     case idleTimeout
-    /// The connection closed before any of the response arrived.
+    /// The connection closed after the request was written, before any of the response arrived: the upstream may
+    /// have received the request, so it is never sent again on its own.
     case connectionClosed
+    /// The connection was found closed, or its write failed, before the request was written whole: the request
+    /// provably did not reach the upstream and may be sent again on a new connection.
+    case notSent
     /// The connection closed after part of the response arrived, before its end (a body shorter than its
     /// length, a chunked body without its last chunk).
     case closedMidAnswer
@@ -109,12 +113,13 @@ public final class UpstreamHTTPClient: Sendable {
             head: head, body: inline ? ByteBuffer() : body, deadline: firstByteDeadline, idleTimeout: idleTimeout,
             collectLimit: collectUpTo,
             totalDeadline: totalDeadline)
-        // A kept-alive connection the upstream closed meanwhile fails before any byte of an answer: that one
-        // attempt is made again on a new connection.
+        // A kept-alive connection the upstream closed meanwhile is found closed before the request is written,
+        // or its write fails: the request did not reach the upstream, so it goes on a new connection. One that
+        // closes after the request was written may have been received (and billed): that is the attempt's failure.
         while let reused = checkout(target.key) {
             do {
                 return try await reused.send(request)
-            } catch UpstreamClientError.connectionClosed where !reused.receivedAnything {
+            } catch UpstreamClientError.notSent {
                 continue
             }
         }
@@ -430,6 +435,8 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     private var timer: Scheduled<Void>?
     private var idleTimeout: TimeAmount = .seconds(120)
     private(set) var receivedAnything = false
+    /// Whether the current request's bytes were all written to the socket.
+    private var requestWritten = false
     private var headReceived = NIODeadline.now()
     /// A TLS failure seen on this connection, kept for a request that starts after the handshake already failed
     /// (the connection reports itself open before the handshake ends).
@@ -449,17 +456,24 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     }
 
     func start(_ request: UpstreamRequest, continuation: CheckedContinuation<UpstreamResponse, any Error>) {
-        guard let context, case .idle = state else {
-            continuation.resume(throwing: tlsFailure ?? UpstreamClientError.connectionClosed)
+        guard let context, case .idle = state, context.channel.isActive else {
+            continuation.resume(throwing: tlsFailure ?? UpstreamClientError.notSent)
             return
         }
         receivedAnything = false
+        requestWritten = false
         idleTimeout = request.idleTimeout
         state = .awaitingHead(continuation, request)
         timer?.cancel()
         timer = eventLoop.scheduleTask(deadline: request.deadline) { [self] in fail(UpstreamClientError.firstByteTimeout) }
-        context.write(wrapOutboundOut(request.head), promise: nil)
-        if request.body.readableBytes > 0 { context.write(wrapOutboundOut(request.body), promise: nil) }
+        let written = eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenSuccess { [self] in requestWritten = true }
+        if request.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(request.head), promise: nil)
+            context.write(wrapOutboundOut(request.body), promise: written)
+        } else {
+            context.write(wrapOutboundOut(request.head), promise: written)
+        }
         context.flush()
         if readPending {
             readPending = false
@@ -638,6 +652,9 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         } else if let ssl = error as? BoringSSLError {
             tlsFailure = UpstreamClientError.tls(String(describing: ssl))
             fail(UpstreamClientError.tls(String(describing: ssl)))
+        } else if case .awaitingHead = state, !requestWritten {
+            // A write that failed (or a reset before the request was written whole): it did not reach the upstream.
+            fail(UpstreamClientError.notSent)
         } else {
             fail(error)
         }
@@ -648,7 +665,15 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         var ended = false
         try? parser.finish { part in if case .end = part { ended = true } }
         if ended { handle(.end) }
-        fail(tlsFailure ?? (receivedAnything ? UpstreamClientError.closedMidAnswer : UpstreamClientError.connectionClosed))
+        let unanswered: UpstreamClientError
+        if receivedAnything {
+            unanswered = .closedMidAnswer
+        } else if case .awaitingHead = state, !requestWritten {
+            unanswered = .notSent
+        } else {
+            unanswered = .connectionClosed
+        }
+        fail(tlsFailure ?? unanswered)
         state = .closed
         context.fireChannelInactive()
     }
