@@ -52,7 +52,8 @@ enum ConfigKeys {
         "master_key", "max_request_size_mb", "max_request_body_bytes", "connect_timeout", "first_byte_timeout",
         "idle_timeout", "request_timeout", "shutdown_grace_period", "database_url", "store_prompts",
         "disable_spend_logs", "allow_requests_on_db_unavailable", "retention", "maximum_spend_logs_retention_period",
-        "user_api_key_cache_ttl", "proxy_batch_write_at", "log_buffer_size",
+        "user_api_key_cache_ttl", "proxy_batch_write_at", "log_buffer_size", "client_header_timeout",
+        "client_body_timeout", "keep_alive_timeout",
     ]
     static let generalSettingsIgnored: Set<String> = [
         "database_connection_pool_limit", "database_connection_timeout",

@@ -481,6 +481,17 @@ struct ConfigWalker {
             case "first_byte_timeout": settings.timeouts.firstByte = number(value, what) ?? settings.timeouts.firstByte
             case "idle_timeout": settings.timeouts.idle = number(value, what) ?? settings.timeouts.idle
             case "request_timeout": settings.timeouts.total = number(value, what) ?? settings.timeouts.total
+            case "client_header_timeout", "client_body_timeout", "keep_alive_timeout":
+                guard let seconds = number(value, what) else { continue }
+                guard seconds > 0 else {
+                    error("\(what) must be more than zero seconds", fix: "write \(key): 60", at: value)
+                    continue
+                }
+                switch key {
+                case "client_header_timeout": settings.clientTimeouts.header = seconds
+                case "client_body_timeout": settings.clientTimeouts.body = seconds
+                default: settings.clientTimeouts.keepAlive = seconds
+                }
             case "shutdown_grace_period":
                 if let seconds = number(value, what) {
                     guard seconds >= 0 else {

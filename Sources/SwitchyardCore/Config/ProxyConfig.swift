@@ -162,6 +162,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var masterKey: ConfigString?
     /// Global timeouts (defaults filled in).
     public var timeouts = Timeouts.defaults
+    /// How long the proxy waits for a client: its whole request head, each part of a body, the next request.
+    public var clientTimeouts = ClientTimeouts()
     /// Largest request body accepted, in bytes.
     public var maxRequestBodyBytes = 10 * 1024 * 1024
     /// `router_settings.routing_strategy`.
@@ -245,4 +247,19 @@ public struct ProxyConfig: Sendable, Equatable {
 
     /// Creates an empty config for a path.
     public init(path: String) { self.path = path }
+}
+
+/// How long the front waits for a client's bytes (`general_settings.client_header_timeout`,
+/// `client_body_timeout`, `keep_alive_timeout`), in seconds.
+public struct ClientTimeouts: Sendable, Equatable {
+    /// From a head's first byte to its end (nginx's `client_header_timeout`, 60 s): a partial head is not kept
+    /// open by a byte now and then.
+    public var header = 60.0
+    /// Longest silence while a request body is read (nginx's `client_body_timeout`, 60 s).
+    public var body = 60.0
+    /// An idle kept-alive connection with no request under way is closed after this (nginx's 75 s).
+    public var keepAlive = 75.0
+
+    /// The defaults.
+    public init() {}
 }

@@ -95,13 +95,29 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     private var framing = Framing.length
     /// Called once the client's socket takes more again (or the connection closes).
     private var writableWaiters: [() -> Void] = []
+    /// How long a client may take (`general_settings.client_*_timeout`, `keep_alive_timeout`).
+    private let clientTimeouts: @Sendable () -> ClientTimeouts
+    /// Body bytes of a request refused from its head (declared too large), read and dropped.
+    private var discarding = 0
+    /// When the client's time runs out in the current wait (a head, a body, the next request); nil while the
+    /// proxy itself is answering or Hummingbird owns the bytes.
+    private var deadline: NIODeadline?
+    /// When a head's first byte arrived: the head timeout counts from there, not from its latest byte.
+    private var headStarted: NIODeadline?
+    /// Whether a request has been read on this connection (before one, the wait is a head's).
+    private var readARequest = false
+    /// The one timer of the connection and when it fires; it is moved only when a deadline comes earlier, and on
+    /// firing checks the deadline again (so a read costs a clock reading, not a timer).
+    private var timer: Scheduled<Void>?
+    private var timerFires: NIODeadline?
 
     /// A front answering what `route` picks with `answer`, reading bodies up to `bodyLimit()` bytes (one more is
     /// kept, so the answer can tell a body too large).
     init(
         serverName: String, bodyLimit: @escaping @Sendable () -> Int, route: @escaping Route, answer: @escaping Answer,
-        maxHeadBytes: Int = 80 * 1024
+        maxHeadBytes: Int = 80 * 1024, clientTimeouts: @escaping @Sendable () -> ClientTimeouts = { ClientTimeouts() }
     ) {
+        self.clientTimeouts = clientTimeouts
         self.serverName = serverName
         self.bodyLimit = bodyLimit
         self.route = route
@@ -116,7 +132,7 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
             route: { Self.endpoint(method: $0, path: $1) },
             answer: { request, body, endpoint in
                 await store.current.handleCompletion(request, body: body, endpoint: endpoint)
-            })
+            }, clientTimeouts: { store.current.table.settings.clientTimeouts })
     }
 
     /// The endpoint of a completion route (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, the
@@ -176,6 +192,13 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         encoder = nil
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        rearm()
+        context.fireChannelActive()
     }
 
     // MARK: Inbound
@@ -193,7 +216,14 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     /// Takes what `pending` holds as far as it goes: heads, bodies, and bytes passed on.
     private func process(context: ChannelHandlerContext) {
+        defer { rearm() }
         while pending.readableBytes > 0 {
+            if discarding > 0, !isPassingOn {
+                let count = min(discarding, pending.readableBytes)
+                pending.moveReaderIndex(forwardBy: count)
+                discarding -= count
+                continue
+            }
             switch state {
             case .responding:
                 return
@@ -257,9 +287,23 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
             return true
         }
         let method: HTTPMethod = head.method == "POST" ? .POST : HTTPMethod(rawValue: head.method)
+        readARequest = true
         if hummingbirdOwes == 0, encoder != nil, let endpoint = route(method, head.target) {
             pending.moveReaderIndex(forwardBy: size)
             let limit = bodyLimit()
+            if head.contentLength > limit {
+                // Refused from its head (the engine reads the declared length): no 100 Continue, and the body is
+                // not kept. A client that asked for 100 Continue may or may not send it, so that connection closes
+                // after the answer; otherwise the body is read and dropped (unless it is far larger than the
+                // limit), and the connection serves on.
+                answer(head: head, endpoint: endpoint, body: ByteBuffer(), context: context)
+                if head.expectsContinue || head.contentLength / 16 > limit {
+                    closeAfterAnswer = true
+                } else {
+                    discarding = head.contentLength
+                }
+                return true
+            }
             // Sized from content-length, but at most 256 KiB up front: a client that claims a large body and
             // sends it slowly does not get the memory before the bytes.
             let body = context.channel.allocator.buffer(capacity: min(head.contentLength, limit + 1, 256 * 1024))
@@ -287,6 +331,9 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     func channelInactive(context: ChannelHandlerContext) {
         // The client went away: the engine's upstream call is cancelled and the request logged as closed.
         task?.cancel()
+        timer?.cancel()
+        timer = nil
+        deadline = nil
         runWritableWaiters()
         context.fireChannelInactive()
     }
@@ -566,6 +613,7 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     /// The answer ended (or could not be written); on the event loop. Requests that waited go on.
     fileprivate func answered() {
+        defer { rearm() }
         task = nil
         state = .idle
         framing = .length
@@ -597,6 +645,81 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         if case .responding = state { return true }
         return false
     }
+
+    private var isPassingOn: Bool {
+        if case .passingOn = state { return true }
+        return false
+    }
+
+    // MARK: Client timeouts
+
+    /// Sets the deadline of what the connection now waits for from the client, and the timer if it must fire
+    /// sooner than it would; on the event loop.
+    private func rearm() {
+        guard let context, context.channel.isActive else { return }
+        let now = NIODeadline.now()
+        let timeouts = clientTimeouts()
+        func after(_ seconds: Double) -> NIODeadline { now + .nanoseconds(Int64(seconds * 1e9)) }
+        switch state {
+        case .collecting:
+            deadline = after(timeouts.body)
+        case .idle where discarding > 0:
+            deadline = after(timeouts.body)
+        case .idle where pending.readableBytes > 0 || !readARequest:
+            let started = headStarted ?? now
+            headStarted = started
+            deadline = started + .nanoseconds(Int64(timeouts.header * 1e9))
+        case .idle where hummingbirdOwes == 0:
+            headStarted = nil
+            deadline = after(timeouts.keepAlive)
+        case .idle, .responding, .forwarding, .passingOn:
+            // The proxy or Hummingbird is answering, or Hummingbird reads the bytes: no client deadline here.
+            headStarted = nil
+            deadline = nil
+        }
+        guard let deadline else { return }
+        if let fires = timerFires, fires <= deadline, timer != nil { return }
+        schedule(at: deadline, on: context.eventLoop)
+    }
+
+    private func schedule(at when: NIODeadline, on loop: any EventLoop) {
+        timer?.cancel()
+        timerFires = when
+        timer = loop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: when) { [self] in timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        timerFires = nil
+        guard let context, let deadline else { return }
+        if NIODeadline.now() < deadline { return schedule(at: deadline, on: context.eventLoop) }
+        self.deadline = nil
+        let waitingForBytes: Bool
+        switch state {
+        case .collecting: waitingForBytes = true
+        case .idle: waitingForBytes = discarding > 0 || pending.readableBytes > 0 || !readARequest
+        default: return
+        }
+        // A client slow with its request is told so (when no other answer is owed first); an idle kept-alive
+        // connection is just closed.
+        if waitingForBytes, hummingbirdOwes == 0, readARequest || pending.readableBytes > 0, let encoder {
+            var buffer = encoder.channel.allocator.buffer(capacity: 256)
+            buffer.writeBytes(Self.requestTimeoutAnswer)
+            encoder.writeAndFlush(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
+        }
+        task?.cancel()
+        context.close(promise: nil)
+    }
+
+    /// 408 in OpenAI's envelope, closing the connection.
+    static let requestTimeoutAnswer: [UInt8] = {
+        let body = Array(
+            (#"{"error":{"message":"The request did not arrive in time (general_settings.client_header_timeout / "#
+                + #"client_body_timeout).","type":"invalid_request_error","param":null,"code":"request_timeout"}}"#).utf8)
+        return Array(
+            ("HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\n"
+                + "connection: close\r\n\r\n").utf8) + body
+    }()
 }
 
 /// Writes an engine's `Response` to the channel from the answering task. A body of known length (a JSON answer)

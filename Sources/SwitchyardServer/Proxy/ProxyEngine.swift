@@ -205,6 +205,10 @@ public struct ProxyEngine: Sendable {
     ) async throws -> Response {
         let caller = try authenticate(request)
         let limit = table.settings.maxRequestBodyBytes
+        // A body declared larger than the limit is refused from its head, before a byte of it is read.
+        if let declared = request.headers[.contentLength], let length = Int(declared), length > limit {
+            throw ProxyError.bodyTooLarge(limit: limit)
+        }
         let buffer: ByteBuffer
         if let read {
             guard read.readableBytes <= limit else { throw ProxyError.bodyTooLarge(limit: limit) }
