@@ -256,3 +256,30 @@ public struct BudgetReset: Sendable, Equatable {
         self.nextResetAt = nextResetAt
     }
 }
+
+/// A thing with a fleet-wide limit: a key (`key`, by hash) or a deployment (`deployment`, by id).
+public struct FleetKey: Sendable, Hashable {
+    public var scope: String
+    public var name: String
+
+    public init(scope: String, name: String) {
+        self.scope = scope
+        self.name = name
+    }
+
+    /// A virtual key, by hash.
+    public static func key(_ token: String) -> FleetKey { FleetKey(scope: "key", name: token) }
+    /// A deployment, by id.
+    public static func deployment(_ id: String) -> FleetKey { FleetKey(scope: "deployment", name: id) }
+}
+
+/// What the other instances published: how many are alive (this one included) and their summed counts.
+public struct FleetView: Sendable, Equatable {
+    public var instances = 1
+    public var others: [FleetKey: FleetCounts] = [:]
+
+    public init(instances: Int = 1, others: [FleetKey: FleetCounts] = [:]) {
+        self.instances = instances
+        self.others = others
+    }
+}

@@ -8,7 +8,7 @@ import SwitchyardCore
 /// use and again after it drops; calls take turns, so a transaction's statements run together.
 public final class SQLStorage: Storage, CustomStringConvertible {
     /// The schema version this build writes.
-    public static let currentVersion = 2
+    public static let currentVersion = 3
 
     let backend: any SQLBackend
     let logger: Logger
@@ -173,6 +173,15 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         ],
         // 2: whether a row's tokens are the proxy's estimate (a stream that ended without the upstream's usage).
         ["ALTER TABLE switchyard_request_log ADD COLUMN usage_estimated BIGINT NOT NULL DEFAULT 0"],
+        // 3: each instance's counts against fleet-wide limits (`exchangeCounts`).
+        [
+            """
+            CREATE TABLE IF NOT EXISTS switchyard_fleet_counts (
+                instance_id TEXT NOT NULL, scope TEXT NOT NULL, name TEXT NOT NULL, requests BIGINT NOT NULL,
+                tokens BIGINT NOT NULL, in_flight BIGINT NOT NULL, updated_at {double} NOT NULL,
+                PRIMARY KEY (instance_id, scope, name))
+            """
+        ],
     ]
 
     public func schemaVersion() async throws -> Int {
@@ -522,6 +531,69 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                     promptTokens: try row.decode(column: "prompt", as: Int?.self) ?? 0,
                     completionTokens: try row.decode(column: "completion", as: Int?.self) ?? 0)
             }
+        }
+    }
+
+    // MARK: Fleet
+
+    /// Instances whose rows are this old are gone: their rows are deleted by the next exchange.
+    static let fleetRowsKept = 300.0
+
+    public func publishCounts(instance: String, counts: [FleetKey: FleetCounts], time: Double) async throws {
+        try await transaction { database in
+            try await database.raw("DELETE FROM switchyard_fleet_counts WHERE instance_id = \(bind: instance)").run()
+            try await database.raw(
+                "DELETE FROM switchyard_fleet_counts WHERE updated_at < \(bind: time - Self.fleetRowsKept)"
+            ).run()
+            // A heartbeat row, so an instance with nothing counted still counts as alive.
+            var rows = [(FleetKey(scope: "instance", name: ""), FleetCounts())]
+            rows += counts.filter { !$0.value.isZero }.sorted { ($0.key.scope, $0.key.name) < ($1.key.scope, $1.key.name) }
+                .map { ($0.key, $0.value) }
+            for chunk in stride(from: 0, to: rows.count, by: 500) {
+                var insert = database.insert(into: "switchyard_fleet_counts")
+                    .columns("instance_id", "scope", "name", "requests", "tokens", "in_flight", "updated_at")
+                for (key, value) in rows[chunk..<min(rows.count, chunk + 500)] {
+                    insert = insert.values([
+                        SQLBind(instance), SQLBind(key.scope), SQLBind(key.name), SQLBind(value.requests),
+                        SQLBind(value.tokens), SQLBind(value.inFlight), SQLBind(time),
+                    ])
+                }
+                try await insert.run()
+            }
+        }
+    }
+
+    public func leaveFleet(instance: String) async throws {
+        try await exclusive { database in
+            try await database.raw("DELETE FROM switchyard_fleet_counts WHERE instance_id = \(bind: instance)").run()
+        }
+    }
+
+    public func fleetCounts(excluding instance: String, since time: Double) async throws -> FleetView {
+        try await exclusive { database in
+            let live = time
+            let others = try await database.raw(
+                """
+                SELECT scope, name, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(tokens) AS BIGINT) AS tokens,
+                CAST(SUM(in_flight) AS BIGINT) AS in_flight, COUNT(*) AS instances FROM switchyard_fleet_counts
+                WHERE instance_id <> \(bind: instance) AND updated_at >= \(bind: live) GROUP BY scope, name
+                """
+            ).all()
+            var view = FleetView()
+            for row in others {
+                let key = FleetKey(
+                    scope: try row.decode(column: "scope", as: String.self), name: try row.decode(column: "name", as: String.self)
+                )
+                if key.scope == "instance" {
+                    view.instances = 1 + (try row.decode(column: "instances", as: Int.self))
+                    continue
+                }
+                view.others[key] = FleetCounts(
+                    requests: try row.decode(column: "requests", as: Int.self),
+                    tokens: try row.decode(column: "tokens", as: Int.self),
+                    inFlight: try row.decode(column: "in_flight", as: Int.self))
+            }
+            return view
         }
     }
 

@@ -1,3 +1,5 @@
+import SwitchyardCore
+
 /// What Switchyard keeps in a database: virtual keys, spend and the request log. SQLite and PostgreSQL implement it
 /// (`SQLStorage` with `SQLiteBackend` or `PostgresBackend`); both pass the same test suite.
 public protocol Storage: Sendable {
@@ -28,6 +30,12 @@ public protocol Storage: Sendable {
     func report(groupBy: SpendGrouping, fromDay: String?, toDay: String?) async throws -> [SpendLine]
     /// Deletes request-log rows older than `time`; returns how many.
     func prune(before time: Double) async throws -> Int
+    /// Publishes this instance's counts against fleet-wide limits at `time`, replacing what it published before.
+    func publishCounts(instance: String, counts: [FleetKey: FleetCounts], time: Double) async throws
+    /// The other instances' counts, summed, from those that published at `time` or later.
+    func fleetCounts(excluding instance: String, since time: Double) async throws -> FleetView
+    /// Removes this instance's counts (it is stopping).
+    func leaveFleet(instance: String) async throws
     /// Closes the connection.
     func close() async
 }

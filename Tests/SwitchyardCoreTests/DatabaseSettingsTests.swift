@@ -68,6 +68,24 @@ import Testing
         #expect(bad.diagnostics.filter { $0.severity == .error }.count == 2, "\(bad.diagnostics)")
     }
 
+    @Test func fleetSyncIsOnForPostgreSQLAndOffForSQLiteUnlessSet() throws {
+        let postgres = DatabaseLocation.postgres(url: Secret("postgres://u@127.0.0.1:5432/d"))
+        let sqlite = DatabaseLocation.sqlite(path: "/tmp/s.db")
+        let defaults = ProxySettings()
+        #expect(defaults.fleetSync(for: postgres) == 1)
+        #expect(defaults.fleetSync(for: sqlite) == nil)
+        #expect(defaults.fleetSync(for: .none) == nil)
+        let read = { (text: String) in
+            ConfigLoader.parse("model_list: []\ngeneral_settings: {fleet_sync_interval: \(text)}\n", path: "p.yaml")
+        }
+        let set = try #require(read("0.25").config?.settings)
+        #expect(set.fleetSync(for: sqlite) == 0.25 && set.fleetSync(for: postgres) == 0.25)
+        let off = try #require(read("0").config?.settings)
+        #expect(off.fleetSync(for: postgres) == nil)
+        let bad = read("-1")
+        #expect(bad.diagnostics.contains { $0.severity == .error && $0.message.contains("fleet_sync_interval") })
+    }
+
     @Test func durationsReadAsLiteLLMWritesThem() {
         #expect(DurationText.seconds("30s") == 30)
         #expect(DurationText.seconds("15m") == 900)

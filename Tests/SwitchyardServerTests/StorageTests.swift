@@ -280,4 +280,45 @@ enum StorageTestError: Error {
                 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "a request body's bytes")
         #expect(KeyHashing.displayName(first) == "sk-..." + first.suffix(4))
     }
+
+    @Test(arguments: Backend.allCases)
+    func instancesExchangeTheirCountsAndTheGoneAreForgotten(_ backend: Backend) async throws {
+        let storage = try await backend.newStorage()
+        try await storage.migrate()
+        let key = FleetKey.key("hash-1")
+        let deployment = FleetKey.deployment("m-1")
+        let idle = FleetKey.key("idle")
+        #expect(try await storage.fleetCounts(excluding: "a", since: 0) == FleetView(instances: 1, others: [:]))
+        try await storage.publishCounts(
+            instance: "a", counts: [key: FleetCounts(requests: 3, tokens: 40, inFlight: 1)], time: 1_000)
+        try await storage.publishCounts(
+            instance: "b", counts: [key: FleetCounts(requests: 2), deployment: FleetCounts(inFlight: 2), idle: FleetCounts()],
+            time: 1_000)
+        try await storage.publishCounts(instance: "c", counts: [key: FleetCounts(requests: 1)], time: 1_000)
+        // Each sees the others' summed, never its own.
+        let seenByC = try await storage.fleetCounts(excluding: "c", since: 998)
+        #expect(seenByC.instances == 3)
+        #expect(seenByC.others[key] == FleetCounts(requests: 5, tokens: 40, inFlight: 1))
+        #expect(seenByC.others[deployment] == FleetCounts(inFlight: 2))
+        #expect(seenByC.others[idle] == nil, "zero counts are not written")
+        let seenByA = try await storage.fleetCounts(excluding: "a", since: 998)
+        #expect(seenByA.others[key] == FleetCounts(requests: 3))
+        // A publishes again: its rows are replaced, not added to.
+        try await storage.publishCounts(instance: "a", counts: [key: FleetCounts(requests: 4)], time: 1_001)
+        #expect(try await storage.fleetCounts(excluding: "c", since: 998).others[key] == FleetCounts(requests: 6))
+        // B published before `since`: not alive any more, not counted.
+        try await storage.publishCounts(instance: "c", counts: [:], time: 1_002)
+        let later = try await storage.fleetCounts(excluding: "c", since: 1_000.5)
+        #expect(later == FleetView(instances: 2, others: [key: FleetCounts(requests: 4)]))
+        // Long gone rows are deleted by the next publication; an instance that leaves takes its rows with it.
+        try await storage.publishCounts(instance: "a", counts: [key: FleetCounts(requests: 1)], time: 2_000)
+        try await storage.leaveFleet(instance: "a")
+        let remaining = try await storage.exclusive { database in
+            try await database.raw("SELECT instance_id FROM switchyard_fleet_counts").all().map {
+                try $0.decode(column: "instance_id", as: String.self)
+            }
+        }
+        #expect(remaining.isEmpty, "\(remaining)")
+        await storage.close()
+    }
 }

@@ -53,7 +53,7 @@ enum ConfigKeys {
         "idle_timeout", "request_timeout", "shutdown_grace_period", "database_url", "store_prompts",
         "disable_spend_logs", "allow_requests_on_db_unavailable", "retention", "maximum_spend_logs_retention_period",
         "user_api_key_cache_ttl", "proxy_batch_write_at", "log_buffer_size", "client_header_timeout",
-        "client_body_timeout", "keep_alive_timeout",
+        "client_body_timeout", "keep_alive_timeout", "fleet_sync_interval",
     ]
     static let generalSettingsIgnored: Set<String> = [
         "database_connection_pool_limit", "database_connection_timeout",

@@ -519,6 +519,13 @@ struct ConfigWalker {
                     continue
                 }
                 if key == "proxy_batch_write_at" { settings.batchWriteInterval = seconds } else { settings.keyCacheTTL = seconds }
+            case "fleet_sync_interval":
+                guard let seconds = number(value, what) else { continue }
+                guard seconds >= 0 else {
+                    error("\(what) must be zero (off) or more seconds", fix: "write fleet_sync_interval: 1", at: value)
+                    continue
+                }
+                settings.fleetSyncInterval = seconds
             case "log_buffer_size":
                 guard let rows = integer(value, what) else { continue }
                 guard rows > 0 else {

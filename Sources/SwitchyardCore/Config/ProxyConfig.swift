@@ -219,6 +219,18 @@ public struct ProxySettings: Sendable, Equatable {
     public var batchWriteInterval = 1.0
     /// `general_settings.log_buffer_size`: request-log rows held while the database is away.
     public var logBufferSize = 100_000
+    /// `general_settings.fleet_sync_interval`: seconds between exchanges of counts for fleet-wide limits; 0 turns
+    /// them off; nil: 1 s on PostgreSQL, off on SQLite (one instance per file).
+    public var fleetSyncInterval: Double?
+
+    /// The fleet sync interval in force for a database, nil when off.
+    public func fleetSync(for database: DatabaseLocation) -> Double? {
+        switch (fleetSyncInterval, database) {
+        case (.some(let seconds), .sqlite), (.some(let seconds), .postgres): seconds > 0 ? seconds : nil
+        case (nil, .postgres): 1
+        default: nil
+        }
+    }
 
     /// The fallback aliases for `alias`, at most `maxFallbacks`, never `alias` itself.
     public func fallbackChain(for alias: String) -> [String] {

@@ -27,7 +27,7 @@ enum HealthRoutes {
         router.get("/health") { request, _ in
             let engine = store.current
             let requestID = ProxyEngine.requestID(from: request)
-            do throws(ProxyError) { try engine.authorize(request) } catch {
+            do throws(ProxyError) { try await engine.authorize(request) } catch {
                 return engine.errorResponse(error, requestID: requestID)
             }
             let probe = request.uri.queryParameters.get("probe") == "true"
@@ -86,10 +86,18 @@ enum HealthRoutes {
     static func storage(_ accounting: Accounting) -> JSONValue {
         guard let storage = accounting.storage else { return .object(["status": "off"]) }
         let status = !accounting.isReady ? "starting" : accounting.keys.databaseUnavailable ? "unavailable" : "ok"
-        return .object([
+        var report: JSONObject = [
             "status": .string(status), "database": .string(storage.description),
             "rows_buffered": .int(accounting.bufferedCount), "keys": .int(accounting.keys.count),
-        ])
+        ]
+        let fleet = accounting.fleet.withLock { $0 }
+        if let interval = fleet.interval {
+            report["fleet"] = .object([
+                "sync_interval": .double(interval), "instances": .int(fleet.instances),
+                "status": .string(fleet.failing ? "failing" : "ok"),
+            ])
+        }
+        return .object(report)
     }
 
     /// Sends a one-token request; nil when it succeeds, else a redacted reason.

@@ -82,15 +82,15 @@ public struct ProxyServer: Sendable {
             router.post(RouterPath("\(prefix)/embeddings")) { request, _ in
                 await store.current.handleCompletion(request, endpoint: .embeddings)
             }
-            router.get(RouterPath("\(prefix)/models")) { request, _ in store.current.listModels(request) }
+            router.get(RouterPath("\(prefix)/models")) { request, _ in await store.current.listModels(request) }
             router.get(RouterPath("\(prefix)/models/{alias}")) { request, context in
-                store.current.model(request, alias: context.parameters.get("alias") ?? "")
+                await store.current.model(request, alias: context.parameters.get("alias") ?? "")
             }
         }
         for path in ["/model/info", "/v1/model/info"] {
-            router.get(RouterPath(path)) { request, _ in store.current.modelInfo(request) }
+            router.get(RouterPath(path)) { request, _ in await store.current.modelInfo(request) }
         }
-        router.get("/metrics") { request, _ in store.current.metrics(request) }
+        router.get("/metrics") { request, _ in await store.current.metrics(request) }
         HealthRoutes.add(to: router, store: store)
         AdminRoutes.add(to: router, store: store)
         return router
@@ -122,8 +122,15 @@ public struct ProxyServer: Sendable {
         onRunning: @escaping @Sendable (Int) async -> Void
     ) -> [any Service] {
         let engine = self.engine
-        var services: [any Service] = [
-            engine.accounting, engine.requestLog, engine.clients,
+        var services: [any Service] = [engine.accounting]
+        // After the request log's writer, before the server: it stops once the server has drained.
+        if let storage = engine.accounting.storage,
+            let interval = engine.table.settings.fleetSync(for: engine.table.database.value)
+        {
+            services.append(FleetSync(storage: storage, store: store, interval: interval, logger: engine.logger))
+        }
+        services += [
+            engine.requestLog, engine.clients,
             DrainingService(
                 app: application(host: host, port: port, onRunning: onRunning), store: store, lifecycle: engine.lifecycle,
                 gracePeriod: gracePeriod, logger: engine.logger),

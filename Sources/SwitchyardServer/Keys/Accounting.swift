@@ -16,6 +16,10 @@ public final class Accounting: Service, Sendable {
     public let storage: (any Storage)?
     /// The keys, answered from memory.
     public let keys = KeyCache()
+    /// Looks up keys the cache does not know.
+    let lookup = KeyLookup()
+    /// What the fleet sync last saw (`FleetSync`), for `/health`.
+    let fleet = Mutex(FleetStatus())
     /// Settings fixed at start-up.
     public let settings: ProxySettings
     let metrics: ProxyMetrics
@@ -108,6 +112,24 @@ public final class Accounting: Service, Sendable {
     }
 
     var bufferedCount: Int { buffer.withLock { $0.count } }
+
+    /// A key not in the cache, looked up in the database (see `KeyLookup`); a key found is cached. `.unavailable`
+    /// when storage is off, not ready or seen down.
+    func lookUp(token: String) async -> KeyLookup.Outcome {
+        guard let storage, isReady, !keys.databaseUnavailable else { return .unavailable }
+        let outcome = await lookup.resolve(
+            token, fetch: { token in try await storage.key(token: token) }, found: { [keys] in keys.insertIfAbsent($0) }
+        ) { [metrics] outcome, lookedUp in
+            switch outcome {
+            case .limited: metrics.keyLookup("limited")
+            case .found where lookedUp: metrics.keyLookup("found")
+            case .unknown where lookedUp: metrics.keyLookup("unknown")
+            case .unavailable where lookedUp: metrics.keyLookup("unavailable")
+            default: break
+            }
+        }
+        return outcome
+    }
 
     /// Writes what is buffered now (before spend is read back), when the database is there.
     func flushNow() async {
@@ -244,6 +266,16 @@ public final class Accounting: Service, Sendable {
     /// An error's text without anything that could be a secret: the type and its description, redacted by the
     /// log handler like every line.
     static func describe(_ error: any Error) -> String { String(describing: error) }
+}
+
+/// The fleet sync's state, for `/health`.
+struct FleetStatus: Sendable {
+    /// Seconds between exchanges; nil when fleet-wide limits are off.
+    var interval: Double?
+    /// Live instances at the last exchange, this one included.
+    var instances = 1
+    /// Whether the last exchange failed.
+    var failing = false
 }
 
 /// Lets one waiter sleep until a timeout or a poke, whichever comes first; a poke with no waiter is kept for the

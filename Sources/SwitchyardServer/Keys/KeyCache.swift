@@ -18,6 +18,10 @@ public final class KeyCache: Sendable {
         var inFlight = 0
         var requests = MinuteWindow()
         var tokens = MinuteWindow()
+        /// The other instances' counts and this one's share, for fleet-wide limits.
+        var fleet = FleetShare.alone
+
+        var hasLimits: Bool { key.rpmLimit != nil || key.tpmLimit != nil || key.maxParallelRequests != nil }
     }
 
     struct State {
@@ -26,6 +30,14 @@ public final class KeyCache: Sendable {
         var loaded = false
         /// Whether the last read from the database failed.
         var databaseDown = false
+        /// Live instances at the last fleet exchange, this one included: a key new here starts with its share.
+        var fleetInstances = 1
+
+        func newEntry(_ key: VirtualKey) -> Entry {
+            var entry = Entry(key: key)
+            if fleetInstances > 1 { entry.fleet = FleetShare(instances: fleetInstances) }
+            return entry
+        }
     }
 
     private let state = Mutex(State())
@@ -42,7 +54,7 @@ public final class KeyCache: Sendable {
         state.withLock { state in
             var entries: [String: Entry] = [:]
             for key in keys {
-                var entry = state.entries[key.token] ?? Entry(key: key)
+                var entry = state.entries[key.token] ?? state.newEntry(key)
                 entry.key = key
                 entries[key.token] = entry
             }
@@ -61,11 +73,18 @@ public final class KeyCache: Sendable {
     /// Adds or replaces one key (made or changed through this instance).
     public func upsert(_ key: VirtualKey) {
         state.withLock { state in
-            var entry = state.entries[key.token] ?? Entry(key: key)
+            var entry = state.entries[key.token] ?? state.newEntry(key)
             let spend = entry.key.spend
             entry.key = key
             entry.key.spend = max(spend, key.spend)
             state.entries[key.token] = entry
+        }
+    }
+
+    /// Adds a key looked up in the database, unless it is known by now (a reload or another lookup was quicker).
+    public func insertIfAbsent(_ key: VirtualKey) {
+        state.withLock { state in
+            if state.entries[key.token] == nil { state.entries[key.token] = state.newEntry(key) }
         }
     }
 
@@ -149,8 +168,10 @@ public final class KeyCache: Sendable {
                         status: 429, type: "insufficient_quota", code: "budget_exceeded", message: message,
                         retryAfter: retry))
             }
-            let requests = entry.requests.total(second: second)
-            let tokens = entry.tokens.total(second: second)
+            let fleet = entry.fleet
+            let mine = entry.requests.total(second: second)
+            let requests = mine + fleet.others.requests
+            let tokens = entry.tokens.total(second: second) + fleet.others.tokens
             func limited(_ what: String, limit: Int, retryAfter: Int) -> Admission {
                 var error = ProxyError(
                     status: 429, type: "rate_limit_error", code: "rate_limit_exceeded",
@@ -171,21 +192,27 @@ public final class KeyCache: Sendable {
                 }
                 return .rejected(error)
             }
-            if let cap = key.maxParallelRequests, entry.inFlight >= cap {
+            if let cap = key.maxParallelRequests, !fleet.admitsParallel(mine: entry.inFlight, limit: cap) {
                 state.entries[token] = entry
                 return limited("parallel requests", limit: cap, retryAfter: 1)
             }
-            if let rpm = key.rpmLimit, requests >= rpm {
+            if let rpm = key.rpmLimit, !fleet.admitsRequest(mine: mine, limit: rpm) {
                 state.entries[token] = entry
-                return limited(
-                    "requests per minute", limit: rpm,
-                    retryAfter: max(1, entry.requests.seconds(untilAtMost: rpm - 1, second: second)))
+                // Over the fleet's count: until this instance's own requests leave the window (the others' are
+                // read again at the next sync); under it but past this instance's share: the next sync.
+                let wait =
+                    requests >= rpm
+                    ? entry.requests.seconds(untilAtMost: max(0, rpm - 1 - fleet.others.requests), second: second) : 1
+                return limited("requests per minute", limit: rpm, retryAfter: max(1, wait))
             }
             if let tpm = key.tpmLimit, tokens > 0, tokens + promptTokens > tpm {
                 state.entries[token] = entry
                 return limited(
                     "tokens per minute", limit: tpm,
-                    retryAfter: max(1, entry.tokens.seconds(untilAtMost: max(0, tpm - promptTokens), second: second)))
+                    retryAfter: max(
+                        1,
+                        entry.tokens.seconds(
+                            untilAtMost: max(0, tpm - promptTokens - fleet.others.tokens), second: second)))
             }
             entry.inFlight += 1
             entry.requests.add(1, second: second)
@@ -203,6 +230,36 @@ public final class KeyCache: Sendable {
             if cost > 0 { entry.pending += cost }
             if tokens > 0 { entry.tokens.add(tokens, second: second) }
             state.entries[lease.token] = entry
+        }
+    }
+
+    /// This instance's counts for keys with limits, to publish to the fleet.
+    public func fleetCounts() -> [String: FleetCounts] {
+        let second = Self.second()
+        return state.withLock { state in
+            var counts: [String: FleetCounts] = [:]
+            for (token, entry) in state.entries where entry.hasLimits {
+                counts[token] = FleetCounts(
+                    requests: entry.requests.total(second: second), tokens: entry.tokens.total(second: second),
+                    inFlight: entry.inFlight)
+            }
+            return counts
+        }
+    }
+
+    /// What the fleet published: `published` is what this instance sent (its counts at the sync), `others` the
+    /// other instances' counts by key hash. `instances` 1 (or nil counts): each key's limits are this instance's.
+    public func applyFleet(instances: Int, published: [String: FleetCounts], others: [String: FleetCounts]) {
+        state.withLock { state in
+            state.fleetInstances = max(1, instances)
+            for (token, entry) in state.entries where entry.hasLimits || entry.fleet != .alone {
+                let share =
+                    instances > 1 || others[token] != nil
+                    ? FleetShare(
+                        instances: max(1, instances), others: others[token] ?? FleetCounts(),
+                        atSync: published[token] ?? FleetCounts()) : .alone
+                if share != entry.fleet { state.entries[token]?.fleet = share }
+            }
         }
     }
 

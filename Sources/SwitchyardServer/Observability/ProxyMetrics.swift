@@ -165,6 +165,12 @@ public final class ProxyMetrics: Sendable {
         if failed { storageErrors.increment() }
     }
 
+    /// A key the cache did not know was looked up in the database (`found`, `unknown`, `unavailable`), or not,
+    /// because lookups were over their rate (`limited`).
+    func keyLookup(_ result: String) {
+        counter("switchyard_key_lookups_total", [("result", result)]).increment()
+    }
+
     /// A queued record was written.
     func logWritten() {
         logQueued.subtract(1, ordering: .relaxed)

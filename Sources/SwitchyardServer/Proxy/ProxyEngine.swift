@@ -67,6 +67,8 @@ public struct ProxyEngine: Sendable {
         /// A key the cache does not know, let through because the database is down and
         /// `allow_requests_on_db_unavailable` is true.
         case unverified(String)
+        /// A virtual key this instance does not know, by hash: to be looked up (`identify` only).
+        case lookUp(String)
     }
 
     /// The key a request presents: `Authorization: Bearer KEY`, else `x-api-key`.
@@ -88,9 +90,9 @@ public struct ProxyEngine: Sendable {
         return request.headers[.apiKey]
     }
 
-    /// Checks the key, when a master key is set: the master key, or a virtual key known to the cache.
-    @discardableResult
-    func authenticate(_ request: Request) throws(ProxyError) -> Caller {
+    /// Who sent a request, from memory alone: `.lookUp` when the key is a virtual key this instance does not know
+    /// and the database should be asked.
+    func identify(_ request: Request) throws(ProxyError) -> Caller {
         guard let masterKey = table.masterKey?.value.revealed else { return .open }
         guard let presented = Self.presentedKey(request) else {
             throw .unauthorized(
@@ -100,15 +102,39 @@ public struct ProxyEngine: Sendable {
         if accounting.storage != nil, presented.hasPrefix("sk-") {
             let token = KeyHashing.sha256(presented)
             if accounting.keys.contains(token: token) { return .key(token) }
-            if accounting.keys.databaseUnavailable {
-                if table.settings.allowRequestsOnDBUnavailable { return .unverified(token) }
-                throw ProxyError(
-                    status: 401, type: "authentication_error", code: "invalid_api_key",
-                    message: "This key is not known to this instance and the key database is unavailable; retry later "
-                        + "(set general_settings.allow_requests_on_db_unavailable to let such keys through).")
-            }
+            if accounting.keys.databaseUnavailable { return try Self.databaseDown(token, settings: table.settings) }
+            return .lookUp(token)
         }
-        throw .unauthorized("Incorrect API key provided. Use the proxy's master key or a key it issued.")
+        throw Self.incorrectKey
+    }
+
+    static let incorrectKey = ProxyError.unauthorized(
+        "Incorrect API key provided. Use the proxy's master key or a key it issued.")
+
+    /// A key the cache does not know while the database cannot be asked.
+    static func databaseDown(_ token: String, settings: ProxySettings) throws(ProxyError) -> Caller {
+        if settings.allowRequestsOnDBUnavailable { return .unverified(token) }
+        throw ProxyError(
+            status: 401, type: "authentication_error", code: "invalid_api_key",
+            message: "This key is not known to this instance and the key database is unavailable; retry later "
+                + "(set general_settings.allow_requests_on_db_unavailable to let such keys through).")
+    }
+
+    /// Checks the key, when a master key is set: the master key, or a virtual key, from the cache or else looked up
+    /// in the database once (a key made on another instance works here at once).
+    @discardableResult
+    func authenticate(_ request: Request) async throws(ProxyError) -> Caller {
+        let caller = try identify(request)
+        guard case .lookUp(let token) = caller else { return caller }
+        switch await accounting.lookUp(token: token) {
+        case .found: return .key(token)
+        case .unknown: throw Self.incorrectKey
+        case .limited:
+            throw .unauthorized(
+                "This key is not known to this instance, and looking keys up is over its rate just now; retry in a "
+                    + "second.")
+        case .unavailable: return try Self.databaseDown(token, settings: table.settings)
+        }
     }
 
     /// Only the master key: for admin routes.
@@ -118,7 +144,9 @@ public struct ProxyEngine: Sendable {
                 status: 401, type: "authentication_error", code: "master_key_required",
                 message: "Admin routes need general_settings.master_key to be set; then send it as a Bearer token.")
         }
-        guard try authenticate(request) == .master else {
+        let caller = try identify(request)
+        if case .lookUp = caller { throw Self.incorrectKey }
+        guard caller == .master else {
             throw ProxyError(
                 status: 403, type: "permission_error", code: "admin_only",
                 message: "This route needs the master key; a virtual key cannot use it.")
@@ -126,7 +154,7 @@ public struct ProxyEngine: Sendable {
     }
 
     /// Checks the master key (or a virtual key) when a master key is set.
-    func authorize(_ request: Request) throws(ProxyError) { try authenticate(request) }
+    func authorize(_ request: Request) async throws(ProxyError) { try await authenticate(request) }
 
     /// A finished request: its key is charged and released, and its record goes to the request log.
     func complete(_ record: RequestRecord) {
@@ -203,7 +231,7 @@ public struct ProxyEngine: Sendable {
         started: ContinuousClock.Instant,
         record: inout RequestRecord
     ) async throws -> Response {
-        let caller = try authenticate(request)
+        let caller = try await authenticate(request)
         let limit = table.settings.maxRequestBodyBytes
         // A body declared larger than the limit is refused from its head, before a byte of it is read.
         if let declared = request.headers[.contentLength], let length = Int(declared), length > limit {
@@ -254,7 +282,7 @@ public struct ProxyEngine: Sendable {
             case .unknown: throw ProxyError.unauthorized("This key was revoked. Ask for a new key.")
             }
         case .unverified(let token): record.keyLease = KeyLease(token: token, keyAlias: nil)
-        case .open, .master: break
+        case .open, .master, .lookUp: break
         }
         var chain = [alias]
         var index = 0
@@ -559,18 +587,18 @@ public struct ProxyEngine: Sendable {
     // MARK: Models
 
     /// `GET /v1/models`.
-    public func listModels(_ request: Request) -> Response {
+    public func listModels(_ request: Request) async -> Response {
         let requestID = Self.requestID(from: request)
-        do throws(ProxyError) { try authorize(request) } catch { return errorResponse(error, requestID: requestID) }
+        do throws(ProxyError) { try await authorize(request) } catch { return errorResponse(error, requestID: requestID) }
         let data = table.enabledAliases.map(Self.modelObject)
         return Self.jsonResponse(.object(["object": "list", "data": .array(data)]), requestID: requestID)
     }
 
     /// `GET /v1/models/{alias}`.
-    public func model(_ request: Request, alias: String) -> Response {
+    public func model(_ request: Request, alias: String) async -> Response {
         let requestID = Self.requestID(from: request)
         do throws(ProxyError) {
-            try authorize(request)
+            try await authorize(request)
             guard table.enabledAliases.contains(alias) else {
                 _ = try enabledDeployments(alias)
                 throw .modelNotFound(alias)
@@ -582,9 +610,9 @@ public struct ProxyEngine: Sendable {
     }
 
     /// `GET /model/info` (LiteLLM's route): each enabled deployment's alias, upstream model and prices; never a key.
-    public func modelInfo(_ request: Request) -> Response {
+    public func modelInfo(_ request: Request) async -> Response {
         let requestID = Self.requestID(from: request)
-        do throws(ProxyError) { try authorize(request) } catch { return errorResponse(error, requestID: requestID) }
+        do throws(ProxyError) { try await authorize(request) } catch { return errorResponse(error, requestID: requestID) }
         let wanted = request.uri.queryParameters.get("model")
         let data: [JSONValue] = table.deployments.filter { $0.status.isEnabled && (wanted == nil || $0.alias == wanted) }.map {
             deployment in
@@ -604,10 +632,10 @@ public struct ProxyEngine: Sendable {
 
     /// `GET /metrics`: Prometheus text; behind the master key when
     /// `litellm_settings.require_auth_for_metrics_endpoint` is true.
-    public func metrics(_ request: Request) -> Response {
+    public func metrics(_ request: Request) async -> Response {
         let requestID = Self.requestID(from: request)
         if table.settings.metricsRequireAuth {
-            do throws(ProxyError) { try authorize(request) } catch { return errorResponse(error, requestID: requestID) }
+            do throws(ProxyError) { try await authorize(request) } catch { return errorResponse(error, requestID: requestID) }
         }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .requestID: requestID],

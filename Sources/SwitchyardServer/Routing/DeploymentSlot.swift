@@ -76,6 +76,8 @@ public final class DeploymentSlot: Sendable {
         var latencyAt: ContinuousClock.Instant?
         var requests: MinuteWindow?
         var tokens: MinuteWindow?
+        /// The other instances' counts and this one's share, for fleet-wide limits.
+        var fleet = FleetShare.alone
     }
 
     /// What the router needs to rank a usable deployment.
@@ -132,8 +134,10 @@ public final class DeploymentSlot: Sendable {
         }
         let limits = deployment.limits
         let second = Self.second(now)
-        let requests = state.requests?.total(second: second) ?? 0
-        let tokens = state.tokens?.total(second: second) ?? 0
+        let fleet = state.fleet
+        let mine = state.requests?.total(second: second) ?? 0
+        let requests = mine + fleet.others.requests
+        let tokens = (state.tokens?.total(second: second) ?? 0) + fleet.others.tokens
         func rejection(_ kind: LocalLimitRejection.Kind, limit: Int, retryAfter: Int) -> Assessment {
             .limited(
                 LocalLimitRejection(
@@ -141,16 +145,20 @@ public final class DeploymentSlot: Sendable {
                     remainingRequests: limits.requestsPerMinute.map { max(0, $0 - requests) },
                     remainingTokens: limits.tokensPerMinute.map { max(0, $0 - tokens) }, limits: limits))
         }
-        if let cap = limits.maxParallelRequests, state.inFlight >= cap {
+        if let cap = limits.maxParallelRequests, !fleet.admitsParallel(mine: state.inFlight, limit: cap) {
             return rejection(.parallel, limit: cap, retryAfter: 1)
         }
-        if let rpm = limits.requestsPerMinute, requests >= rpm {
-            let wait = state.requests?.seconds(untilAtMost: rpm - 1, second: second) ?? 1
+        if let rpm = limits.requestsPerMinute, !fleet.admitsRequest(mine: mine, limit: rpm) {
+            // Past this instance's share of the fleet's headroom but under the count: free at the next sync.
+            let wait =
+                requests >= rpm
+                ? state.requests?.seconds(untilAtMost: max(0, rpm - 1 - fleet.others.requests), second: second) ?? 1 : 1
             return rejection(.requests, limit: rpm, retryAfter: wait)
         }
         // A prompt larger than the whole budget passes when the minute is empty: the upstream judges it.
         if let tpm = limits.tokensPerMinute, tokens > 0, tokens + promptTokens > tpm {
-            let wait = state.tokens?.seconds(untilAtMost: max(0, tpm - promptTokens), second: second) ?? 60
+            let wait =
+                state.tokens?.seconds(untilAtMost: max(0, tpm - promptTokens - fleet.others.tokens), second: second) ?? 60
             return rejection(.tokens, limit: tpm, retryAfter: wait)
         }
         var latency = state.latency
@@ -228,6 +236,21 @@ public final class DeploymentSlot: Sendable {
             guard let openUntil = state.breaker.openUntil else { return .closed }
             return now < openUntil ? .cooldown : .halfOpen
         }
+    }
+
+    /// This instance's counts, to publish to the fleet.
+    func fleetCounts(now: ContinuousClock.Instant = .now) -> FleetCounts {
+        let second = Self.second(now)
+        return state.withLock { state in
+            FleetCounts(
+                requests: state.requests?.total(second: second) ?? 0, tokens: state.tokens?.total(second: second) ?? 0,
+                inFlight: state.inFlight)
+        }
+    }
+
+    /// What the fleet published at the last sync.
+    func setFleet(_ share: FleetShare) {
+        state.withLock { $0.fleet = share }
     }
 
     /// Requests in flight.
