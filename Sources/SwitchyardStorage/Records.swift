@@ -277,9 +277,12 @@ public struct FleetKey: Sendable, Hashable {
 public struct FleetView: Sendable, Equatable {
     public var instances = 1
     public var others: [FleetKey: FleetCounts] = [:]
+    /// When the other instance that published longest ago did (nil: no other instance).
+    public var oldestPublication: Double?
 
-    public init(instances: Int = 1, others: [FleetKey: FleetCounts] = [:]) {
+    public init(instances: Int = 1, others: [FleetKey: FleetCounts] = [:], oldestPublication: Double? = nil) {
         self.instances = instances
         self.others = others
+        self.oldestPublication = oldestPublication
     }
 }

@@ -575,7 +575,8 @@ public final class SQLStorage: Storage, CustomStringConvertible {
             let others = try await database.raw(
                 """
                 SELECT scope, name, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(tokens) AS BIGINT) AS tokens,
-                CAST(SUM(in_flight) AS BIGINT) AS in_flight, COUNT(*) AS instances FROM switchyard_fleet_counts
+                CAST(SUM(in_flight) AS BIGINT) AS in_flight, COUNT(*) AS instances, MIN(updated_at) AS oldest
+                FROM switchyard_fleet_counts
                 WHERE instance_id <> \(bind: instance) AND updated_at >= \(bind: live) GROUP BY scope, name
                 """
             ).all()
@@ -586,6 +587,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                 )
                 if key.scope == "instance" {
                     view.instances = 1 + (try row.decode(column: "instances", as: Int.self))
+                    view.oldestPublication = try row.decode(column: "oldest", as: Double?.self)
                     continue
                 }
                 view.others[key] = FleetCounts(

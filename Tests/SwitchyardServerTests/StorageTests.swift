@@ -298,6 +298,7 @@ enum StorageTestError: Error {
         // Each sees the others' summed, never its own.
         let seenByC = try await storage.fleetCounts(excluding: "c", since: 998)
         #expect(seenByC.instances == 3)
+        #expect(seenByC.oldestPublication == 1_000)
         #expect(seenByC.others[key] == FleetCounts(requests: 5, tokens: 40, inFlight: 1))
         #expect(seenByC.others[deployment] == FleetCounts(inFlight: 2))
         #expect(seenByC.others[idle] == nil, "zero counts are not written")
@@ -309,7 +310,7 @@ enum StorageTestError: Error {
         // B published before `since`: not alive any more, not counted.
         try await storage.publishCounts(instance: "c", counts: [:], time: 1_002)
         let later = try await storage.fleetCounts(excluding: "c", since: 1_000.5)
-        #expect(later == FleetView(instances: 2, others: [key: FleetCounts(requests: 4)]))
+        #expect(later == FleetView(instances: 2, others: [key: FleetCounts(requests: 4)], oldestPublication: 1_001))
         // Long gone rows are deleted by the next publication; an instance that leaves takes its rows with it.
         try await storage.publishCounts(instance: "a", counts: [key: FleetCounts(requests: 1)], time: 2_000)
         try await storage.leaveFleet(instance: "a")

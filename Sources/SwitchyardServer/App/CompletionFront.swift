@@ -110,6 +110,8 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     /// firing checks the deadline again (so a read costs a clock reading, not a timer).
     private var timer: Scheduled<Void>?
     private var timerFires: NIODeadline?
+    /// Closing after a 408 while the client may still be sending: what it sends is read and dropped.
+    private var lingering = false
 
     /// A front answering what `route` picks with `answer`, reading bodies up to `bodyLimit()` bytes (one more is
     /// kept, so the answer can tell a body too large).
@@ -128,11 +130,11 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     /// The proxy's front: its completion routes, answered by the engine in force.
     convenience init(store: EngineStore, serverName: String) {
         self.init(
-            serverName: serverName, bodyLimit: { store.current.table.settings.maxRequestBodyBytes },
+            serverName: serverName, bodyLimit: { store.bodyLimit },
             route: { Self.endpoint(method: $0, path: $1) },
             answer: { request, body, endpoint in
                 await store.current.handleCompletion(request, body: body, endpoint: endpoint)
-            }, clientTimeouts: { store.current.table.settings.clientTimeouts })
+            }, clientTimeouts: { store.clientTimeouts })
     }
 
     /// The endpoint of a completion route (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, the
@@ -204,6 +206,7 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if lingering { return context.read() }
         var bytes = unwrapInboundIn(data)
         if case .passingOn = state { return context.fireChannelRead(data) }
         if pending.readableBytes == 0 {
@@ -619,7 +622,7 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         framing = .length
         // A relay that waited for the socket to drain is done with it: nothing of it is kept for the next answer.
         writableWaiters = []
-        guard let context else { return }
+        guard let context, !lingering else { return }
         if closeAfterAnswer {
             context.close(promise: nil)
             return
@@ -656,7 +659,7 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     /// Sets the deadline of what the connection now waits for from the client, and the timer if it must fire
     /// sooner than it would; on the event loop.
     private func rearm() {
-        guard let context, context.channel.isActive else { return }
+        guard let context, context.channel.isActive, !lingering else { return }
         let now = NIODeadline.now()
         let timeouts = clientTimeouts()
         func after(_ seconds: Double) -> NIODeadline { now + .nanoseconds(Int64(seconds * 1e9)) }
@@ -708,7 +711,27 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
             encoder.writeAndFlush(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
         }
         task?.cancel()
-        context.close(promise: nil)
+        lingeringClose(context)
+    }
+
+    /// How long a connection closed by the proxy while its client sends keeps reading (and dropping) its bytes.
+    static let lingerTime: TimeAmount = .seconds(2)
+
+    /// Closes a connection whose client may still be sending (as nginx's lingering close): the proxy's side is
+    /// shut first, so the client reads the answer and the end; what it still sends is read and dropped until it
+    /// closes, or for `lingerTime`. A plain close with unread bytes in the socket resets the connection, and the
+    /// client may lose the answer.
+    private func lingeringClose(_ context: ChannelHandlerContext) {
+        lingering = true
+        pending.clear()
+        let loop = context.eventLoop.assumeIsolatedUnsafeUnchecked()
+        let closed = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: closed)
+        // A channel that cannot half-close is closed whole.
+        closed.futureResult.whenFailure { [self] (_: any Error) in self.context?.close(promise: nil) }
+        timer?.cancel()
+        timer = loop.scheduleTask(in: Self.lingerTime) { [self] in self.context?.close(promise: nil) }
+        context.read()
     }
 
     /// 408 in OpenAI's envelope, closing the connection.

@@ -119,12 +119,18 @@ public final class Accounting: Service, Sendable {
         guard let storage, isReady, !keys.databaseUnavailable else { return .unavailable }
         let outcome = await lookup.resolve(
             token, fetch: { token in try await storage.key(token: token) }, found: { [keys] in keys.insertIfAbsent($0) }
-        ) { [metrics] outcome, lookedUp in
+        ) { [metrics, keys, logger] outcome, lookedUp in
             switch outcome {
             case .limited: metrics.keyLookup("limited")
             case .found where lookedUp: metrics.keyLookup("found")
             case .unknown where lookedUp: metrics.keyLookup("unknown")
-            case .unavailable where lookedUp: metrics.keyLookup("unavailable")
+            case .unavailable where lookedUp:
+                metrics.keyLookup("unavailable")
+                // The database failed or did not answer in time: it counts as down until a key reload works.
+                if !keys.databaseUnavailable {
+                    logger.error("key lookup failed: the database is unavailable; serving known keys from memory")
+                }
+                keys.markDatabaseDown()
             default: break
             }
         }

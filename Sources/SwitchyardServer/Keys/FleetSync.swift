@@ -67,7 +67,7 @@ final class FleetSync: Service, Sendable {
                 }
                 await sleep(until: tick + interval / 2)
                 if stopping { break }
-                await read(engine, published: published, since: tick - liveWithin + interval / 4, &state)
+                await read(engine, published: published, since: tick - liveWithin + interval / 4, tick: tick, &state)
             }
             try? await storage.leaveFleet(instance: instance)
         } onGracefulShutdown: {
@@ -102,9 +102,20 @@ final class FleetSync: Service, Sendable {
         }
     }
 
-    private func read(_ engine: ProxyEngine, published: Published, since: Double, _ state: inout RunState) async {
+    /// Reads the others' counts and applies them. With `tick`, an instance whose counts of that tick are not in
+    /// yet (a slow database, a loaded machine) is waited for, up to nine tenths of the interval after the tick:
+    /// its counts of the tick before would let this instance take a share of headroom the late one has used.
+    private func read(
+        _ engine: ProxyEngine, published: Published, since: Double, tick: Double? = nil, _ state: inout RunState
+    ) async {
         do {
-            let view = try await storage.fleetCounts(excluding: instance, since: since)
+            var view = try await storage.fleetCounts(excluding: instance, since: since)
+            while let tick, let oldest = view.oldestPublication, oldest < tick - interval / 4,
+                Date().timeIntervalSince1970 < tick + 0.9 * interval, !stopping
+            {
+                await wake.wait(seconds: interval / 20)
+                view = try await storage.fleetCounts(excluding: instance, since: since)
+            }
             Self.apply(view, published: published.keys, slots: published.slots, engine: engine)
             state.lastExchange = Date().timeIntervalSince1970
             if state.failing {

@@ -126,6 +126,11 @@ public struct ProxyEngine: Sendable {
     func authenticate(_ request: Request) async throws(ProxyError) -> Caller {
         let caller = try identify(request)
         guard case .lookUp(let token) = caller else { return caller }
+        return try await lookUp(token)
+    }
+
+    /// A virtual key this instance does not know, looked up in the database.
+    func lookUp(_ token: String) async throws(ProxyError) -> Caller {
         switch await accounting.lookUp(token: token) {
         case .found: return .key(token)
         case .unknown: throw Self.incorrectKey
@@ -231,10 +236,16 @@ public struct ProxyEngine: Sendable {
         started: ContinuousClock.Instant,
         record: inout RequestRecord
     ) async throws -> Response {
-        let caller = try await authenticate(request)
+        // From memory; only a key this instance does not know waits for the database.
+        var caller = try identify(request)
+        if case .lookUp(let token) = caller { caller = try await lookUp(token) }
         let limit = table.settings.maxRequestBodyBytes
-        // A body declared larger than the limit is refused from its head, before a byte of it is read.
-        if let declared = request.headers[.contentLength], let length = Int(declared), length > limit {
+        // A body declared larger than the limit is refused from its head, before a byte of it is read. The
+        // completion front hands over such a request with no body; a body it read whole is within the limit
+        // already (reading the header costs ~3,800 instructions: HTTPFields joins the values).
+        if read.map({ $0.readableBytes == 0 }) ?? true, let declared = request.headers[.contentLength],
+            let length = Int(declared), length > limit
+        {
             throw ProxyError.bodyTooLarge(limit: limit)
         }
         let buffer: ByteBuffer
@@ -292,11 +303,10 @@ public struct ProxyEngine: Sendable {
             do throws(ProxyError) {
                 let deployments = try enabledDeployments(current)
                 record.attemptedFallbacks = index
-                let rest = index == 0 ? table.settings.fallbackChain(for: alias) : Array(chain[(index + 1)...])
                 // The answer carries the attempted retries and fallbacks already (`RelayContext.answerHeaders`).
                 return try await withRetries(
                     deployments, request: request, body: body, endpoint: endpoint, requestID: requestID, started: started,
-                    promptTokens: promptTokens, fallbackAvailable: rest.contains(where: hasEnabledDeployment),
+                    promptTokens: promptTokens, fallbackAvailable: fallbackAvailable(alias, chain: chain, index: index),
                     record: &record)
             } catch {
                 // An unknown alias is the client's mistake; an unknown or disabled fallback is skipped, and the error
@@ -328,6 +338,14 @@ public struct ProxyEngine: Sendable {
     }
 
     /// Whether `alias` has a deployment that can serve.
+    /// Whether an alias after `chain[index]` (for the first, its configured fallbacks) has an enabled deployment.
+    /// Without fallbacks configured (the common case) it is known without a lookup.
+    private func fallbackAvailable(_ alias: String, chain: [String], index: Int) -> Bool {
+        if index > 0 { return chain[(index + 1)...].contains(where: hasEnabledDeployment) }
+        if table.settings.fallbacks.isEmpty, table.settings.defaultFallbacks.isEmpty { return false }
+        return table.settings.fallbackChain(for: alias).contains(where: hasEnabledDeployment)
+    }
+
     private func hasEnabledDeployment(_ alias: String) -> Bool {
         table.deployments(for: alias)?.contains { $0.status.isEnabled } ?? false
     }
@@ -348,8 +366,9 @@ public struct ProxyEngine: Sendable {
                 alias: first.alias, limit: original.compactMap(\.limits.maxInputTokens).max() ?? 0, estimated: promptTokens)
         }
         while true {
-            let candidates = deployments.filter { !timedOut.contains($0.id) }
-            let untried = candidates.filter { !tried.contains($0.id) }
+            // The first attempt (the common path) filters nothing.
+            let candidates = timedOut.isEmpty ? deployments : deployments.filter { !timedOut.contains($0.id) }
+            let untried = tried.isEmpty ? candidates : candidates.filter { !tried.contains($0.id) }
             let deployment: Deployment
             let slot: DeploymentSlot
             switch router.pick(
