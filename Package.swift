@@ -35,7 +35,9 @@ let package = Package(
             dependencies: [
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // The model catalog ships inside the binary: no bundle to find at run time.
+            resources: [.embedInCode("Catalog/model-catalog.yaml")]
         ),
         .target(
             name: "SwitchyardStorage",

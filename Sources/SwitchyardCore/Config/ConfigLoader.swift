@@ -220,10 +220,28 @@ struct ConfigWalker {
         if let section = value(mapping, "general_settings"), !isNull(section) {
             readGeneralSettings(section, into: &config.settings)
         }
+        if let node = value(mapping, "model_catalog"), !isNull(node), let path = string(node, "model_catalog") {
+            readCatalog(path, at: node, into: &config)
+        }
         if let section = value(mapping, "environment_variables"), !isNull(section),
             let pairs = stringPairs(section, "environment_variables")
         {
             for pair in pairs { config.environmentVariables[pair.key] = pair.value }
+        }
+    }
+
+    /// Reads the operator's catalog file (relative to the config's folder) and merges it over the shipped one; its
+    /// problems are the config's, located in the catalog file.
+    mutating func readCatalog(_ path: String, at node: YAMLNode, into config: inout ProxyConfig) {
+        config.modelCatalogPath = path
+        let resolved =
+            path.hasPrefix("/") ? path : DatabaseLocation.join(DatabaseLocation.directory(of: file), path)
+        let result = CatalogLoader.load(path: resolved)
+        diagnostics.append(contentsOf: result.diagnostics)
+        if let catalog = result.catalog {
+            config.catalog = ModelCatalog.shipped.overlaid(with: catalog)
+        } else if result.diagnostics.isEmpty {
+            error("model_catalog \(path) could not be read", fix: "check the file", at: node)
         }
     }
 

@@ -39,8 +39,12 @@ public final class Deployment: Sendable {
     public let prices: ModelPrices
     /// Where the entry is in the file.
     public let location: SourceLocation?
-    /// The provider's parameter rules for this upstream model, resolved once.
+    /// The provider's parameter rules for this upstream model, resolved once from the catalog.
     public let paramRules: [ParamRule]
+    /// What the model catalog says of the upstream model.
+    public let facts: ModelFacts
+    /// How requests are priced without the upstream's own figure: `model_info` prices, else the catalog's.
+    public let pricing: ModelPricing
     /// Share of traffic under simple-shuffle: `weight`, else `rpm`, else 1.
     public let weight: Double
     /// Per-model retries, overriding the router's.
@@ -68,7 +72,8 @@ public final class Deployment: Sendable {
         location: SourceLocation? = nil,
         weight: Double = 1,
         numRetries: Int? = nil,
-        limits: DeploymentLimits = DeploymentLimits()
+        limits: DeploymentLimits = DeploymentLimits(),
+        facts: ModelFacts? = nil
     ) {
         self.id = id
         self.alias = alias
@@ -84,7 +89,10 @@ public final class Deployment: Sendable {
         self.timeouts = timeouts
         self.prices = prices
         self.location = location
-        self.paramRules = provider?.rules(for: upstreamModel) ?? []
+        let facts = facts ?? ModelCatalog.shipped.facts(provider: providerName, model: upstreamModel)
+        self.facts = facts
+        self.paramRules = facts.paramRules
+        self.pricing = prices.isSet ? ModelPricing(base: prices, source: .modelInfo) : facts.pricing
         self.weight = weight
         self.numRetries = numRetries
         self.limits = limits

@@ -21,7 +21,8 @@ public struct ModelTable: Sendable {
     public init(config: ProxyConfig, environment: EnvironmentSnapshot, registry: ProviderRegistry = .standard) {
         var environment = environment
         for (name, value) in config.environmentVariables { environment.values[name] = value }
-        var resolver = DeploymentResolver(environment: environment, registry: registry, settings: config.settings)
+        var resolver = DeploymentResolver(
+            environment: environment, registry: registry, settings: config.settings, catalog: config.catalog)
         var deployments: [Deployment] = []
         var seenIDs: [String: Int] = [:]
         var countByAlias: [String: Int] = [:]
@@ -165,7 +166,7 @@ extension Deployment {
             id: id, alias: alias, providerName: providerName, provider: provider, upstreamModel: upstreamModel,
             baseURL: baseURL, apiKey: apiKey, status: .disabled(reason: reason, fix: fix), dropParams: dropParams,
             additionalDropParams: additionalDropParams, extraHeaders: extraHeaders, timeouts: timeouts, prices: prices,
-            location: location, weight: weight, numRetries: numRetries, limits: limits)
+            location: location, weight: weight, numRetries: numRetries, limits: limits, facts: facts)
     }
 }
 
@@ -174,12 +175,14 @@ struct DeploymentResolver {
     let environment: EnvironmentSnapshot
     let registry: ProviderRegistry
     let settings: ProxySettings
+    let catalog: ModelCatalog
     var diagnostics: [ConfigDiagnostic] = []
 
-    init(environment: EnvironmentSnapshot, registry: ProviderRegistry, settings: ProxySettings) {
+    init(environment: EnvironmentSnapshot, registry: ProviderRegistry, settings: ProxySettings, catalog: ModelCatalog) {
         self.environment = environment
         self.registry = registry
         self.settings = settings
+        self.catalog = catalog
     }
 
     /// Splits `provider/model`, inferring the provider for bare Grok and OpenAI model names as LiteLLM does.
@@ -218,7 +221,9 @@ struct DeploymentResolver {
     mutating func resolve(_ entry: DeploymentEntry, fallbackID: String) -> Deployment {
         let (providerName, upstreamModel) = splitModel(entry)
         let provider = registry.profile(named: providerName)
-        let timeouts = entry.timeouts.inheriting(from: settings.timeouts)
+        let facts = catalog.facts(provider: providerName, model: upstreamModel)
+        // A reasoning model's inherited timeouts are raised to the catalog's floors; the entry's own always win.
+        let timeouts = entry.timeouts.inheriting(from: settings.timeouts.raised(to: facts.minimumTimeouts))
         var problems: [(reason: String, fix: String)] = []
 
         if providerName.isEmpty {
@@ -353,7 +358,8 @@ struct DeploymentResolver {
             numRetries: entry.numRetries,
             limits: DeploymentLimits(
                 requestsPerMinute: entry.rpm.map { Int($0) }, tokensPerMinute: entry.tpm,
-                maxParallelRequests: entry.maxParallelRequests, maxInputTokens: entry.maxInputTokens))
+                maxParallelRequests: entry.maxParallelRequests, maxInputTokens: entry.maxInputTokens),
+            facts: facts)
     }
 
     /// Why `text` is not a usable base URL, or nil.

@@ -20,6 +20,17 @@ public struct Timeouts: Sendable, Equatable {
     /// The built-in defaults.
     public static let defaults = Timeouts(connect: 10, firstByte: 120, idle: 120, total: 600)
 
+    /// Each value raised to `floor`'s where `floor` sets one.
+    public func raised(to floor: Timeouts) -> Timeouts {
+        func higher(_ value: Double?, _ minimum: Double?) -> Double? {
+            guard let minimum else { return value }
+            return max(value ?? minimum, minimum)
+        }
+        return Timeouts(
+            connect: higher(connect, floor.connect), firstByte: higher(firstByte, floor.firstByte),
+            idle: higher(idle, floor.idle), total: higher(total, floor.total))
+    }
+
     /// Each unset value taken from `base`.
     public func inheriting(from base: Timeouts) -> Timeouts {
         Timeouts(
@@ -256,6 +267,10 @@ public struct ProxyConfig: Sendable, Equatable {
     public var settings = ProxySettings()
     /// `environment_variables`: values layered over the process environment.
     public var environmentVariables: [String: String] = [:]
+    /// `model_catalog`: the operator's catalog file, as written (relative to the config's folder).
+    public var modelCatalogPath: String?
+    /// The model catalog in force: the shipped one, with the operator's merged over it.
+    public var catalog = ModelCatalog.shipped
 
     /// Creates an empty config for a path.
     public init(path: String) { self.path = path }

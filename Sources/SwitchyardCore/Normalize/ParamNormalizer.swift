@@ -6,10 +6,13 @@ public struct RejectedParameter: Error, Sendable, Equatable {
     public let model: String
     /// Why the upstream rejects it.
     public let note: String
+    /// A message of its own, for a value no setting can make acceptable.
+    public var detail: String? = nil
 
     /// The message the client sees.
     public var message: String {
-        "\(parameter) is not supported by \(model)\(note.isEmpty ? "" : " (\(note))"). "
+        if let detail { return detail }
+        return "\(parameter) is not supported by \(model)\(note.isEmpty ? "" : " (\(note))"). "
             + "Remove it, or let the proxy drop it: set drop_params: true in litellm_settings or in this model's "
             + "litellm_params, or list it in additional_drop_params."
     }
@@ -69,6 +72,27 @@ public enum ParamNormalizer {
                 if !stream {
                     result.body.removeValue(forKey: rule.parameter)
                     result.transformed.append("\(rule.parameter) removed without stream")
+                }
+            case .drop:
+                result.body.removeValue(forKey: rule.parameter)
+                result.dropped.append(rule.parameter)
+            case .reasoningEffort(let accepted):
+                if value == .null {
+                    result.body.removeValue(forKey: rule.parameter)
+                    result.dropped.append(rule.parameter)
+                    continue
+                }
+                guard let effort = value.stringValue, let nearest = ReasoningEffortScale.nearest(to: effort, among: accepted)
+                else {
+                    var rejected = RejectedParameter(parameter: rule.parameter, model: deployment.qualifiedModel, note: rule.note)
+                    rejected.detail =
+                        "\(rule.parameter) must be one of \(ReasoningEffortScale.levels.joined(separator: ", ")); "
+                        + "\(deployment.qualifiedModel) takes \(accepted.joined(separator: ", "))."
+                    return .failure(rejected)
+                }
+                if nearest != effort {
+                    result.body[rule.parameter] = .string(nearest)
+                    result.transformed.append("\(rule.parameter) \(effort)->\(nearest)")
                 }
             }
         }

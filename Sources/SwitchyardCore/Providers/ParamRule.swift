@@ -8,6 +8,33 @@ public enum ParamAction: Sendable, Equatable {
     case clampMaximum(Int)
     /// Removed unless the request streams (`stream_options` without `stream`).
     case onlyWhenStreaming
+    /// Always removed, whatever `drop_params` says (counted like any drop).
+    case drop
+    /// `reasoning_effort`: kept when the model accepts the value, else mapped to the nearest value it accepts.
+    case reasoningEffort(accepted: [String])
+}
+
+/// The reasoning-effort scale, lowest first: an effort a model does not accept is mapped to its nearest neighbour
+/// on this scale that the model does accept (a tie goes to the higher one).
+public enum ReasoningEffortScale {
+    /// Every effort OpenAI and xAI name, in order.
+    public static let levels = ["none", "minimal", "low", "medium", "high", "xhigh"]
+
+    /// The value of `accepted` nearest to `effort`; nil when `effort` is not on the scale or nothing is accepted.
+    public static func nearest(to effort: String, among accepted: [String]) -> String? {
+        if accepted.contains(effort) { return effort }
+        guard let wanted = levels.firstIndex(of: effort) else { return nil }
+        var best: (distance: Int, index: Int, value: String)?
+        for value in accepted {
+            guard let index = levels.firstIndex(of: value) else { continue }
+            let distance = abs(index - wanted)
+            if let current = best, distance > current.distance || (distance == current.distance && index < current.index) {
+                continue
+            }
+            best = (distance, index, value)
+        }
+        return best?.value
+    }
 }
 
 /// One row of a provider's parameter table.

@@ -40,8 +40,6 @@ public struct ProviderProfile: Sendable {
     public let defaultHeaders: [(name: String, value: String)]
     /// Client headers passed through to this provider (lower-case names).
     public let forwardedClientHeaders: Set<String>
-    /// The parameter table.
-    public let paramRules: [ParamRule]
     /// Drop `name` from messages whose role is not `user`.
     public let stripsNameFromNonUserMessages: Bool
     /// Send a streaming usage request upstream so the proxy can account tokens.
@@ -61,7 +59,6 @@ public struct ProviderProfile: Sendable {
         endpoints: Set<UpstreamEndpoint>,
         defaultHeaders: [(name: String, value: String)] = [],
         forwardedClientHeaders: Set<String> = [],
-        paramRules: [ParamRule] = [],
         stripsNameFromNonUserMessages: Bool = false,
         supportsStreamUsage: Bool = true,
         completionIncludesReasoning: Bool = false
@@ -76,14 +73,8 @@ public struct ProviderProfile: Sendable {
         self.endpoints = endpoints
         self.defaultHeaders = defaultHeaders
         self.forwardedClientHeaders = forwardedClientHeaders
-        self.paramRules = paramRules
         self.stripsNameFromNonUserMessages = stripsNameFromNonUserMessages
         self.supportsStreamUsage = supportsStreamUsage
         self.completionIncludesReasoning = completionIncludesReasoning
-    }
-
-    /// The rules that apply to `model`, in table order.
-    public func rules(for model: String) -> [ParamRule] {
-        paramRules.filter { $0.applies(to: model) }
     }
 }

@@ -22,10 +22,7 @@ public struct ProviderRegistry: Sendable {
 public let commonForwardedClientHeaders: Set<String> = ["x-request-id", "traceparent", "tracestate"]
 
 extension ProviderProfile {
-    /// Models that always reason and so reject sampling penalties and `stop`.
-    static let xaiReasoningModels: [ModelPattern] = ["grok-code-fast*", "grok-4*", "grok-3-mini*"]
-
-    /// xAI (Grok): facts from shared/xai-upstream.md, kept as table rows.
+    /// xAI (Grok): connection and header facts; its parameter tables, prices and retired names are in the model catalog.
     public static let xai = ProviderProfile(
         name: "xai",
         displayName: "xAI (Grok)",
@@ -35,28 +32,6 @@ extension ProviderProfile {
         keyRequirement: .always,
         endpoints: [.chatCompletions, .completions, .embeddings],
         forwardedClientHeaders: commonForwardedClientHeaders.union(["x-grok-conv-id"]),
-        paramRules: [
-            ParamRule(
-                "presence_penalty", on: xaiReasoningModels, except: ["grok-4*non-reasoning*"], .unsupported,
-                note: "reasoning models reject it"),
-            ParamRule(
-                "frequency_penalty", on: xaiReasoningModels, except: ["grok-4*non-reasoning*"], .unsupported,
-                note: "reasoning models reject it"),
-            ParamRule(
-                "stop", on: xaiReasoningModels, except: ["grok-4*non-reasoning*"], .unsupported,
-                note: "reasoning models reject it"),
-            ParamRule(
-                "presence_penalty", on: ["grok-4*", "grok-3", "grok-3-*"], .unsupported,
-                note: "every grok-4 variant and grok-3 reject it"),
-            ParamRule(
-                "reasoning_effort", except: ["grok-3-mini*", "grok-4.3*"], .unsupported,
-                note: "only grok-3-mini and grok-4.3 take a reasoning effort"),
-            ParamRule("logit_bias", .unsupported, note: "xAI does not support logit_bias"),
-            ParamRule("search_parameters", .unsupported, note: "live search was removed (410 Gone)"),
-            ParamRule("top_logprobs", .clampMaximum(8), note: "xAI allows at most 8"),
-            ParamRule("max_tokens", .rename(to: "max_completion_tokens"), note: "max_tokens is deprecated on xAI"),
-            ParamRule("stream_options", .onlyWhenStreaming, note: "only valid with stream: true"),
-        ],
         stripsNameFromNonUserMessages: true
     )
 
@@ -70,9 +45,6 @@ extension ProviderProfile {
         keyRequirement: .whenDefaultBaseURL,
         endpoints: [.chatCompletions, .completions, .embeddings],
         forwardedClientHeaders: commonForwardedClientHeaders,
-        paramRules: [
-            ParamRule("stream_options", .onlyWhenStreaming, note: "only valid with stream: true")
-        ],
         completionIncludesReasoning: true
     )
 
@@ -85,9 +57,6 @@ extension ProviderProfile {
         baseURLVariables: [],
         keyRequirement: .never,
         isBuiltIn: true,
-        endpoints: [.chatCompletions, .completions, .embeddings],
-        paramRules: [
-            ParamRule("stream_options", .onlyWhenStreaming, note: "only valid with stream: true")
-        ]
+        endpoints: [.chatCompletions, .completions, .embeddings]
     )
 }
