@@ -128,6 +128,8 @@ public struct LogRow: Sendable, Equatable {
     public var cost: Double?
     /// The upstream's own cost in USD, when it reports one.
     public var upstreamCost: Double?
+    /// Where `cost` came from: `upstream` (the provider's billed figure), `catalog` or `model_info` prices.
+    public var costSource: String?
     /// SHA-256 of the request body, hex.
     public var requestSHA256: String?
     public var stream: Bool
@@ -144,7 +146,8 @@ public struct LogRow: Sendable, Equatable {
         requestID: String, time: Double, keyHash: String? = nil, keyAlias: String? = nil, alias: String? = nil,
         deployment: String? = nil, provider: String? = nil, status: Int, errorCode: String? = nil, latencyMs: Double,
         ttfbMs: Double? = nil, promptTokens: Int = 0, completionTokens: Int = 0, reasoningTokens: Int = 0,
-        cachedTokens: Int = 0, cost: Double? = nil, upstreamCost: Double? = nil, requestSHA256: String? = nil,
+        cachedTokens: Int = 0, cost: Double? = nil, upstreamCost: Double? = nil, costSource: String? = nil,
+        requestSHA256: String? = nil,
         stream: Bool = false, usageEstimated: Bool = false, prompt: String? = nil, completion: String? = nil
     ) {
         self.requestID = requestID
@@ -164,6 +167,7 @@ public struct LogRow: Sendable, Equatable {
         self.cachedTokens = cachedTokens
         self.cost = cost
         self.upstreamCost = upstreamCost
+        self.costSource = costSource
         self.requestSHA256 = requestSHA256
         self.stream = stream
         self.usageEstimated = usageEstimated

@@ -8,7 +8,7 @@ import SwitchyardCore
 /// use and again after it drops; calls take turns, so a transaction's statements run together.
 public final class SQLStorage: Storage, CustomStringConvertible {
     /// The schema version this build writes.
-    public static let currentVersion = 3
+    public static let currentVersion = 4
 
     let backend: any SQLBackend
     let logger: Logger
@@ -182,6 +182,8 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                 PRIMARY KEY (instance_id, scope, name))
             """
         ],
+        // 4: where a row's cost came from (the upstream's billed figure, the catalog's or model_info's prices).
+        ["ALTER TABLE switchyard_request_log ADD COLUMN cost_source TEXT"],
     ]
 
     public func schemaVersion() async throws -> Int {
@@ -317,7 +319,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
     static let logColumns = [
         "request_id", "time", "key_hash", "key_alias", "alias", "deployment", "provider", "status", "error_code",
         "latency_ms", "ttfb_ms", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost",
-        "upstream_cost", "request_sha256", "stream", "usage_estimated", "prompt", "completion",
+        "upstream_cost", "cost_source", "request_sha256", "stream", "usage_estimated", "prompt", "completion",
     ]
 
     /// A row's values in `logColumns` order, appended to `binds`.
@@ -339,6 +341,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         binds.append(.integer(row.cachedTokens))
         binds.append(.real(row.cost))
         binds.append(.real(row.upstreamCost))
+        binds.append(.text(row.costSource))
         binds.append(.text(row.requestSHA256))
         binds.append(.integer(row.stream ? 1 : 0))
         binds.append(.integer(row.usageEstimated ? 1 : 0))
@@ -411,6 +414,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
             cachedTokens: try row.decode(column: "cached_tokens", as: Int.self),
             cost: try row.decode(column: "cost", as: Double?.self),
             upstreamCost: try row.decode(column: "upstream_cost", as: Double?.self),
+            costSource: try row.decode(column: "cost_source", as: String?.self),
             requestSHA256: try row.decode(column: "request_sha256", as: String?.self),
             stream: try row.decode(column: "stream", as: Int.self) != 0,
             usageEstimated: try row.decode(column: "usage_estimated", as: Int.self) != 0,

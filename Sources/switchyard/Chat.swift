@@ -159,10 +159,12 @@ struct Chat: AsyncParsableCommand {
             parts.append(
                 "tokens: prompt \(usage.promptTokens), completion \(usage.completionTokens), "
                     + "reasoning \(usage.reasoningTokens), cached \(usage.cachedTokens)")
-            if let pricing, let cost = usage.cost(with: pricing.prices) {
-                parts.append(String(format: "cost $%.8f", cost))
+            if let billed = usage.upstreamCostUSD {
+                parts.append(String(format: "cost $%.8f (billed by the upstream)", billed))
+            } else if let pricing, let cost = usage.cost(with: pricing.prices) {
+                parts.append(String(format: "cost $%.8f (from prices)", cost))
             } else {
-                parts.append("cost unknown (no prices in model_info)")
+                parts.append("cost unknown (no prices in the catalog or model_info)")
             }
         }
         if let firstToken { parts.append("first token \(ms(firstToken))") }

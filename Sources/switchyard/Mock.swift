@@ -2,6 +2,7 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import SwitchyardCore
 import SwitchyardServer
 
 /// `switchyard mock`.
@@ -10,7 +11,9 @@ struct Mock: AsyncParsableCommand {
         abstract: "Run a mock upstream that speaks xAI's dialect (for tests, demos and benchmarks).",
         discussion: """
             Serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models like api.x.ai: flat error
-            bodies, rejected parameters, reasoning deltas, the usage chunk. A prompt containing FAULT:<name> picks a
+            bodies, the model catalog's models and rejected parameters (--catalog merges a file over the built-in
+            one), retired names answered by their successor, reasoning content, the usage chunk with
+            cost_in_usd_ticks. A prompt containing FAULT:<name> picks a
             fault: 400, 500, 503, 429, 429-retry-after, html, non-json, echo-key, json-on-stream, slow, drip, empty-stream, abrupt, stall,
             error-event, keepalive. Prints 'mock upstream listening on http://HOST:PORT' once ready.
             """)
@@ -42,6 +45,12 @@ struct Mock: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not keep a record of requests (for benchmarks).")
     var noRecord = false
 
+    @Flag(name: .long, help: "Send no usage.cost_in_usd_ticks (as an upstream that reports no cost).")
+    var noCostTicks = false
+
+    @Option(name: .long, help: "A model catalog file merged over the built-in one (the models served and their rules).")
+    var catalog: String?
+
     func validate() throws {
         guard latencyMs >= 0, chunkIntervalMs >= 0, paddingBytes >= 0 else {
             throw ValidationError("--latency-ms, --chunk-interval-ms and --padding-bytes must not be negative")
@@ -61,6 +70,13 @@ struct Mock: AsyncParsableCommand {
         options.requiredKey = key
         options.contextWindow = contextWindow
         options.recordRequests = !noRecord
+        options.sendsCostTicks = !noCostTicks
+        if let catalog {
+            let loaded = CatalogLoader.load(path: catalog)
+            for diagnostic in loaded.diagnostics { warn(diagnostic.description) }
+            guard let extra = loaded.catalog else { throw ExitCode(1) }
+            options.catalog = ModelCatalog.shipped.overlaid(with: extra)
+        }
         var logger = Logger(label: "switchyard-mock")
         logger.logLevel = .warning
         let host = self.host

@@ -5,7 +5,7 @@ import SwitchyardCore
 /// `switchyard models ...`.
 struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Inspect the configured models.", subcommands: [List.self])
+        abstract: "Inspect the configured models and the model catalog.", subcommands: [List.self, Catalog.self])
 
     /// `switchyard models list`.
     struct List: AsyncParsableCommand {
@@ -43,6 +43,57 @@ struct Models: AsyncParsableCommand {
         }
     }
 
+    /// `switchyard models catalog`.
+    struct Catalog: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The model catalog: parameter rules, reasoning efforts, context windows, prices, retired names.",
+            discussion: """
+                Prints the catalog built into the binary with the config's model_catalog file merged over it (the \
+                config is read when it exists). --json prints it in the catalog file's own shape, a valid \
+                model_catalog file; --markdown prints a provider's tables as docs/providers.md shows them.
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Option(name: .long, help: "Only this provider (e.g. xai).")
+        var provider: String?
+
+        @Flag(name: .long, help: "Print JSON instead of a table.")
+        var json = false
+
+        @Flag(name: .long, help: "Print the provider's tables as Markdown (needs --provider).")
+        var markdown = false
+
+        func run() async throws {
+            var catalog = ModelCatalog.shipped
+            if FileManager.default.fileExists(atPath: options.path) {
+                let result = ConfigLoader.load(path: options.path, strict: options.strict)
+                guard let config = result.config else {
+                    for diagnostic in result.diagnostics where diagnostic.severity == .error { warn(diagnostic.description) }
+                    throw ExitCode(1)
+                }
+                catalog = config.catalog
+            }
+            if let provider, catalog.providers[provider.lowercased()] == nil {
+                warn(
+                    "the catalog has no provider '\(provider)'; it has: \(catalog.providers.keys.sorted().joined(separator: ", "))"
+                )
+                throw ExitCode(2)
+            }
+            if markdown {
+                guard let provider else {
+                    warn("--markdown needs --provider")
+                    throw ExitCode(2)
+                }
+                say(catalog.markdown(provider: provider.lowercased()))
+            } else if json {
+                say(catalog.json(provider: provider).encodedString())
+            } else {
+                say(TextTable.render(header: ModelCatalog.tableHeader, rows: catalog.tableRows(provider: provider)))
+            }
+        }
+    }
+
     /// One deployment, printable.
     struct Row {
         let alias: String
@@ -54,6 +105,8 @@ struct Models: AsyncParsableCommand {
         let keySource: String
         let baseURLSource: String
         let reason: String
+        let price: String
+        let servedBy: String
 
         init(_ deployment: Deployment) {
             let redactor = Redactor()
@@ -72,6 +125,8 @@ struct Models: AsyncParsableCommand {
             key = deployment.apiKey?.value.masked ?? "-"
             keySource = deployment.apiKey?.source.description ?? (deployment.provider?.isBuiltIn == true ? "not needed" : "unset")
             baseURLSource = deployment.baseURL?.source.description ?? "-"
+            price = deployment.priceSummary
+            servedBy = deployment.retirementSummary.map { "retired: served by \($0)" } ?? "-"
         }
 
         var json: JSONValue {
@@ -79,14 +134,21 @@ struct Models: AsyncParsableCommand {
                 "alias": .string(alias), "provider": .string(provider), "model": .string(model),
                 "base_url": .string(baseURL), "status": .string(status), "key": .string(key),
                 "key_source": .string(keySource), "base_url_source": .string(baseURLSource),
-                "reason": reason.isEmpty ? .null : .string(reason),
+                "reason": reason.isEmpty ? .null : .string(reason), "price_per_1m": .string(price),
+                "served_by": servedBy == "-" ? .null : .string(servedBy),
             ])
         }
 
         static func table(_ rows: [Row]) -> String {
-            let header = ["ALIAS", "PROVIDER", "MODEL", "BASE URL", "STATUS", "KEY", "KEY FROM", "URL FROM", "REASON"]
+            let header = [
+                "ALIAS", "PROVIDER", "MODEL", "BASE URL", "STATUS", "KEY", "KEY FROM", "URL FROM", "PRICE IN/CACHED/OUT",
+                "RETIRED", "REASON",
+            ]
             let cells = rows.map {
-                [$0.alias, $0.provider, $0.model, $0.baseURL, $0.status, $0.key, $0.keySource, $0.baseURLSource, $0.reason]
+                [
+                    $0.alias, $0.provider, $0.model, $0.baseURL, $0.status, $0.key, $0.keySource, $0.baseURLSource, $0.price,
+                    $0.servedBy, $0.reason,
+                ]
             }
             return TextTable.render(header: header, rows: cells)
         }

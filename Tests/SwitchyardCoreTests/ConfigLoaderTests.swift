@@ -165,7 +165,10 @@ import Testing
         let withKey = ModelTable(
             config: try #require(result.config), environment: EnvironmentSnapshot(["GROK_API_KEY": "xai-test-key"]))
         #expect(withKey.deployments(for: "grok-code-fast-1")?.first?.status == .enabled)
-        #expect(withKey.deployments(for: "grok-4")?.first?.status == .enabled)
+        #expect(withKey.deployments(for: "grok-4.7")?.first?.status == .enabled)
+        // The public alias grok-code-fast-1 points at the model xAI serves for it today: no retirement warning.
+        #expect(withKey.deployments(for: "grok-code-fast-1")?.first?.upstreamModel == "grok-4.3")
+        #expect(!withKey.diagnostics.contains { $0.message.contains("retired") })
     }
 }
 

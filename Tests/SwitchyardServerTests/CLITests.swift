@@ -9,7 +9,7 @@ import Testing
         #expect(result.status == 0, "\(result.output)")
         #expect(
             result.stdout.contains(
-                "proxy.yaml:9:5: warning: model grok-code-fast-1 disabled: no API key for provider xai; fix: set GROK_API_KEY"))
+                "proxy.yaml:13:5: warning: model grok-code-fast-1 disabled: no API key for provider xai; fix: set GROK_API_KEY"))
         #expect(result.stdout.contains("proxy.yaml: ok:"))
     }
 
@@ -112,7 +112,8 @@ import Testing
             $0.objectValue?["id"]?.stringValue
         }
         #expect(ids?.contains("grok-code-fast-1") == true)
-        #expect(ids?.contains("grok-4") == true)
+        #expect(ids?.contains("grok-4.3") == true)
+        #expect(ids?.contains("grok-4.7") == true)
         let result = await server.stop()
         #expect(result.status == 0)
         #expect(!result.output.contains("xai-test-key"))
@@ -153,7 +154,7 @@ import Testing
             .POST, url + "/v1/chat/completions", json: chat("grok-code-fast-1", "x", extra: ["presence_penalty": 1]),
             headers: [("authorization", "Bearer xai-test-key")])
         #expect(rejected.status == 400)
-        #expect(rejected.json?["error"] == "Argument not supported on this model: presencePenalty")
+        #expect(rejected.json?["error"] == "Model grok-code-fast-1 does not support parameter presencePenalty.")
         _ = await mock.stop()
     }
 

@@ -180,7 +180,8 @@ enum StorageTestError: Error {
             keyAlias: "it's \"quoted\" \\ and ünïcode 🚂", alias: "grok-code-fast-1", deployment: "grok-code-fast-1#0",
             provider: "xai", status: 429, errorCode: "rate_limited", latencyMs: 0.001, ttfbMs: 12_345.678,
             promptTokens: Int(Int32.max) + 7, completionTokens: 0, reasoningTokens: 3, cachedTokens: 2, cost: 1e-9,
-            upstreamCost: 123.456, requestSHA256: String(repeating: "0", count: 64), stream: true, usageEstimated: true,
+            upstreamCost: 123.456, costSource: "upstream", requestSHA256: String(repeating: "0", count: 64), stream: true,
+            usageEstimated: true,
             prompt: "'); DROP TABLE switchyard_request_log; --", completion: "line one\nline two\t$1 ? ?1")
         let empty = LogRow(requestID: "req-empty", time: 1_764_115_201, status: 200, latencyMs: 5)
         let batch = (0..<401).map { index in

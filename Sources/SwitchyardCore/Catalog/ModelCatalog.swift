@@ -1,3 +1,5 @@
+import Foundation
+
 /// Prices in USD per 1M tokens, as a catalog row writes them.
 public struct CatalogPrices: Sendable, Equatable {
     /// Uncached prompt tokens.
@@ -304,5 +306,44 @@ public struct ModelFacts: Sendable, Equatable {
         ModelPricing(
             base: catalogPrices?.perToken ?? ModelPrices(), longPromptThreshold: longPrompt?.threshold,
             longPromptPrices: longPrompt?.prices.perToken, source: .catalog)
+    }
+}
+
+extension ModelPrices {
+    /// `input / cached / output` per 1M tokens, e.g. `1.25 / 0.20 / 2.50`; `-` for a price not set.
+    public var perMillionText: String {
+        func text(_ price: Double?) -> String {
+            guard let price else { return "-" }
+            let cents = price * 100_000_000
+            return abs(cents - cents.rounded()) < 1e-6 ? String(format: "%.2f", cents.rounded() / 100) : String(price * 1_000_000)
+        }
+        return "\(text(inputPerToken)) / \(text(cachedInputPerToken)) / \(text(outputPerToken))"
+    }
+}
+
+extension Deployment {
+    /// What serves a retired upstream model now, and at which prices, e.g. `grok-4.3 (low effort) at 1.25 / 0.20 /
+    /// 2.50 per 1M since 2026-05-15`; nil when the model is not retired.
+    public var retirementSummary: String? {
+        guard let retirement = facts.retirement else { return nil }
+        let effort = retirement.servedEffort.map { " (\($0) effort)" } ?? ""
+        let successor = facts.pricing.base
+        var text = "\(retirement.servedBy)\(effort)"
+        if successor.isSet { text += " at \(successor.perMillionText) per 1M" }
+        text += " since \(retirement.date)"
+        if pricing.source == .modelInfo, pricing.base != successor {
+            text += "; model_info prices \(pricing.base.perMillionText) are used for cost"
+        }
+        return text
+    }
+
+    /// The prices requests are charged when the upstream reports no cost, and where they come from.
+    public var priceSummary: String {
+        guard pricing.base.isSet else { return "-" }
+        var text = "\(pricing.base.perMillionText) (\(pricing.source.rawValue))"
+        if let threshold = pricing.longPromptThreshold, let tier = pricing.longPromptPrices {
+            text += "; from \(threshold / 1000)k prompt tokens \(tier.perMillionText)"
+        }
+        return text
     }
 }

@@ -53,6 +53,14 @@ public struct ModelTable: Sendable {
                     fix: "use a model_name from model_list (\(known.sorted().prefix(5).joined(separator: ", ")))"))
         }
         for deployment in deployments {
+            if let served = deployment.retirementSummary {
+                diagnostics.append(
+                    ConfigDiagnostic(
+                        .warning,
+                        "model \(deployment.alias): \(deployment.qualifiedModel) is retired; the upstream serves it as \(served)",
+                        fix: "point litellm_params.model at a current model (switchyard models catalog lists them)",
+                        at: deployment.location))
+            }
             if case .disabled(let reason, let fix) = deployment.status {
                 diagnostics.append(
                     ConfigDiagnostic(.warning, "model \(deployment.alias) disabled: \(reason)", fix: fix, at: deployment.location)

@@ -81,20 +81,16 @@ public struct MockCompletion: Sendable {
         return usage
     }
 
-    /// Prices in USD per token (input, cached input, output) of the models xAI lists, for `cost_in_usd_ticks`.
-    public static let prices: [String: (input: Double, cached: Double, output: Double)] = [
-        "grok-code-fast-1": (0.20e-6, 0.02e-6, 1.50e-6), "grok-4-0709": (3e-6, 0.75e-6, 15e-6),
-        "grok-4-fast-reasoning": (0.20e-6, 0.05e-6, 0.50e-6), "grok-4-fast-non-reasoning": (0.20e-6, 0.05e-6, 0.50e-6),
-        "grok-3": (3e-6, 0.75e-6, 15e-6), "grok-3-mini": (0.30e-6, 0.075e-6, 0.50e-6),
-    ]
+    /// The answer's usage as the proxy reads it.
+    public var usageValue: Usage {
+        Usage(
+            promptTokens: promptTokens, completionTokens: completionTokens, reasoningTokens: reasoningTokens,
+            cachedTokens: cachedTokens)
+    }
 
-    /// xAI's cost in ticks: uncached input, cached input and output (reasoning included) at the model's prices.
-    public var listedCostTicks: Int? {
-        guard let price = Self.prices[model] else { return nil }
-        let usd =
-            Double(promptTokens - cachedTokens) * price.input + Double(cachedTokens) * price.cached
-            + Double(completionTokens + reasoningTokens) * price.output
-        return Int((usd * 1e10).rounded())
+    /// xAI's cost in ticks (10^10 per USD) at `pricing` (the long-prompt tier applied); nil without prices.
+    public func costTicks(at pricing: ModelPricing) -> Int? {
+        pricing.cost(of: usageValue).map { Int(($0.usd * 1e10).rounded()) }
     }
 
     var baseUsage: JSONValue {

@@ -13,8 +13,10 @@ import Synchronization
 /// A standalone HTTP server that behaves like xAI's API (see shared/xai-upstream.md): flat error bodies,
 /// rejected parameters, reasoning deltas, the usage chunk, and faults chosen by magic words in the prompt.
 ///
-/// Its parameter checks are written here on purpose, apart from the proxy's provider table, so a wrong
-/// table row shows up as a test failure instead of agreeing with itself.
+/// Its models, their parameter rejections, context windows and prices come from a model catalog (the shipped one
+/// unless `options.catalog` says otherwise), so the mock and the proxy read the same facts; a mock fed a row the
+/// proxy lacks answers with the 400 xAI would, which is how a proxy behind on its catalog shows up. The checks
+/// that are not model facts (content type, names on non-user messages, tool counts) are written here.
 public struct MockUpstream: Sendable {
     /// Options.
     public let options: MockUpstreamOptions
@@ -24,28 +26,21 @@ public struct MockUpstream: Sendable {
     public let held = HoldGate()
     private let counter = ResponseCounter()
     private let promptCache = PromptCache()
-
-    /// Known models and the name each answers as.
-    static let models: [String: String] = [
-        "grok-code-fast-1": "grok-code-fast-1", "grok-code-fast": "grok-code-fast-1",
-        "grok-code-fast-1-0825": "grok-code-fast-1", "grok-4": "grok-4-0709", "grok-4-0709": "grok-4-0709",
-        "grok-4-latest": "grok-4-0709", "grok-4-fast-reasoning": "grok-4-fast-reasoning",
-        "grok-4-fast-non-reasoning": "grok-4-fast-non-reasoning", "grok-3": "grok-3", "grok-3-latest": "grok-3",
-        "grok-3-mini": "grok-3-mini", "grok-3-mini-latest": "grok-3-mini", "grok-2-vision-1212": "grok-2-vision-1212",
-        "grok-embed": "grok-embed",
-    ]
+    /// The models it serves, from the catalog.
+    let models: MockModels
 
     /// Creates a mock upstream.
     public init(options: MockUpstreamOptions = MockUpstreamOptions(), recorder: MockRecorder = MockRecorder()) {
         self.options = options
         self.recorder = recorder
+        self.models = MockModels(catalog: options.catalog)
     }
 
     /// A router serving the xAI routes under `/v1`.
     public func buildRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.get("/v1/models") { _, _ in
-            let data: [JSONValue] = Self.models.keys.sorted().map {
+            let data: [JSONValue] = self.models.listed.map {
                 .object(["id": .string($0), "created": 1_700_000_000, "object": "model", "owned_by": "xai"])
             }
             return Self.json(.object(["object": "list", "data": .array(data)]))
@@ -163,13 +158,14 @@ public struct MockUpstream: Sendable {
                 "Failed to deserialize the JSON body into the target type: expected value at line 1 column 1")
         }
         let requested = body["model"]?.stringValue ?? ""
-        guard let answeredModel = Self.models[requested] else {
+        guard let model = models.model(named: requested) else {
             return Self.flatError(
                 .notFound, code: "Some requested entity was not found",
                 message: "The model \(requested) does not exist or your team does not have access to it.")
         }
-        if let rejection = Self.rejection(of: body, model: requested, kind: kind) { return rejection }
-        let window = options.contextWindow ?? Self.contextWindow(of: answeredModel)
+        let answeredModel = model.answeredAs
+        if let rejection = Self.rejection(of: body, model: model, kind: kind) { return rejection }
+        let window = options.contextWindow ?? model.facts.contextWindow ?? 131_072
         let promptTokens = MockCompletion.promptTokens(of: body)
         if kind != .embeddings, promptTokens > window {
             return Self.flatError(
@@ -177,7 +173,7 @@ public struct MockUpstream: Sendable {
                 message: "This model's maximum prompt length is \(window) but the request contains \(promptTokens) tokens.")
         }
         let prompt = MockCompletion.lastUserText(in: body)
-        if let fault = await fault(in: prompt, body: body, key: key) { return fault }
+        if let fault = await fault(in: prompt, body: body, key: key, model: model) { return fault }
         if options.firstByteLatency > .zero { try? await Self.pause(for: options.firstByteLatency) }
         let number = counter.next()
         let id = "\(Hex.uuid().prefix(8))-\(number)"
@@ -191,7 +187,7 @@ public struct MockUpstream: Sendable {
             }
             return Self.json(MockCompletion.embeddings(model: answeredModel, inputs: inputs))
         case .completions, .chatCompletions:
-            let completion = makeCompletion(id: id, model: answeredModel, prompt: prompt, body: body)
+            let completion = makeCompletion(id: id, model: model, prompt: prompt, body: body)
             if body["stream"]?.boolValue == true {
                 let includeUsage = body["stream_options"]?.objectValue?["include_usage"]?.boolValue == true
                 return stream(completion.streamFrames(includeUsage: includeUsage))
@@ -202,32 +198,28 @@ public struct MockUpstream: Sendable {
         }
     }
 
-    func makeCompletion(id: String, model: String, prompt: String, body: JSONObject) -> MockCompletion {
+    func makeCompletion(id: String, model: MockModel, prompt: String, body: JSONObject) -> MockCompletion {
         let padding = options.paddingBytes > 0 ? " " + String(repeating: "x", count: options.paddingBytes) : ""
         let content = "You said: \(prompt)\(padding)"
-        let reasoning: String? = Self.isReasoning(model) ? "The user wrote \(prompt.count) characters; answer briefly." : nil
+        // A reasoning model thinks unless the request (or the name's redirect) sets its effort to none.
+        let effort = body["reasoning_effort"]?.stringValue ?? model.servedEffort
+        let reasons = model.facts.reasoning && effort != "none"
+        let reasoning: String? = reasons ? "The user wrote \(prompt.count) characters; answer briefly." : nil
         var completion = MockCompletion(
-            id: "chatcmpl-\(id)", model: model, created: Int(Date().timeIntervalSince1970), content: content,
-            reasoning: reasoning, reasoningInMessage: model.hasPrefix("grok-3-mini"),
-            promptTokens: MockCompletion.promptTokens(of: body), contentChunks: options.chunks,
-            emptyDeltas: model.hasPrefix("grok-code-fast") ? 3 : 0)
-        completion.reasoningInStream = model.hasPrefix("grok-code-fast") || model.hasPrefix("grok-3-mini")
+            id: "chatcmpl-\(id)", model: model.answeredAs, created: Int(Date().timeIntervalSince1970), content: content,
+            reasoning: reasoning, reasoningInMessage: reasons, promptTokens: MockCompletion.promptTokens(of: body),
+            contentChunks: options.chunks, emptyDeltas: model.requested.hasPrefix("grok-code-fast") ? 3 : 0)
+        completion.reasoningInStream = reasons
         completion.cachedTokens = min(completion.promptTokens, promptCache.cachedTokens(for: body))
-        completion.costTicks = completion.listedCostTicks
+        if options.sendsCostTicks { completion.costTicks = completion.costTicks(at: model.facts.pricing) }
         return completion
     }
 
-    /// Prompt tokens a model takes (xai-upstream.md's table).
-    static func contextWindow(of model: String) -> Int {
-        if model.hasPrefix("grok-4-fast") { return 2_000_000 }
-        if model.hasPrefix("grok-4") || model.hasPrefix("grok-code-fast") { return 256_000 }
-        if model.hasPrefix("grok-2-vision") { return 32_768 }
-        return 131_072
-    }
-
-    static func isReasoning(_ model: String) -> Bool {
-        model.hasPrefix("grok-code-fast") || model.hasPrefix("grok-3-mini")
-            || (model.hasPrefix("grok-4") && !model.contains("non-reasoning"))
+    /// `presence_penalty` as xAI names it in its errors: `presencePenalty`.
+    static func camelCase(_ name: String) -> String {
+        let parts = name.split(separator: "_")
+        guard let first = parts.first else { return name }
+        return String(first) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
     }
 
     /// xAI masks keys it echoes as the first two and last two characters.
@@ -236,33 +228,39 @@ public struct MockUpstream: Sendable {
         return "\(key.prefix(2))***\(key.suffix(2))"
     }
 
-    /// The 400/410 xAI gives for a parameter the model does not take, or nil.
-    static func rejection(of body: JSONObject, model: String, kind: UpstreamEndpoint) -> Response? {
-        func unsupported(_ camel: String) -> Response {
-            flatError(
-                .badRequest, code: "Client specified an invalid argument",
-                message: "Argument not supported on this model: \(camel)")
+    /// The 400/410 xAI gives for a parameter the model does not take, or nil. The model's rules are the catalog's.
+    static func rejection(of body: JSONObject, model: MockModel, kind: UpstreamEndpoint) -> Response? {
+        func invalid(_ message: String) -> Response {
+            flatError(.badRequest, code: "Client specified an invalid argument", message: message)
         }
-        let reasoning = isReasoning(model)
         if body["search_parameters"] != nil {
-            return flatError(.gone, code: "Gone", message: "Live search is deprecated. Please switch to the Agent Tools API.")
-        }
-        if (reasoning || model.hasPrefix("grok-4") || model.hasPrefix("grok-3")) && body["presence_penalty"] != nil {
-            return unsupported("presencePenalty")
-        }
-        if reasoning && body["frequency_penalty"] != nil { return unsupported("frequencyPenalty") }
-        if reasoning && body["stop"] != nil { return unsupported("stop") }
-        if body["reasoning_effort"] != nil && !model.hasPrefix("grok-3-mini") && !model.hasPrefix("grok-4.3") {
-            return unsupported("reasoningEffort")
-        }
-        if body["logit_bias"] != nil { return unsupported("logitBias") }
-        if let top = body["top_logprobs"]?.intValue, top > 8 {
-            return flatError(.badRequest, code: "Client specified an invalid argument", message: "top_logprobs must be at most 8")
-        }
-        if body["stream_options"] != nil && body["stream"]?.boolValue != true {
             return flatError(
-                .badRequest, code: "Client specified an invalid argument",
-                message: "stream_options is only allowed when stream is true")
+                .gone, code: "Live search is deprecated",
+                message:
+                    "Live search is deprecated and search_parameters is no longer supported. Please switch to the Agent "
+                    + "Tools API: https://docs.x.ai/docs/guides/tools/overview")
+        }
+        for rule in model.facts.paramRules {
+            guard let value = body[rule.parameter] else { continue }
+            let unsupported = "Model \(model.requested) does not support parameter \(camelCase(rule.parameter))."
+            switch rule.action {
+            case .unsupported, .drop:
+                return invalid(unsupported)
+            case .reasoningEffort(let accepted):
+                guard let effort = value.stringValue, accepted.contains(effort) else {
+                    return invalid(
+                        "Invalid reasoning effort \(value.encodedString()) for model \(model.requested): "
+                            + "expected one of \(accepted.joined(separator: ", ")).")
+                }
+            case .clampMaximum(let maximum):
+                if let number = value.doubleValue, number > Double(maximum) {
+                    return invalid("\(rule.parameter) must be at most \(maximum)")
+                }
+            case .onlyWhenStreaming:
+                if body["stream"]?.boolValue != true { return invalid("\(rule.parameter) is only allowed when stream is true") }
+            case .rename:
+                break  // xAI still takes a deprecated name
+            }
         }
         if case .array(let tools)? = body["tools"], tools.count > 128 {
             return flatError(.badRequest, code: "Client specified an invalid argument", message: "At most 128 tools")
@@ -280,7 +278,7 @@ public struct MockUpstream: Sendable {
     }
 
     /// A fault chosen by a magic word in the prompt, or nil.
-    func fault(in prompt: String, body: JSONObject, key: String) async -> Response? {
+    func fault(in prompt: String, body: JSONObject, key: String, model: MockModel) async -> Response? {
         // Searched on the prompt's bytes in place: Foundation's `range(of:)` was a tenth of the mock's CPU per
         // request, and walking `String.UTF8View` indices still a twentieth.
         var text = prompt
@@ -332,8 +330,7 @@ public struct MockUpstream: Sendable {
             return nil
         case "drip":
             // The head at once, then the JSON body a tenth at a time, 300 ms apart (3 s in all).
-            let completion = makeCompletion(
-                id: "drip", model: body["model"]?.stringValue ?? "grok-3", prompt: prompt, body: body)
+            let completion = makeCompletion(id: "drip", model: model, prompt: prompt, body: body)
             let bytes = completion.chatCompletion.encodedBytes()
             let piece = max(1, (bytes.count + 9) / 10)
             return Response(
@@ -349,8 +346,7 @@ public struct MockUpstream: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init())
         case "abrupt", "stall", "error-event", "keepalive":
             guard streaming else { return Self.text(.ok, "{\"id\":\"chatcmpl-trunc", contentType: "application/json") }
-            let completion = makeCompletion(
-                id: "fault", model: body["model"]?.stringValue ?? "grok-3", prompt: prompt, body: body)
+            let completion = makeCompletion(id: "fault", model: model, prompt: prompt, body: body)
             var frames = Array(completion.streamFrames(includeUsage: false).prefix(3))
             switch word {
             case "error-event":

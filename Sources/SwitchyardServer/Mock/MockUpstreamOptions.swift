@@ -1,3 +1,5 @@
+import SwitchyardCore
+
 /// Knobs of the standalone mock upstream.
 public struct MockUpstreamOptions: Sendable {
     /// Bind host (loopback by default).
@@ -22,6 +24,10 @@ public struct MockUpstreamOptions: Sendable {
     public var tls: (certificateFile: String, keyFile: String)?
     /// Record requests (headers and body) for tests; off for benchmarks.
     public var recordRequests = true
+    /// Send xAI's billed cost (`usage.cost_in_usd_ticks`) in usage, as xAI does since 2026.
+    public var sendsCostTicks = true
+    /// The models served and their facts (rejected parameters, efforts, context windows, prices): the `xai` section.
+    public var catalog = ModelCatalog.shipped
 
     /// Default options.
     public init() {}

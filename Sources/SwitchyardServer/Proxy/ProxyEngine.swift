@@ -628,7 +628,8 @@ public struct ProxyEngine: Sendable {
         return Self.jsonResponse(Self.modelObject(alias), requestID: requestID)
     }
 
-    /// `GET /model/info` (LiteLLM's route): each enabled deployment's alias, upstream model and prices; never a key.
+    /// `GET /model/info` (LiteLLM's route): each enabled deployment's alias, upstream model, prices in force (the
+    /// catalog's, or `model_info`'s) with the long-prompt tier, context window and retirement; never a key.
     public func modelInfo(_ request: Request) async -> Response {
         let requestID = Self.requestID(from: request)
         do throws(ProxyError) { try await authorize(request) } catch { return errorResponse(error, requestID: requestID) }
@@ -636,9 +637,27 @@ public struct ProxyEngine: Sendable {
         let data: [JSONValue] = table.deployments.filter { $0.status.isEnabled && (wanted == nil || $0.alias == wanted) }.map {
             deployment in
             var info: JSONObject = ["id": .string(deployment.id), "provider": .string(deployment.providerName)]
-            if let price = deployment.prices.inputPerToken { info["input_cost_per_token"] = .double(price) }
-            if let price = deployment.prices.cachedInputPerToken { info["cache_read_input_token_cost"] = .double(price) }
-            if let price = deployment.prices.outputPerToken { info["output_cost_per_token"] = .double(price) }
+            let pricing = deployment.pricing
+            if let price = pricing.base.inputPerToken { info["input_cost_per_token"] = .double(price) }
+            if let price = pricing.base.cachedInputPerToken { info["cache_read_input_token_cost"] = .double(price) }
+            if let price = pricing.base.outputPerToken { info["output_cost_per_token"] = .double(price) }
+            if pricing.base.isSet { info["pricing_source"] = .string(pricing.source.rawValue) }
+            if let threshold = pricing.longPromptThreshold, let tier = pricing.longPromptPrices {
+                // LiteLLM's names for a tier: `input_cost_per_token_above_200k_tokens`.
+                let suffix = "_above_\(threshold / 1000)k_tokens"
+                if let price = tier.inputPerToken { info["input_cost_per_token" + suffix] = .double(price) }
+                if let price = tier.cachedInputPerToken { info["cache_read_input_token_cost" + suffix] = .double(price) }
+                if let price = tier.outputPerToken { info["output_cost_per_token" + suffix] = .double(price) }
+                info["long_prompt_threshold"] = .int(threshold)
+            }
+            let facts = deployment.facts
+            if let window = deployment.limits.maxInputTokens ?? facts.contextWindow { info["max_input_tokens"] = .int(window) }
+            if let output = facts.maxOutputTokens { info["max_output_tokens"] = .int(output) }
+            if facts.catalogName != nil { info["supports_reasoning"] = .bool(facts.reasoning) }
+            if let retirement = facts.retirement {
+                info["retired"] = .string(retirement.date)
+                info["served_by"] = .string(retirement.servedBy)
+            }
             info["completion_tokens_include_reasoning"] = .bool(deployment.provider?.completionIncludesReasoning ?? false)
             return .object([
                 "model_name": .string(deployment.alias),

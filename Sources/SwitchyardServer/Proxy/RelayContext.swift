@@ -24,7 +24,10 @@ struct RelayContext: Sendable {
         record.status = status
         record.errorCode = errorCode
         record.usage = usage
-        record.cost = usage.flatMap { $0.cost(with: deployment.prices) }
+        if let usage, let cost = deployment.pricing.cost(of: usage) {
+            record.cost = cost.usd
+            record.costSource = cost.source
+        }
         record.latency = ContinuousClock.now - started
         record.timeToFirstByte = firstByte.map { $0 - started }
         record.streamTruncated = truncated

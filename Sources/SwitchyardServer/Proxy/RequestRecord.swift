@@ -29,8 +29,10 @@ public struct RequestRecord: Sendable {
     public var timeToFirstByte: Duration?
     /// Token usage, when reported.
     public var usage: Usage?
-    /// Cost in USD from `model_info` prices.
+    /// Cost in USD: the upstream's figure when it sent one, else the catalog's or `model_info`'s prices.
     public var cost: Double?
+    /// Where `cost` came from.
+    public var costSource: CostSource?
     /// Parameters dropped by the normalizer.
     public var droppedParams: [String] = []
     /// Whether the stream ended without `[DONE]`.
@@ -78,7 +80,7 @@ public struct RequestRecord: Sendable {
             latencyMs: Self.milliseconds(latency), ttfbMs: timeToFirstByte.map(Self.milliseconds),
             promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0,
             reasoningTokens: usage?.reasoningTokens ?? 0, cachedTokens: usage?.cachedTokens ?? 0, cost: cost,
-            upstreamCost: usage?.upstreamCostUSD, requestSHA256: requestSHA256, stream: stream,
+            upstreamCost: usage?.upstreamCostUSD, costSource: costSource?.rawValue, requestSHA256: requestSHA256, stream: stream,
             usageEstimated: usageEstimated, prompt: promptText,
             completion: completionText)
     }
@@ -105,6 +107,7 @@ public struct RequestRecord: Sendable {
             if let upstreamCost = usage.upstreamCostUSD { metadata["upstream_cost_usd"] = .stringConvertible(upstreamCost) }
         }
         if let cost { metadata["cost_usd"] = .stringConvertible(cost) }
+        if let costSource { metadata["cost_source"] = .string(costSource.rawValue) }
         if usageEstimated { metadata["usage_estimated"] = .stringConvertible(true) }
         if !droppedParams.isEmpty { metadata["dropped_params"] = .string(droppedParams.joined(separator: ",")) }
         if streamTruncated { metadata["stream_truncated"] = .stringConvertible(true) }

@@ -442,6 +442,9 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     /// (the connection reports itself open before the handshake ends).
     private var tlsFailure: UpstreamClientError?
     private var lastRead = NIODeadline.now()
+    /// A streamed answer's first-byte deadline while none of its body has come: a stream's first event may take as
+    /// long as a JSON answer's head (a reasoning model thinks first), so the idle timeout starts after it.
+    private var firstBodyDeadline: NIODeadline?
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
@@ -462,6 +465,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         }
         receivedAnything = false
         requestWritten = false
+        firstBodyDeadline = nil
         idleTimeout = request.idleTimeout
         state = .awaitingHead(continuation, request)
         timer?.cancel()
@@ -541,6 +545,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
             generation += 1
             let stream = UpstreamBodyStream(loop: eventLoop, handler: self, generation: generation)
             state = .streaming(stream, keepAlive: head.keepAlive)
+            firstBodyDeadline = request.deadline
             armIdleTimer()
             continuation.resume(
                 returning: UpstreamResponse(
@@ -548,7 +553,13 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
         case .body(var buffer):
             switch state {
             case .streaming(let stream, _):
-                lastRead = .now()
+                if firstBodyDeadline != nil {
+                    // The first body bytes: from now on the idle timeout applies (the timer was set for the deadline).
+                    firstBodyDeadline = nil
+                    armIdleTimer()
+                } else {
+                    lastRead = .now()
+                }
                 stream.received(buffer)
             case .collecting(let continuation, let request, let head, var collected):
                 lastRead = .now()
@@ -620,7 +631,12 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
     private func checkIdle() {
         let now = NIODeadline.now()
         switch state {
-        case .streaming: break
+        case .streaming:
+            if let deadline = firstBodyDeadline {
+                if now >= deadline { return fail(UpstreamClientError.firstByteTimeout) }
+                timer = eventLoop.scheduleTask(deadline: nextCheck) { [self] in checkIdle() }
+                return
+            }
         case .collecting(_, let request, _, _):
             if let deadline = request.totalDeadline, now > deadline { return fail(UpstreamClientError.totalTimeout) }
         default: return
@@ -637,6 +653,7 @@ public final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked S
 
     /// When the idle (or, for a body read whole, the total) deadline next needs a look.
     private var nextCheck: NIODeadline {
+        if case .streaming = state, let deadline = firstBodyDeadline { return deadline }
         if case .collecting(_, let request, _, _) = state, let deadline = request.totalDeadline {
             return min(lastRead + idleTimeout, deadline)
         }
