@@ -15,7 +15,7 @@ struct Mock: AsyncParsableCommand {
             one), retired names answered by their successor, reasoning content, the usage chunk with
             cost_in_usd_ticks. A prompt containing FAULT:<name> picks a
             fault: 400, 500, 503, 429, 429-retry-after, html, non-json, echo-key, json-on-stream, slow, drip, empty-stream, abrupt, stall,
-            error-event, keepalive. Prints 'mock upstream listening on http://HOST:PORT' once ready.
+            error-event, keepalive, think (a stream's events 2 s after its head). Prints 'mock upstream listening on http://HOST:PORT' once ready.
             """)
 
     @Option(name: .long, help: "Address to bind.")

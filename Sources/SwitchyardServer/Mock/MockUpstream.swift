@@ -344,6 +344,12 @@ public struct MockUpstream: Sendable {
                 })
         case "empty-stream":
             return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init())
+        case "think":
+            // A reasoning model that thinks before its first event: the stream's head at once, its events 2 s later.
+            guard streaming else { return nil }
+            let completion = makeCompletion(id: "think", model: model, prompt: prompt, body: body)
+            let includeUsage = body["stream_options"]?.objectValue?["include_usage"]?.boolValue == true
+            return stream(completion.streamFrames(includeUsage: includeUsage), thinkFirst: .seconds(2))
         case "abrupt", "stall", "error-event", "keepalive":
             guard streaming else { return Self.text(.ok, "{\"id\":\"chatcmpl-trunc", contentType: "application/json") }
             let completion = makeCompletion(id: "fault", model: model, prompt: prompt, body: body)
@@ -394,7 +400,7 @@ public struct MockUpstream: Sendable {
     }
 
     /// A streamed answer: each frame written (and flushed) on its own, `chunkInterval` apart.
-    func stream(_ frames: [[UInt8]], stallAfter stall: Duration? = nil) -> Response {
+    func stream(_ frames: [[UInt8]], stallAfter stall: Duration? = nil, thinkFirst think: Duration? = nil) -> Response {
         let interval = options.chunkInterval
         let keepalive = options.keepaliveComment
         let recorder = self.recorder
@@ -404,6 +410,11 @@ public struct MockUpstream: Sendable {
             status: .ok, headers: headers,
             body: ResponseBody { writer in
                 do {
+                    if let think {
+                        // The head goes out alone (an empty write sends it), then nothing while the model thinks.
+                        try await writer.write(ByteBuffer())
+                        try await Self.pause(for: think)
+                    }
                     if keepalive { try await writer.write(ByteBuffer(string: ": keepalive\n\n")) }
                     for (index, frame) in frames.enumerated() {
                         if index > 0, interval > .zero { try await Self.pause(for: interval) }
