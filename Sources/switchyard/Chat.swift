@@ -11,7 +11,7 @@ struct Chat: AsyncParsableCommand {
         abstract: "Send one chat request to a running proxy and print the reply, usage and latency.",
         discussion: "Exit codes: 0 on a reply; 1 when the proxy is unreachable or answers an error; 2 usage error.")
 
-    @Argument(help: "Model alias, e.g. grok-code-fast-1.")
+    @Argument(help: "Model alias, e.g. grok-4.3.")
     var alias: String
 
     @Argument(help: "The prompt.")

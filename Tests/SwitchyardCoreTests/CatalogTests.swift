@@ -232,4 +232,20 @@ import Testing
         #expect(warning.location?.line == 2)
         #expect(table.deployments(for: "old")?.first?.pricing.source == .catalog)
     }
+
+    /// docs/providers.md shows the catalog's xAI tables as `switchyard models catalog --provider xai --markdown`
+    /// prints them: a catalog change without the doc's fails here.
+    @Test func theProvidersDocShowsTheCatalogAsItIs() throws {
+        var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        components.removeLast(3)
+        let path = components.joined(separator: "/") + "/docs/providers.md"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let begin = try #require(text.range(of: "<!-- catalog:xai:begin -->\n"))
+        let end = try #require(text.range(of: "\n<!-- catalog:xai:end -->"))
+        let shown = String(text[begin.upperBound..<end.lowerBound])
+        let generated = ModelCatalog.shipped.markdown(provider: "xai")
+        #expect(
+            shown == generated,
+            "regenerate docs/providers.md's section with: switchyard models catalog --provider xai --markdown")
+    }
 }

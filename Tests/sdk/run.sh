@@ -31,10 +31,9 @@ mock_url="$(wait_for_url "$work/mock.out" "mock upstream listening on ")"
 cat > "$work/proxy.yaml" <<YAML
 model_list:
   - model_name: grok-code-fast-1
-    litellm_params: {model: xai/grok-code-fast-1}
-    model_info: {input_cost_per_token: 0.0000002, output_cost_per_token: 0.0000015}
-  - model_name: grok-4-strict
-    litellm_params: {model: xai/grok-4, drop_params: false}
+    litellm_params: {model: xai/grok-4.3}
+  - model_name: grok-4.7-strict
+    litellm_params: {model: xai/grok-4.7, drop_params: false}
   - model_name: mock-echo
     litellm_params: {model: mock/echo}
 litellm_settings: {drop_params: true}

@@ -17,7 +17,7 @@ def test_normal_call(client):
     reply = client.chat.completions.create(
         model="grok-code-fast-1",
         messages=[{"role": "user", "content": "hello sdk"}],
-        presence_penalty=0.5,  # grok-code-fast-1 rejects it; drop_params removes it
+        presence_penalty=0.5,  # grok-4.3 rejects it; drop_params removes it
     )
     assert reply.choices[0].message.content == "You said: hello sdk"
     assert reply.usage.completion_tokens_details.reasoning_tokens > 0
@@ -42,9 +42,18 @@ def test_streamed_call_assembles_from_chunks(client):
     assert usage is not None and usage.prompt_tokens > 0
 
 
+def test_reasoning_effort_is_mapped_to_one_the_model_takes(client):
+    # grok-4.3 takes none/low/medium/high: "minimal" goes as "low" instead of failing upstream.
+    reply = client.chat.completions.create(
+        model="grok-code-fast-1", messages=[{"role": "user", "content": "effort"}], reasoning_effort="minimal"
+    )
+    assert reply.model == "grok-4.3"
+    assert reply.usage.completion_tokens_details.reasoning_tokens > 0
+
+
 def test_models_list(client):
     ids = [model.id for model in client.models.list()]
-    assert ids == ["grok-code-fast-1", "grok-4-strict", "mock-echo"]
+    assert ids == ["grok-code-fast-1", "grok-4.7-strict", "mock-echo"]
 
 
 def test_unknown_model_raises_not_found(client):
@@ -56,7 +65,7 @@ def test_unknown_model_raises_not_found(client):
 def test_rejected_parameter_raises_bad_request(client):
     with pytest.raises(openai.BadRequestError) as raised:
         client.chat.completions.create(
-            model="grok-4-strict", messages=[{"role": "user", "content": "x"}], presence_penalty=1
+            model="grok-4.7-strict", messages=[{"role": "user", "content": "x"}], presence_penalty=1
         )
     assert raised.value.param == "presence_penalty"
 

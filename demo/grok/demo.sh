@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Switchyard demo: one normal and one streamed request to grok-code-fast-1 through the proxy, with the
+# Switchyard demo: one normal and one streamed request to grok-4.3 through the proxy, with the
 # answer, token usage (reasoning tokens included), cost and latency.
 #
 #   GROK_API_KEY=xai-... demo/grok/demo.sh           real call to xAI (key from https://console.x.ai)
@@ -67,8 +67,8 @@ else
 fi
 
 echo
-echo "== one request to grok-code-fast-1"
-"$bin" chat grok-code-fast-1 "In one sentence: what does an LLM proxy do?" --url "$url"
+echo "== one request to grok-4.3"
+"$bin" chat grok-4.3 "In one sentence: what does an LLM proxy do?" --url "$url"
 echo
 echo "== the same, streamed"
-"$bin" chat grok-code-fast-1 "Name three things a good LLM proxy measures." --url "$url" --stream
+"$bin" chat grok-4.3 "Name three things a good LLM proxy measures." --url "$url" --stream

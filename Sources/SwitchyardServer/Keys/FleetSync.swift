@@ -80,7 +80,12 @@ final class FleetSync: Service, Sendable {
         var lastExchange = Date().timeIntervalSince1970
         var failing = false
         var alone = true
+        /// Reads in a row that kept the previous shares because an instance's counts of the tick were late.
+        var keptForLate = 0
     }
+
+    /// Ticks in a row a late instance may hold the shares back (see `read`); after that its older counts are used.
+    static let lateTicksWaited = 2
 
     /// This instance's counts at one tick.
     struct Published {
@@ -104,7 +109,9 @@ final class FleetSync: Service, Sendable {
 
     /// Reads the others' counts and applies them. With `tick`, an instance whose counts of that tick are not in
     /// yet (a slow database, a loaded machine) is waited for, up to nine tenths of the interval after the tick:
-    /// its counts of the tick before would let this instance take a share of headroom the late one has used.
+    /// its counts of the tick before would let this instance take a share of headroom the late one has used. If it
+    /// is still late, the shares of the last full snapshot are kept (each instance's share of that snapshot's
+    /// headroom still bounds the fleet), for up to `lateTicksWaited` ticks in a row.
     private func read(
         _ engine: ProxyEngine, published: Published, since: Double, tick: Double? = nil, _ state: inout RunState
     ) async {
@@ -116,6 +123,16 @@ final class FleetSync: Service, Sendable {
                 await wake.wait(seconds: interval / 20)
                 view = try await storage.fleetCounts(excluding: instance, since: since)
             }
+            if let tick, let oldest = view.oldestPublication, oldest < tick - interval / 4,
+                state.keptForLate < Self.lateTicksWaited
+            {
+                state.keptForLate += 1
+                logger.debug(
+                    "fleet counts of an instance are late; the previous shares are kept",
+                    metadata: ["late_by_seconds": .stringConvertible(tick - oldest)])
+                return
+            }
+            state.keptForLate = 0
             Self.apply(view, published: published.keys, slots: published.slots, engine: engine)
             state.lastExchange = Date().timeIntervalSince1970
             if state.failing {
