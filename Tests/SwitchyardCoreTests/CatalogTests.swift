@@ -248,4 +248,31 @@ import Testing
             shown == generated,
             "regenerate docs/providers.md's section with: switchyard models catalog --provider xai --markdown")
     }
+
+    /// The shipped catalog with bytes replaced, dropped or duplicated: a catalog or located errors, never a trap,
+    /// and whatever loads resolves every row.
+    @Test func mangledCatalogsNeverTrapAndEveryErrorIsLocated() {
+        let shipped = Array(String(decoding: PackageResources.model_catalog_yaml, as: UTF8.self).utf8)
+        let alphabet = Array(" \n\t:-[]{}&*!|>'\"#,0123456789.aeknotsy/\u{0}".utf8) + [0xFF]
+        var generator = SplitMix(seed: 0xCA7A_1065)
+        var loaded = 0
+        var refused = 0
+        for round in 0..<600 {
+            var bytes = shipped
+            generator.mangle(&bytes, alphabet: alphabet)
+            let result = CatalogLoader.parse(String(decoding: bytes, as: UTF8.self), path: "mangled.yaml")
+            for diagnostic in result.diagnostics where diagnostic.severity == .error {
+                #expect(diagnostic.location != nil || diagnostic.fix != nil, "round \(round): \(diagnostic)")
+            }
+            if let catalog = result.catalog {
+                loaded += 1
+                for (provider, section) in catalog.providers {
+                    for row in section.models { _ = catalog.facts(provider: provider, model: row.name) }
+                }
+            } else {
+                refused += 1
+            }
+        }
+        #expect(loaded >= 60 && refused >= 60, "loaded \(loaded), refused \(refused)")
+    }
 }

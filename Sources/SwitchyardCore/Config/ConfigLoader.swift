@@ -240,6 +240,14 @@ struct ConfigWalker {
         diagnostics.append(contentsOf: result.diagnostics)
         if let catalog = result.catalog {
             config.catalog = ModelCatalog.shipped.overlaid(with: catalog)
+            for (provider, section) in config.catalog.providers.sorted(by: { $0.key < $1.key }) {
+                for row in section.models {
+                    guard let successor = row.servedBy, section.row(for: successor) == nil else { continue }
+                    warning(
+                        "model_catalog: \(provider) model \(row.name) is served by \(successor), which the catalog does not list",
+                        fix: "add a row for \(successor) (its prices and window apply to \(row.name))", at: node)
+                }
+            }
         } else if result.diagnostics.isEmpty {
             error("model_catalog \(path) could not be read", fix: "check the file", at: node)
         }
