@@ -143,6 +143,38 @@ import Testing
         #expect(result.stderr.contains("config reload rejected"))
     }
 
+    /// `--watch` also watches the model catalog file the config names: a price changed there is in force without a
+    /// restart or a signal.
+    @Test func watchReloadsWhenTheCatalogFileChanges() async throws {
+        let catalog = try temporaryFile(
+            "version: 1\nproviders: {xai: {models: {grok-4.7: {price: {input: 7}}}}}\n", name: "catalog.yaml")
+        let path = (catalog as NSString).deletingLastPathComponent + "/proxy.yaml"
+        try """
+        model_catalog: catalog.yaml
+        model_list:
+          - model_name: g
+            litellm_params: {model: xai/grok-4.7, api_key: xai-test-key, api_base: "http://127.0.0.1:1/v1"}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let proxy = try RunningCommand(["serve", "--config", path, "--port", "0", "--watch"])
+        let url = try await proxy.line(startingWith: "listening on ").replacingOccurrences(of: "listening on ", with: "")
+        func inputPrice() async throws -> Double? {
+            let info = try await send(.GET, url + "/model/info").json
+            return info?["data"]?.arrayValue?.first?.objectValue?["model_info"]?.objectValue?["input_cost_per_token"]?
+                .doubleValue
+        }
+        #expect(try await inputPrice() == 7e-6)
+        try "version: 1\nproviders: {xai: {models: {grok-4.7: {price: {input: 9}}}}}\n".write(
+            toFile: catalog, atomically: true, encoding: .utf8)
+        var price = try await inputPrice()
+        for _ in 0..<300 where price != 9e-6 {
+            try await Task.sleep(for: .milliseconds(50))
+            price = try await inputPrice()
+        }
+        #expect(price == 9e-6, "the watched catalog's new price")
+        let result = await proxy.stop()
+        #expect(result.stderr.contains("config reloaded"))
+    }
+
     @Test func sighupReloads() async throws {
         let path = try temporaryFile("model_list:\n  - model_name: a\n    litellm_params: {model: mock/echo}\n")
         let proxy = try RunningCommand(["serve", "--config", path, "--port", "0"])

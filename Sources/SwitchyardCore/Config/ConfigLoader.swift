@@ -234,9 +234,7 @@ struct ConfigWalker {
     /// problems are the config's, located in the catalog file.
     mutating func readCatalog(_ path: String, at node: YAMLNode, into config: inout ProxyConfig) {
         config.modelCatalogPath = path
-        let resolved =
-            path.hasPrefix("/") ? path : DatabaseLocation.join(DatabaseLocation.directory(of: file), path)
-        let result = CatalogLoader.load(path: resolved)
+        let result = CatalogLoader.load(path: config.modelCatalogFile ?? path)
         diagnostics.append(contentsOf: result.diagnostics)
         if let catalog = result.catalog {
             config.catalog = ModelCatalog.shipped.overlaid(with: catalog)

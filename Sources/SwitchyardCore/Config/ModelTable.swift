@@ -12,6 +12,8 @@ public struct ModelTable: Sendable {
     public let diagnostics: [ConfigDiagnostic]
     /// Where keys, spend and the request log live, and which setting chose it.
     public let database: Resolved<DatabaseLocation>
+    /// The operator's model catalog file (`model_catalog`), resolved, for `--watch`.
+    public let catalogFile: String?
     private let byAlias: [String: [Int]]
 
     /// Aliases in first-appearance order.
@@ -69,6 +71,7 @@ public struct ModelTable: Sendable {
         }
         self.deployments = deployments
         self.settings = config.settings
+        self.catalogFile = config.modelCatalogFile
         self.masterKey = resolver.resolveMasterKey(&diagnostics)
         self.database = Self.resolveDatabase(config: config, environment: environment, diagnostics: &diagnostics)
         self.diagnostics = diagnostics
@@ -116,6 +119,7 @@ public struct ModelTable: Sendable {
         self.settings = table.settings
         self.masterKey = table.masterKey
         self.database = table.database
+        self.catalogFile = table.catalogFile
         self.diagnostics = table.diagnostics
         (self.byAlias, self.aliases, self.enabledAliases) = Self.index(kept)
     }

@@ -269,6 +269,13 @@ public struct ProxyConfig: Sendable, Equatable {
     public var environmentVariables: [String: String] = [:]
     /// `model_catalog`: the operator's catalog file, as written (relative to the config's folder).
     public var modelCatalogPath: String?
+
+    /// The operator's catalog file as a path to open: relative ones resolved against the config's folder.
+    public var modelCatalogFile: String? {
+        guard let modelCatalogPath else { return nil }
+        if modelCatalogPath.hasPrefix("/") { return modelCatalogPath }
+        return DatabaseLocation.join(DatabaseLocation.directory(of: path), modelCatalogPath)
+    }
     /// The model catalog in force: the shipped one, with the operator's merged over it.
     public var catalog = ModelCatalog.shipped
 

@@ -40,7 +40,8 @@ public enum ReloadOutcome: Sendable, Equatable {
     case rejected(String)
 }
 
-/// Re-reads the config on SIGHUP and, with `--watch`, when the file's contents change.
+/// Re-reads the config on SIGHUP and, with `--watch`, when the file's contents change (or those of the model
+/// catalog file it names).
 struct ConfigReloader: Service {
     let server: ProxyServer
     let source: ConfigSource
@@ -66,13 +67,16 @@ struct ConfigReloader: Service {
         }
     }
 
-    /// Polls the file's contents: editors replace files by renaming, which defeats inode watches.
+    /// Polls the files' contents: editors replace files by renaming, which defeats inode watches.
     private func watch(every interval: Duration) async throws {
-        var last = Self.fingerprint(source.path)
+        func fingerprint() -> [Data?] {
+            [Self.fingerprint(source.path), server.store.current.table.catalogFile.flatMap(Self.fingerprint)]
+        }
+        var last = fingerprint()
         while !Task.isCancelled {
             try await Task.sleep(for: interval)
-            let now = Self.fingerprint(source.path)
-            if now != last, now != nil {
+            let now = fingerprint()
+            if now != last, now.first != nil {
                 last = now
                 server.reload(from: source, reason: "file changed")
             }
