@@ -1,0 +1,287 @@
+/// A Chat Completions stream made into the Responses API's event sequence, chunk by chunk. Pure: fed the upstream's
+/// chunk objects, it returns the events to send, in order, each with its `sequence_number`.
+///
+/// `response.created` and `response.in_progress` open it; `reasoning_content` deltas make a `reasoning` item (summary
+/// text events), `content` deltas a `message` item (`response.output_text.delta`), each tool call a `function_call`
+/// item (`response.function_call_arguments.delta`); an item is closed (`...done`, `response.output_item.done`) when the
+/// next one opens or the stream ends; `response.completed` (or `incomplete`) carries the whole response with usage.
+/// A broken stream ends with `response.failed` instead.
+public struct ResponsesStream: Sendable {
+    private let echo: ResponsesEcho
+    private let ids: ResponsesAnswer.IDs
+    private let createdAt: Int
+    private let completionIncludesReasoning: Bool
+    private var sequence = 0
+    private var model: String?
+    /// Items finished, in output order.
+    private var output: [JSONValue] = []
+    private var open: OpenItem?
+    /// Tool calls by their chat index: output position, ids, name and arguments so far.
+    private var calls: [Int: Call] = [:]
+    private var callOrder: [Int] = []
+    private var usage: JSONValue?
+    private var finishReason: String?
+    private var ended = false
+
+    private enum OpenItem: Sendable {
+        case reasoning(outputIndex: Int, text: String)
+        case message(outputIndex: Int, text: String)
+    }
+
+    private struct Call: Sendable {
+        var outputIndex: Int
+        var id: String
+        var callID: String
+        var name: String
+        var arguments: String
+    }
+
+    /// A translator for one response.
+    public init(echo: ResponsesEcho, ids: ResponsesAnswer.IDs, createdAt: Int, completionIncludesReasoning: Bool) {
+        self.echo = echo
+        self.ids = ids
+        self.createdAt = createdAt
+        self.completionIncludesReasoning = completionIncludesReasoning
+    }
+
+    /// Whether the response has ended (completed or failed).
+    public var isEnded: Bool { ended }
+
+    /// The opening events.
+    public mutating func start() -> [JSONObject] {
+        let response = JSONValue.object(snapshot(status: "in_progress"))
+        return [event("response.created", ["response": response]), event("response.in_progress", ["response": response])]
+    }
+
+    /// The events one upstream chunk makes.
+    public mutating func chunk(_ chunk: JSONObject) -> [JSONObject] {
+        guard !ended else { return [] }
+        var events: [JSONObject] = []
+        if model == nil, let name = chunk["model"]?.stringValue { model = name }
+        if let value = chunk["usage"], value != .null { usage = value }
+        for choice in chunk["choices"]?.arrayValue ?? [] {
+            guard let object = choice.objectValue else { continue }
+            let delta = object["delta"]?.objectValue ?? [:]
+            if let text = delta["reasoning_content"]?.stringValue, !text.isEmpty { events += reasoning(text) }
+            if let text = delta["content"]?.stringValue, !text.isEmpty { events += content(text) }
+            for call in delta["tool_calls"]?.arrayValue ?? [] {
+                if let call = call.objectValue { events += toolCall(call) }
+            }
+            if let reason = object["finish_reason"]?.stringValue, !reason.isEmpty { finishReason = reason }
+        }
+        return events
+    }
+
+    /// The closing events: open items closed, then `response.completed` (or `incomplete` when the length ran out).
+    public mutating func finish() -> [JSONObject] {
+        guard !ended else { return [] }
+        var events = closeOpen()
+        events += closeCalls()
+        ended = true
+        let status = finishReason == "length" ? "incomplete" : "completed"
+        let response = ResponsesAnswer.envelope(
+            echo: echo, ids: ids, createdAt: createdAt, status: status, output: output,
+            usage: ResponsesAnswer.usage(usage, completionIncludesReasoning: completionIncludesReasoning), model: model)
+        events.append(
+            event(status == "completed" ? "response.completed" : "response.incomplete", ["response": .object(response)]))
+        return events
+    }
+
+    /// The events of a stream that broke: `response.failed` with the error (what was relayed stays relayed).
+    public mutating func fail(code: String, message: String) -> [JSONObject] {
+        guard !ended else { return [] }
+        ended = true
+        let error = JSONValue.object(["code": .string(code), "message": .string(message)])
+        let response = ResponsesAnswer.envelope(
+            echo: echo, ids: ids, createdAt: createdAt, status: "failed", output: output,
+            usage: ResponsesAnswer.usage(usage, completionIncludesReasoning: completionIncludesReasoning), model: model,
+            error: error)
+        return [event("response.failed", ["response": .object(response)])]
+    }
+
+    /// An event as SSE bytes: `event: TYPE` and its JSON on one `data:` line.
+    public static func frame(_ event: JSONObject) -> [UInt8] {
+        var bytes = Array("event: ".utf8)
+        bytes += Array((event["type"]?.stringValue ?? "message").utf8)
+        bytes += Array("\ndata: ".utf8)
+        JSONValue.object(event).encode(into: &bytes)
+        bytes += Array("\n\n".utf8)
+        return bytes
+    }
+
+    // MARK: Items
+
+    private mutating func reasoning(_ text: String) -> [JSONObject] {
+        var events: [JSONObject] = []
+        if case .reasoning(let index, let sofar)? = open {
+            open = .reasoning(outputIndex: index, text: sofar + text)
+            return [
+                event(
+                    "response.reasoning_summary_text.delta",
+                    ["item_id": .string(ids.reasoning), "output_index": .int(index), "summary_index": 0, "delta": .string(text)])
+            ]
+        }
+        events += closeOpen() + closeCalls()
+        let index = nextOutputIndex
+        open = .reasoning(outputIndex: index, text: text)
+        events.append(
+            event(
+                "response.output_item.added",
+                ["output_index": .int(index), "item": ResponsesAnswer.reasoningItem(id: ids.reasoning, text: "")]))
+        events.append(
+            event(
+                "response.reasoning_summary_part.added",
+                [
+                    "item_id": .string(ids.reasoning), "output_index": .int(index), "summary_index": 0,
+                    "part": .object(["type": "summary_text", "text": ""]),
+                ]))
+        events.append(
+            event(
+                "response.reasoning_summary_text.delta",
+                ["item_id": .string(ids.reasoning), "output_index": .int(index), "summary_index": 0, "delta": .string(text)]))
+        return events
+    }
+
+    private mutating func content(_ text: String) -> [JSONObject] {
+        var events: [JSONObject] = []
+        let index: Int
+        if case .message(let at, let sofar)? = open {
+            index = at
+            open = .message(outputIndex: at, text: sofar + text)
+        } else {
+            events += closeOpen() + closeCalls()
+            index = nextOutputIndex
+            open = .message(outputIndex: index, text: text)
+            events.append(
+                event(
+                    "response.output_item.added",
+                    [
+                        "output_index": .int(index),
+                        "item": .object([
+                            "type": "message", "id": .string(ids.message), "status": "in_progress", "role": "assistant",
+                            "content": .array([]),
+                        ]),
+                    ]))
+            events.append(
+                event(
+                    "response.content_part.added",
+                    [
+                        "item_id": .string(ids.message), "output_index": .int(index), "content_index": 0,
+                        "part": ResponsesAnswer.textPart(""),
+                    ]))
+        }
+        events.append(
+            event(
+                "response.output_text.delta",
+                [
+                    "item_id": .string(ids.message), "output_index": .int(index), "content_index": 0, "delta": .string(text),
+                    "logprobs": .array([]),
+                ]))
+        return events
+    }
+
+    private mutating func toolCall(_ call: JSONObject) -> [JSONObject] {
+        let position = call["index"]?.intValue ?? callOrder.count
+        let function = call["function"]?.objectValue ?? [:]
+        var events: [JSONObject] = []
+        if calls[position] == nil {
+            events += closeOpen()
+            let index = nextOutputIndex
+            let id = ids.functionCall(callOrder.count)
+            let entry = Call(
+                outputIndex: index, id: id, callID: call["id"]?.stringValue ?? id,
+                name: function["name"]?.stringValue ?? "", arguments: "")
+            calls[position] = entry
+            callOrder.append(position)
+            events.append(
+                event(
+                    "response.output_item.added",
+                    [
+                        "output_index": .int(index),
+                        "item": ResponsesAnswer.functionCallItem(
+                            id: id, callID: entry.callID, name: entry.name, arguments: "", status: "in_progress"),
+                    ]))
+        }
+        if let arguments = function["arguments"]?.stringValue, !arguments.isEmpty, var entry = calls[position] {
+            entry.arguments += arguments
+            calls[position] = entry
+            events.append(
+                event(
+                    "response.function_call_arguments.delta",
+                    ["item_id": .string(entry.id), "output_index": .int(entry.outputIndex), "delta": .string(arguments)]))
+        }
+        return events
+    }
+
+    /// The output index the next item takes.
+    private var nextOutputIndex: Int { output.count + (open == nil ? 0 : 1) + calls.count }
+
+    private mutating func closeOpen() -> [JSONObject] {
+        guard let item = open else { return [] }
+        open = nil
+        switch item {
+        case .reasoning(let index, let text):
+            let done = ResponsesAnswer.reasoningItem(id: ids.reasoning, text: text)
+            output.append(done)
+            return [
+                event(
+                    "response.reasoning_summary_text.done",
+                    ["item_id": .string(ids.reasoning), "output_index": .int(index), "summary_index": 0, "text": .string(text)]),
+                event(
+                    "response.reasoning_summary_part.done",
+                    [
+                        "item_id": .string(ids.reasoning), "output_index": .int(index), "summary_index": 0,
+                        "part": .object(["type": "summary_text", "text": .string(text)]),
+                    ]),
+                event("response.output_item.done", ["output_index": .int(index), "item": done]),
+            ]
+        case .message(let index, let text):
+            let done = ResponsesAnswer.messageItem(id: ids.message, text: text, status: "completed")
+            output.append(done)
+            return [
+                event(
+                    "response.output_text.done",
+                    [
+                        "item_id": .string(ids.message), "output_index": .int(index), "content_index": 0, "text": .string(text),
+                        "logprobs": .array([]),
+                    ]),
+                event(
+                    "response.content_part.done",
+                    [
+                        "item_id": .string(ids.message), "output_index": .int(index), "content_index": 0,
+                        "part": ResponsesAnswer.textPart(text),
+                    ]),
+                event("response.output_item.done", ["output_index": .int(index), "item": done]),
+            ]
+        }
+    }
+
+    private mutating func closeCalls() -> [JSONObject] {
+        var events: [JSONObject] = []
+        for position in callOrder {
+            guard let call = calls[position] else { continue }
+            let done = ResponsesAnswer.functionCallItem(
+                id: call.id, callID: call.callID, name: call.name, arguments: call.arguments, status: "completed")
+            output.append(done)
+            events.append(
+                event(
+                    "response.function_call_arguments.done",
+                    ["item_id": .string(call.id), "output_index": .int(call.outputIndex), "arguments": .string(call.arguments)]))
+            events.append(event("response.output_item.done", ["output_index": .int(call.outputIndex), "item": done]))
+        }
+        calls = [:]
+        callOrder = []
+        return events
+    }
+
+    private func snapshot(status: String) -> JSONObject {
+        ResponsesAnswer.envelope(echo: echo, ids: ids, createdAt: createdAt, status: status, output: [], usage: .null)
+    }
+
+    private mutating func event(_ type: String, _ fields: JSONObject) -> JSONObject {
+        var object: JSONObject = ["type": .string(type), "sequence_number": .int(sequence)]
+        for (key, value) in fields { object[key] = value }
+        sequence += 1
+        return object
+    }
+}
