@@ -400,15 +400,16 @@ import Testing
     }
 
     @Test func completionRoutesAreRecognizedExactly() {
-        #expect(CompletionFront.endpoint(method: .POST, path: "/v1/chat/completions") == .chatCompletions)
-        #expect(CompletionFront.endpoint(method: .POST, path: "/chat/completions/") == .chatCompletions)
-        #expect(CompletionFront.endpoint(method: .POST, path: "/v1/completions?x=1") == .completions)
-        #expect(CompletionFront.endpoint(method: .POST, path: "/embeddings") == .embeddings)
-        #expect(CompletionFront.endpoint(method: .GET, path: "/v1/chat/completions") == nil)
-        #expect(CompletionFront.endpoint(method: .POST, path: "/v1/chat/completionsx") == nil)
-        #expect(CompletionFront.endpoint(method: .POST, path: "/v2/chat/completions") == nil)
-        #expect(CompletionFront.endpoint(method: .POST, path: "/v1/v1/chat/completions") == nil)
-        #expect(CompletionFront.endpoint(method: .POST, path: nil) == nil)
+        #expect(CompletionFront.surface(method: .POST, path: "/v1/chat/completions") == .chatCompletions)
+        #expect(CompletionFront.surface(method: .POST, path: "/chat/completions/") == .chatCompletions)
+        #expect(CompletionFront.surface(method: .POST, path: "/v1/completions?x=1") == .completions)
+        #expect(CompletionFront.surface(method: .POST, path: "/embeddings") == .embeddings)
+        #expect(CompletionFront.surface(method: .GET, path: "/v1/chat/completions") == nil)
+        #expect(CompletionFront.surface(method: .POST, path: "/v1/chat/completionsx") == nil)
+        #expect(CompletionFront.surface(method: .POST, path: "/v2/chat/completions") == nil)
+        #expect(CompletionFront.surface(method: .POST, path: "/v1/v1/chat/completions") == nil)
+        #expect(CompletionFront.surface(method: .POST, path: nil) == nil)
+        #expect(CompletionFront.surface(method: .POST, path: "/v1/responses") == .responses)
     }
 }
 

@@ -93,3 +93,72 @@ def test_truncated_stream_raises_api_error(client):
     with pytest.raises(openai.APIError):
         for _ in stream:
             pass
+
+
+# The Responses API (`/v1/responses`), translated for a Chat Completions upstream (the mock speaks chat only).
+
+
+def test_responses_create(client):
+    response = client.responses.create(model="grok-code-fast-1", input="hello responses", instructions="Be brief.")
+    assert response.status == "completed"
+    assert response.output_text == "You said: hello responses"
+    assert response.id.startswith("resp_")
+    assert response.usage.input_tokens > 0
+    assert response.usage.output_tokens_details.reasoning_tokens > 0
+    assert [item.type for item in response.output] == ["reasoning", "message"]
+
+
+def test_responses_stream(client):
+    events = []
+    with client.responses.stream(model="grok-code-fast-1", input="stream responses") as stream:
+        for event in stream:
+            events.append(event.type)
+        final = stream.get_final_response()
+    assert events[0] == "response.created"
+    assert "response.output_text.delta" in events
+    assert events[-1] == "response.completed"
+    assert final.output_text == "You said: stream responses"
+    assert final.usage.total_tokens > 0
+
+
+def test_responses_function_tool_round_trip(client):
+    tools = [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "description": "The weather in a city.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        }
+    ]
+    first = client.responses.create(model="grok-code-fast-1", input="Paris", tools=tools)
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert len(calls) == 1 and calls[0].name == "get_weather"
+    assert calls[0].arguments == '{"city":"Paris"}'
+    follow_up = [
+        {"role": "user", "content": "Paris"},
+        {"type": "function_call", "call_id": calls[0].call_id, "name": "get_weather", "arguments": calls[0].arguments},
+        {"type": "function_call_output", "call_id": calls[0].call_id, "output": "sunny, 21 C"},
+    ]
+    second = client.responses.create(model="grok-code-fast-1", input=follow_up, tools=tools)
+    assert second.output_text == "Tool said: sunny, 21 C"
+
+
+def test_responses_structured_output(client):
+    response = client.responses.create(
+        model="grok-4.7-strict",
+        input="give me json",
+        text={"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}, "strict": True}},
+    )
+    assert response.status == "completed"
+    assert response.text.format.type == "json_schema"
+
+
+def test_responses_unknown_previous_response_is_not_found(client):
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="grok-code-fast-1", input="again", previous_response_id="resp_nope")
+
+
+def test_responses_server_side_tools_need_a_native_upstream(client):
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.responses.create(model="grok-code-fast-1", input="search", tools=[{"type": "web_search"}])
+    assert raised.value.param == "tools[0]"

@@ -25,6 +25,8 @@ public struct MockCompletion: Sendable {
     public var cachedTokens = 0
     /// xAI's own cost of the answer, in ticks (10^10 per USD), when it reports one.
     public var costTicks: Int?
+    /// Tool calls the answer makes instead of text (`tools` given, the last message the user's).
+    public var toolCalls: [MockToolCall] = []
 
     /// Creates a completion.
     public init(
@@ -68,7 +70,9 @@ public struct MockCompletion: Sendable {
         }
     }
 
-    var completionTokens: Int { Self.tokenCount(content) }
+    var completionTokens: Int {
+        toolCalls.isEmpty ? Self.tokenCount(content) : toolCalls.reduce(0) { $0 + Self.tokenCount($1.arguments) + 4 }
+    }
     var reasoningTokens: Int { reasoning.map(Self.tokenCount) ?? 0 }
 
     /// The usage object with xAI's semantics (completion excludes reasoning; total includes it).
@@ -112,8 +116,9 @@ public struct MockCompletion: Sendable {
 
     /// The non-streamed `chat.completion` object.
     public var chatCompletion: JSONValue {
-        var message: JSONObject = ["role": "assistant", "content": .string(content)]
+        var message: JSONObject = ["role": "assistant", "content": toolCalls.isEmpty ? .string(content) : .null]
         if reasoningInMessage, let reasoning { message["reasoning_content"] = .string(reasoning) }
+        if !toolCalls.isEmpty { message["tool_calls"] = .array(toolCalls.map(\.json)) }
         message["refusal"] = .null
         return .object([
             "id": .string(id),
@@ -121,7 +126,7 @@ public struct MockCompletion: Sendable {
             "created": .int(created),
             "model": .string(model),
             "choices": .array([
-                .object(["index": 0, "message": .object(message), "finish_reason": "stop"])
+                .object(["index": 0, "message": .object(message), "finish_reason": toolCalls.isEmpty ? "stop" : "tool_calls"])
             ]),
             "usage": usage,
             "system_fingerprint": "fp_switchyard_mock",
@@ -181,7 +186,11 @@ public struct MockCompletion: Sendable {
                 frames.append(chunk(delta))
             }
             for _ in 0..<emptyDeltas { frames.append(chunk([:])) }
-            for piece in contentPieces { frames.append(chunk(["content": .string(piece)])) }
+            if toolCalls.isEmpty {
+                for piece in contentPieces { frames.append(chunk(["content": .string(piece)])) }
+            }
+        } else if !toolCalls.isEmpty {
+            frames.append(chunk(["role": "assistant"]))
         } else {
             for _ in 0..<emptyDeltas { frames.append(chunk(frames.isEmpty ? ["role": "assistant"] : [:])) }
             for (index, piece) in contentPieces.enumerated() {
@@ -190,7 +199,19 @@ public struct MockCompletion: Sendable {
                 frames.append(chunk(delta))
             }
         }
-        frames.append(chunk([:], finishReason: "stop"))
+        if !toolCalls.isEmpty {
+            // xAI sends tool calls whole, in one delta.
+            frames.append(
+                chunk([
+                    "tool_calls": .array(
+                        toolCalls.enumerated().map { index, call in
+                            var object = call.json.objectValue ?? [:]
+                            object["index"] = .int(index)
+                            return .object(object)
+                        })
+                ]))
+        }
+        frames.append(chunk([:], finishReason: toolCalls.isEmpty ? "stop" : "tool_calls"))
         if includeUsage {
             frames.append(
                 .object([
@@ -227,5 +248,55 @@ public struct MockCompletion: Sendable {
             "object": "list", "data": .array(data), "model": .string(model),
             "usage": .object(["prompt_tokens": .int(tokens), "total_tokens": .int(tokens)]),
         ])
+    }
+}
+
+/// A tool call the mocks make: the first tool offered (or the one `tool_choice` names), with arguments made from its
+/// schema's properties (strings get the prompt, numbers 2, booleans true), so a client's tool round trip can run.
+public struct MockToolCall: Sendable, Equatable {
+    /// The call's id.
+    public var id: String
+    /// The function's name.
+    public var name: String
+    /// The arguments, JSON text.
+    public var arguments: String
+
+    /// The chat `tool_calls` entry.
+    public var json: JSONValue {
+        .object([
+            "id": .string(id), "type": "function",
+            "function": .object(["name": .string(name), "arguments": .string(arguments)]),
+        ])
+    }
+
+    /// The call a request asks for: tools offered, not refused by `tool_choice: none`, and the last message the
+    /// user's (after a tool's result the mocks answer in text); nil otherwise.
+    public static func planned(for body: JSONObject, prompt: String, id: String) -> MockToolCall? {
+        guard case .array(let tools)? = body["tools"], !tools.isEmpty, body["tool_choice"]?.stringValue != "none",
+            case .array(let messages)? = body["messages"], messages.last?.objectValue?["role"]?.stringValue == "user"
+        else { return nil }
+        let wanted = body["tool_choice"]?.objectValue?["function"]?.objectValue?["name"]?.stringValue
+        let functions = tools.compactMap { $0.objectValue?["function"]?.objectValue }
+        guard let function = functions.first(where: { wanted == nil || $0["name"]?.stringValue == wanted }),
+            let name = function["name"]?.stringValue
+        else { return nil }
+        var arguments = JSONObject()
+        for (key, schema) in function["parameters"]?.objectValue?["properties"]?.objectValue ?? [:] {
+            switch schema.objectValue?["type"]?.stringValue {
+            case "number"?, "integer"?: arguments[key] = 2
+            case "boolean"?: arguments[key] = true
+            default: arguments[key] = .string(prompt)
+            }
+        }
+        return MockToolCall(id: id, name: name, arguments: JSONValue.object(arguments).encodedString())
+    }
+
+    /// The text the mocks answer with after a tool's result: `Tool said: <result>`; nil when the last message is not
+    /// a tool's.
+    public static func answerAfterTool(in body: JSONObject) -> String? {
+        guard case .array(let messages)? = body["messages"], let last = messages.last?.objectValue,
+            last["role"]?.stringValue == "tool"
+        else { return nil }
+        return "Tool said: \(last["content"]?.stringValue ?? last["content"]?.encodedString() ?? "")"
     }
 }

@@ -41,7 +41,7 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         /// Everything goes to Hummingbird from now on (a head the reader did not take).
         case passingOn
         /// A completion request whose body is being read (at most `limit` bytes and one more are kept).
-        case collecting(head: RequestHead, endpoint: UpstreamEndpoint, body: ByteBuffer, remaining: Int, limit: Int)
+        case collecting(head: RequestHead, endpoint: ClientSurface, body: ByteBuffer, remaining: Int, limit: Int)
         /// The engine is answering; bytes that arrive meanwhile wait in `pending`.
         case responding
     }
@@ -58,10 +58,10 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         case none
     }
 
-    /// Which requests this front answers: the endpoint for a method and request target, or nil to pass it on.
-    typealias Route = @Sendable (HTTPMethod, String) -> UpstreamEndpoint?
+    /// Which requests this front answers: the API surface for a method and request target, or nil to pass it on.
+    typealias Route = @Sendable (HTTPMethod, String) -> ClientSurface?
     /// The answer to a request, given its body already read whole (at most the limit and one byte more).
-    typealias Answer = @Sendable (Request, ByteBuffer, UpstreamEndpoint) async -> Response
+    typealias Answer = @Sendable (Request, ByteBuffer, ClientSurface) async -> Response
 
     let serverName: String
     private let bodyLimit: @Sendable () -> Int
@@ -131,27 +131,16 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     convenience init(store: EngineStore, serverName: String) {
         self.init(
             serverName: serverName, bodyLimit: { store.bodyLimit },
-            route: { Self.endpoint(method: $0, path: $1) },
-            answer: { request, body, endpoint in
-                await store.current.handleCompletion(request, body: body, endpoint: endpoint)
+            route: { Self.surface(method: $0, path: $1) },
+            answer: { request, body, surface in
+                await store.current.handle(request, body: body, surface: surface)
             }, clientTimeouts: { store.clientTimeouts })
     }
 
-    /// The endpoint of a completion route (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, the
-    /// `/v1` optional unless `versioned`), or nil.
-    static func endpoint(method: HTTPMethod, path: String?, versioned: Bool = false) -> UpstreamEndpoint? {
-        guard method == .POST, var path = path?.utf8[...] else { return nil }
-        if let query = path.firstIndex(of: UInt8(ascii: "?")) { path = path[..<query] }
-        if path.count > 1, path.last == UInt8(ascii: "/") { path = path.dropLast() }
-        if path.starts(with: "/v1/".utf8) {
-            path = path.dropFirst(3)
-        } else if versioned {
-            return nil
-        }
-        if path.elementsEqual("/chat/completions".utf8) { return .chatCompletions }
-        if path.elementsEqual("/completions".utf8) { return .completions }
-        if path.elementsEqual("/embeddings".utf8) { return .embeddings }
-        return nil
+    /// The API surface of a `POST` to one of `ClientSurface`'s routes (the `/v1` optional unless `versioned`), or nil.
+    static func surface(method: HTTPMethod, path: String?, versioned: Bool = false) -> ClientSurface? {
+        guard method == .POST, let path else { return nil }
+        return ClientSurface.match(post: path.utf8[...], versioned: versioned)
     }
 
     /// The request as HTTP types have it, for the engine: the first `host` field becomes the authority (and is
@@ -395,7 +384,7 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
 
     // MARK: Answering
 
-    private func answer(head: RequestHead, endpoint: UpstreamEndpoint, body: ByteBuffer, context: ChannelHandlerContext) {
+    private func answer(head: RequestHead, endpoint: ClientSurface, body: ByteBuffer, context: ChannelHandlerContext) {
         state = .responding
         closeAfterAnswer = !head.keepAlive
         acceptsChunked = head.minorVersion >= 1

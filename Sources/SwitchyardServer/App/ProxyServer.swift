@@ -73,14 +73,11 @@ public struct ProxyServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         let store = self.store
         for prefix in ["/v1", ""] {
-            router.post(RouterPath("\(prefix)/chat/completions")) { request, _ in
-                await store.current.handleCompletion(request, endpoint: .chatCompletions)
-            }
-            router.post(RouterPath("\(prefix)/completions")) { request, _ in
-                await store.current.handleCompletion(request, endpoint: .completions)
-            }
-            router.post(RouterPath("\(prefix)/embeddings")) { request, _ in
-                await store.current.handleCompletion(request, endpoint: .embeddings)
+            // The same routes the completion front answers (`ClientSurface`), for the requests it hands over.
+            for surface in ClientSurface.allCases {
+                router.post(RouterPath(prefix + surface.path)) { request, _ in
+                    await store.current.handle(request, surface: surface)
+                }
             }
             router.get(RouterPath("\(prefix)/models")) { request, _ in await store.current.listModels(request) }
             router.get(RouterPath("\(prefix)/models/{alias}")) { request, context in

@@ -76,8 +76,13 @@ public struct MockUpstream: Sendable {
         let front = HTTPServerBuilder.fronted {
             CompletionFront(
                 serverName: "switchyard-mock", bodyLimit: { 64 * 1024 * 1024 },
-                route: { CompletionFront.endpoint(method: $0, path: $1, versioned: true) },
-                answer: { request, body, endpoint in await self.handle(request, body: body, kind: endpoint) })
+                // The Responses route is not the mock's (yet): it falls to the router, which answers 404.
+                route: { method, path in
+                    CompletionFront.surface(method: method, path: path, versioned: true).flatMap {
+                        $0 == .responses ? nil : $0
+                    }
+                },
+                answer: { request, body, surface in await self.handle(request, body: body, kind: surface.upstream) })
         }
         var server = front
         if let tls = options.tls {
@@ -200,7 +205,7 @@ public struct MockUpstream: Sendable {
 
     func makeCompletion(id: String, model: MockModel, prompt: String, body: JSONObject) -> MockCompletion {
         let padding = options.paddingBytes > 0 ? " " + String(repeating: "x", count: options.paddingBytes) : ""
-        let content = "You said: \(prompt)\(padding)"
+        let content = MockToolCall.answerAfterTool(in: body) ?? "You said: \(prompt)\(padding)"
         // A reasoning model thinks unless the request (or the name's redirect) sets its effort to none.
         let effort = body["reasoning_effort"]?.stringValue ?? model.servedEffort
         let reasons = model.facts.reasoning && effort != "none"
@@ -210,6 +215,7 @@ public struct MockUpstream: Sendable {
             reasoning: reasoning, reasoningInMessage: reasons, promptTokens: MockCompletion.promptTokens(of: body),
             contentChunks: options.chunks, emptyDeltas: model.requested.hasPrefix("grok-code-fast") ? 3 : 0)
         completion.reasoningInStream = reasons
+        if let call = MockToolCall.planned(for: body, prompt: prompt, id: "call_\(id)") { completion.toolCalls = [call] }
         completion.cachedTokens = min(completion.promptTokens, promptCache.cachedTokens(for: body))
         if options.sendsCostTicks { completion.costTicks = completion.costTicks(at: model.facts.pricing) }
         return completion

@@ -11,11 +11,15 @@ enum BuiltInMockResponder {
     static func completion(for body: JSONObject, model: String, requestID: String) -> MockCompletion {
         let text = MockCompletion.lastUserText(in: body)
         let reasoning = model.contains("reason") ? "Thinking about: \(text.prefix(40))" : nil
-        return MockCompletion(
+        var completion = MockCompletion(
             id: "chatcmpl-mock-\(requestID.prefix(12))", model: model, created: Int(Date().timeIntervalSince1970),
-            content: text.isEmpty ? "(mock) empty prompt" : text, reasoning: reasoning,
-            reasoningInMessage: reasoning != nil, promptTokens: MockCompletion.promptTokens(of: body), contentChunks: 4,
-            emptyDeltas: reasoning == nil ? 0 : 2)
+            content: MockToolCall.answerAfterTool(in: body) ?? (text.isEmpty ? "(mock) empty prompt" : text),
+            reasoning: reasoning, reasoningInMessage: reasoning != nil, promptTokens: MockCompletion.promptTokens(of: body),
+            contentChunks: 4, emptyDeltas: reasoning == nil ? 0 : 2)
+        if let call = MockToolCall.planned(for: body, prompt: text, id: "call_mock_\(requestID.prefix(12))") {
+            completion.toolCalls = [call]
+        }
+        return completion
     }
 
     static func respond(to request: NormalizedRequest, endpoint: UpstreamEndpoint, context: RelayContext) -> Response {
@@ -41,7 +45,8 @@ enum BuiltInMockResponder {
             if request.stream {
                 let clientWantsUsage =
                     !request.stripUsageChunk && request.body["stream_options"]?.objectValue?["include_usage"]?.boolValue == true
-                let frames = completion.streamFrames(includeUsage: clientWantsUsage)
+                var frames = completion.streamFrames(includeUsage: clientWantsUsage || context.translation != nil)
+                if let translation = context.translation { frames = [translation.translate(frames: frames)] }
                 context.finish(status: 200, usage: usage, firstByte: now)
                 headers.append(HTTPField(name: .contentType, value: "text/event-stream"))
                 headers.append(HTTPField(name: .cacheControl, value: "no-cache"))
@@ -50,9 +55,17 @@ enum BuiltInMockResponder {
                     body: .init(contentsOf: frames.map { ByteBuffer(bytes: $0) }))
             }
             let answer = endpoint == .chatCompletions ? completion.chatCompletion : completion.textCompletion
+            var bytes = ByteBuffer(bytes: answer.encodedBytes())
+            if let translation = context.translation {
+                do {
+                    bytes = try translation.json(bytes, model: model)
+                } catch {
+                    return context.engine.errorResponse(error, requestID: context.requestID)
+                }
+            }
             context.finish(status: 200, usage: usage, firstByte: now)
             headers.append(HTTPField(name: .contentType, value: "application/json"))
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.encodedBytes())))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
         }
     }
 }

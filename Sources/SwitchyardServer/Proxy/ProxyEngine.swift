@@ -204,16 +204,23 @@ public struct ProxyEngine: Sendable {
 
     // MARK: Completions
 
-    /// Handles `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings`. `body` is the request's body
-    /// when the caller has already read it whole (the completion front keeps at most the limit and one byte
-    /// more, so a body too large is still told apart); without it the body is read from `request`.
+    /// Handles `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings`, relayed as they are.
     public func handleCompletion(_ request: Request, body: ByteBuffer? = nil, endpoint: UpstreamEndpoint) async -> Response {
+        await handle(request, body: body, surface: ClientSurface(endpoint))
+    }
+
+    /// Handles a request to one of the client surfaces (`ClientSurface`): the same auth, limits, routing, retries,
+    /// fallbacks and accounting for each; a surface the upstream does not speak is translated on the way
+    /// (`SurfaceAdapter`). `body` is the request's body when the caller has already read it whole (the completion
+    /// front keeps at most the limit and one byte more, so a body too large is still told apart); without it the
+    /// body is read from `request`.
+    public func handle(_ request: Request, body: ByteBuffer? = nil, surface: ClientSurface) async -> Response {
         let started = ContinuousClock.now
         let requestID = Self.requestID(from: request)
         var record = RequestRecord(requestID: requestID, route: request.uri.path, status: 200)
         do {
             return try await proxy(
-                request, body: body, endpoint: endpoint, requestID: requestID, started: started, record: &record)
+                request, body: body, surface: surface, requestID: requestID, started: started, record: &record)
         } catch {
             let proxyError = (error as? ProxyError) ?? Self.classify(error, deployment: record.deploymentID ?? "the upstream")
             record.status = proxyError.status
@@ -231,7 +238,7 @@ public struct ProxyEngine: Sendable {
     private func proxy(
         _ request: Request,
         body read: ByteBuffer?,
-        endpoint: UpstreamEndpoint,
+        surface: ClientSurface,
         requestID: String,
         started: ContinuousClock.Instant,
         record: inout RequestRecord
@@ -267,7 +274,14 @@ public struct ProxyEngine: Sendable {
                         + "malformed.", code: "invalid_request_body")
             }
         }
-        let body = try Self.parseBody(buffer, endpoint: endpoint)
+        let endpoint = surface.upstream
+        var body: JSONObject
+        var translation: (@Sendable (Deployment) -> any AnswerTranslation)?
+        if let adapter = SurfaceAdapter.forSurface(surface) {
+            (body, translation) = try adapter.translate(try Self.parseObject(buffer))
+        } else {
+            body = try Self.parseBody(buffer, endpoint: endpoint)
+        }
         guard case .string(let alias)? = body["model"], !alias.isEmpty else {
             throw ProxyError.invalidRequest("'model' is required and must be a string naming a model alias.", param: "model")
         }
@@ -305,9 +319,9 @@ public struct ProxyEngine: Sendable {
                 record.attemptedFallbacks = index
                 // The answer carries the attempted retries and fallbacks already (`RelayContext.answerHeaders`).
                 return try await withRetries(
-                    deployments, request: request, body: body, endpoint: endpoint, requestID: requestID, started: started,
-                    promptTokens: promptTokens, fallbackAvailable: fallbackAvailable(alias, chain: chain, index: index),
-                    record: &record)
+                    deployments, request: request, body: body, endpoint: endpoint, translation: translation,
+                    requestID: requestID, started: started, promptTokens: promptTokens,
+                    fallbackAvailable: fallbackAvailable(alias, chain: chain, index: index), record: &record)
             } catch {
                 // An unknown alias is the client's mistake; an unknown or disabled fallback is skipped, and the error
                 // the client sees stays the one of the last alias that really ran.
@@ -354,7 +368,8 @@ public struct ProxyEngine: Sendable {
     /// ones when all were tried), with backoff. A deployment that timed out is not tried again for this request.
     /// `fallbackAvailable`: a fallback alias can take the request, so deployments cooling down may be skipped.
     private func withRetries(
-        _ original: [Deployment], request: Request, body: JSONObject, endpoint: UpstreamEndpoint, requestID: String,
+        _ original: [Deployment], request: Request, body: JSONObject, endpoint: UpstreamEndpoint,
+        translation: (@Sendable (Deployment) -> any AnswerTranslation)?, requestID: String,
         started: ContinuousClock.Instant, promptTokens: Int, fallbackAvailable: Bool, record: inout RequestRecord
     ) async throws(ProxyError) -> Response {
         var tried: Set<String> = []
@@ -388,8 +403,8 @@ public struct ProxyEngine: Sendable {
             record.attemptedRetries = attempt
             do {
                 let response = try await attemptOnce(
-                    request, body: body, endpoint: endpoint, deployment: deployment, slot: slot, requestID: requestID,
-                    started: started, record: &record)
+                    request, body: body, endpoint: endpoint, deployment: deployment, slot: slot,
+                    translation: translation?(deployment), requestID: requestID, started: started, record: &record)
                 slot.recordSuccess(latency: ContinuousClock.now - attemptStarted)
                 return response
             } catch {
@@ -450,7 +465,8 @@ public struct ProxyEngine: Sendable {
     /// One attempt against one deployment: normalize for it, build its headers, send and relay.
     private func attemptOnce(
         _ request: Request, body: JSONObject, endpoint: UpstreamEndpoint, deployment: Deployment, slot: DeploymentSlot,
-        requestID: String, started: ContinuousClock.Instant, record: inout RequestRecord
+        translation: (any AnswerTranslation)?, requestID: String, started: ContinuousClock.Instant,
+        record: inout RequestRecord
     ) async throws -> Response {
         let alias = deployment.alias
         record.deploymentID = deployment.id
@@ -478,7 +494,7 @@ public struct ProxyEngine: Sendable {
         record.stream = normalized.stream && endpoint != .embeddings
         let context = RelayContext(
             engine: self, deployment: deployment, slot: slot, requestID: requestID, started: started, record: record,
-            stripUsageChunk: normalized.stripUsageChunk)
+            stripUsageChunk: normalized.stripUsageChunk, translation: translation)
         if provider.isBuiltIn {
             return BuiltInMockResponder.respond(to: normalized, endpoint: endpoint, context: context)
         }

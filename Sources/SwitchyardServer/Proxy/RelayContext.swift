@@ -12,6 +12,13 @@ struct RelayContext: Sendable {
     let started: ContinuousClock.Instant
     var record: RequestRecord
     let stripUsageChunk: Bool
+    /// How the answer becomes the client's surface, when the upstream does not speak it.
+    var translation: (any AnswerTranslation)? = nil
+
+    /// An error event for a stream that broke, in the client's surface.
+    func errorFrame(_ error: ProxyError) -> [UInt8] {
+        translation?.failed(error) ?? error.sseFrame(redactor: engine.redactors.redactor)
+    }
 
     /// Completes the record with usage and cost and hands it to the request log.
     func finish(

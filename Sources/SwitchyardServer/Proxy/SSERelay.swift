@@ -23,6 +23,8 @@ final class SSERelay: @unchecked Sendable {
     private let totalDeadline: ContinuousClock.Instant
     private var usage: Usage?
     private var sawDone = false
+    /// An upstream error event that ended a translated stream (recorded as the request's error).
+    private var failedInStream: ProxyError?
     private var sawData = false
     /// The answer's text, kept only with `store_prompts`.
     private var completion = ""
@@ -142,7 +144,7 @@ final class SSERelay: @unchecked Sendable {
     /// with neither usage nor an error in it, is checked and copied in place (`plainData`); any other goes
     /// through `process`.
     private func relay(_ event: UnsafeBufferPointer<UInt8>, into output: inout ByteBuffer) {
-        if let data = Self.plainData(event) {
+        if context.translation == nil, let data = Self.plainData(event) {
             if data.elementsEqual("[DONE]".utf8) {
                 dataEvents += 1
                 sawDone = true
@@ -182,6 +184,7 @@ final class SSERelay: @unchecked Sendable {
     /// What to send the client for one upstream event, or nil to hold it back.
     private func process(_ event: [UInt8]) -> [UInt8]? {
         let parsed = SSEEvent(bytes: event)
+        if let translation = context.translation { return translate(parsed, with: translation) }
         guard let data = parsed.data else { return event }
         dataEvents += 1
         if parsed.isDone {
@@ -204,6 +207,28 @@ final class SSERelay: @unchecked Sendable {
             completion += text
         }
         return event
+    }
+
+    /// An upstream event in the client's surface: usage is read as it passes (the translation carries it on too),
+    /// an error event ends the answer in the surface's way, comments are not passed on.
+    private func translate(_ event: SSEEvent, with translation: any AnswerTranslation) -> [UInt8]? {
+        guard let data = event.data else { return nil }
+        dataEvents += 1
+        if event.isDone {
+            sawDone = true
+            return translation.done()
+        }
+        let markers = Self.markers(in: data)
+        if markers.usage, case .object(let object)? = try? JSONParser.parse(data), case .object = object["usage"] {
+            usage = context.usage(from: object["usage"])
+        }
+        if markers.error, let error = errorIn(event: event) {
+            // The upstream's error ends the answer: what follows is not relayed.
+            sawDone = true
+            failedInStream = error
+            return translation.failed(error)
+        }
+        return data.withUnsafeBufferPointer { translation.event($0) }
     }
 
     /// Writes every event to the client until `[DONE]` or the end of the upstream stream. When the writer can be
@@ -245,7 +270,7 @@ final class SSERelay: @unchecked Sendable {
             if !sawDone {
                 truncated = true
                 let error = endedEarly(failure)
-                try await writer.write(ByteBuffer(bytes: error.sseFrame(redactor: context.engine.redactors.redactor)))
+                try await writer.write(ByteBuffer(bytes: context.errorFrame(error)))
                 failure = error
             }
             try await writer.finish(nil)
@@ -287,6 +312,7 @@ final class SSERelay: @unchecked Sendable {
 
     /// The record of a stream relayed to its end (`failure` is how it ended, when not with `[DONE]`).
     private func finishRecord(failure: ProxyError?, truncated: Bool) {
+        let failure = failure ?? failedInStream
         context.finish(
             status: 200, usage: usage ?? (truncated ? estimatedUsage : nil), firstByte: firstByte, errorCode: failure?.code,
             truncated: truncated, completion: context.storesText ? completion : nil, estimated: usage == nil && truncated)
@@ -342,7 +368,7 @@ final class SSERelay: @unchecked Sendable {
         if !sawDone {
             truncated = true
             let error = endedEarly(failure)
-            guard writer.writeOnLoop(ByteBuffer(bytes: error.sseFrame(redactor: context.engine.redactors.redactor))) else {
+            guard writer.writeOnLoop(ByteBuffer(bytes: context.errorFrame(error))) else {
                 return clientLeftOnLoop()
             }
             failure = error

@@ -82,12 +82,13 @@ enum UpstreamRelay {
         // The answer is relayed as the buffer it arrived in, once its ends show a JSON object (an upstream that
         // loses its framing header sends its chunk framing as the body); its usage is read in place.
         guard Self.isJSONObject(buffer) else { throw ProxyError.upstreamNotJSON(deployment.id) }
+        let answer = try context.translation?.json(buffer, model: deployment.id) ?? buffer
         context.finish(
             status: 200, usage: context.usage(in: buffer), firstByte: firstByte,
             completion: context.storesText ? RelayContext.completionText(in: Array(buffer.readableBytesView)) : nil)
         var responseHeaders = passedHeaders(response.headers, to: context.answerHeaders)
         responseHeaders.append(HTTPField(name: .contentType, value: contentType.isEmpty ? "application/json" : contentType))
-        return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: buffer))
+        return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: answer))
     }
 
     /// Whether `buffer`, less surrounding JSON whitespace, starts with `{` and ends with `}`: a cheap check (the

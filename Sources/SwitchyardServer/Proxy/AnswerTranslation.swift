@@ -1,0 +1,132 @@
+import Foundation
+import NIOCore
+import SwitchyardCore
+import Synchronization
+
+/// How an upstream's Chat Completions answer becomes the client's surface, for one attempt: a JSON answer whole,
+/// a stream event by event. Surfaces the upstream speaks natively have none.
+protocol AnswerTranslation: AnyObject, Sendable {
+    /// The client's JSON answer for the upstream's.
+    func json(_ answer: ByteBuffer, model: String?) throws(ProxyError) -> ByteBuffer
+    /// What the client gets for one upstream data event (not `[DONE]`): frames, possibly none.
+    func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8]
+    /// What the client gets when the upstream's stream ended well.
+    func done() -> [UInt8]
+    /// What the client gets when the stream broke.
+    func failed(_ error: ProxyError) -> [UInt8]
+}
+
+extension AnswerTranslation {
+    /// A whole stream of upstream frames (the built-in mock's), translated.
+    func translate(frames: [[UInt8]]) -> [UInt8] {
+        var output: [UInt8] = []
+        for frame in frames {
+            let parsed = SSEEvent(bytes: frame)
+            guard let data = parsed.data else { continue }
+            if parsed.isDone {
+                output += done()
+            } else {
+                output += data.withUnsafeBufferPointer { self.event($0) }
+            }
+        }
+        return output
+    }
+}
+
+/// The Responses API's answer from a Chat Completions upstream (`ResponsesAnswer`, `ResponsesStream`).
+final class ResponsesTranslation: AnswerTranslation {
+    private let echo: ResponsesEcho
+    private let ids: ResponsesAnswer.IDs
+    private let createdAt: Int
+    private let completionIncludesReasoning: Bool
+    /// One attempt's stream is translated by one task at a time; the lock only makes that safe to say.
+    private let stream: Mutex<(translator: ResponsesStream, started: Bool)>
+
+    init(echo: ResponsesEcho, ids: ResponsesAnswer.IDs, createdAt: Int, completionIncludesReasoning: Bool) {
+        self.echo = echo
+        self.ids = ids
+        self.createdAt = createdAt
+        self.completionIncludesReasoning = completionIncludesReasoning
+        self.stream = Mutex(
+            (
+                ResponsesStream(
+                    echo: echo, ids: ids, createdAt: createdAt, completionIncludesReasoning: completionIncludesReasoning),
+                false
+            ))
+    }
+
+    func json(_ answer: ByteBuffer, model: String?) throws(ProxyError) -> ByteBuffer {
+        guard case .object(let completion)? = try? JSONParser.parse(answer.readableBytesView) else {
+            throw ProxyError.upstreamBadResponse(model ?? "the upstream", reason: "its answer is not a JSON object")
+        }
+        let response = ResponsesAnswer.response(
+            fromChat: completion, echo: echo, ids: ids, createdAt: createdAt,
+            completionIncludesReasoning: completionIncludesReasoning)
+        return ByteBuffer(bytes: JSONValue.object(response).encodedBytes())
+    }
+
+    func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        guard case .object(let chunk)? = try? JSONParser.parse(data) else { return [] }
+        return render { state in state.translator.chunk(chunk) }
+    }
+
+    func done() -> [UInt8] { render { state in state.translator.finish() } }
+
+    func failed(_ error: ProxyError) -> [UInt8] {
+        render { state in state.translator.fail(code: error.code, message: error.message) }
+    }
+
+    /// The frames of the events `make` returns, after the opening ones the first time.
+    private func render(_ make: (inout (translator: ResponsesStream, started: Bool)) -> [JSONObject]) -> [UInt8] {
+        stream.withLock { state in
+            var events: [JSONObject] = []
+            if !state.started {
+                state.started = true
+                events = state.translator.start()
+            }
+            events += make(&state)
+            var bytes: [UInt8] = []
+            for event in events { bytes += ResponsesStream.frame(event) }
+            return bytes
+        }
+    }
+}
+
+/// What a surface does to a request before the engine runs it, and to each attempt's answer.
+struct SurfaceAdapter: Sendable {
+    /// The upstream request body for the client's, and the maker of each attempt's answer translation.
+    let translate: @Sendable (JSONObject) throws(ProxyError) -> (JSONObject, @Sendable (Deployment) -> any AnswerTranslation)
+
+    /// The adapter of a surface the upstream does not speak, or nil for one relayed as is.
+    static func forSurface(_ surface: ClientSurface) -> SurfaceAdapter? {
+        switch surface {
+        case .chatCompletions, .completions, .embeddings: nil
+        case .responses: responses
+        }
+    }
+
+    /// OpenAI's Responses API over Chat Completions.
+    static let responses = SurfaceAdapter { body throws(ProxyError) in
+        let translated: TranslatedResponsesRequest
+        switch ResponsesRequest.toChat(body) {
+        case .success(let value): translated = value
+        case .failure(let error): throw ProxyError.invalidRequest(error.message, param: error.param)
+        }
+        if let previous = body["previous_response_id"]?.stringValue {
+            throw ProxyError(
+                status: 404, type: "invalid_request_error", code: "previous_response_not_found",
+                message: "Previous response with id '\(previous)' not found.", param: "previous_response_id")
+        }
+        let echo = translated.echo
+        let ids = ResponsesAnswer.IDs(stem: Hex.lowercase(array: (0..<16).map { _ in UInt8.random(in: 0...255) }))
+        let createdAt = Int(Date().timeIntervalSince1970)
+        return (
+            translated.chat,
+            { deployment in
+                ResponsesTranslation(
+                    echo: echo, ids: ids, createdAt: createdAt,
+                    completionIncludesReasoning: deployment.provider?.completionIncludesReasoning ?? false)
+            }
+        )
+    }
+}

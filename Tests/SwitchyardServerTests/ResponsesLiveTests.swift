@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardServer
+
+/// `POST /v1/responses` through the real proxy to the real mock (a Chat Completions upstream, as any
+/// OpenAI-compatible server is): translated both ways, with the chat path's accounting, limits and errors.
+@Suite struct ResponsesLiveTests {
+    func config(_ mock: MockHandle) -> String {
+        """
+        model_list:
+          - model_name: g
+            litellm_params: {model: xai/grok-4.3, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+          - model_name: echo
+            litellm_params: {model: mock/echo}
+        litellm_settings:
+          drop_params: true
+        """
+    }
+
+    func responsesEvents(_ result: HTTPResult) -> [JSONObject] {
+        result.events.compactMap { event in
+            guard let data = event.data else { return nil }
+            return (try? JSONParser.parse(data))?.objectValue
+        }
+    }
+
+    @Test func aResponsesRequestIsTranslatedForAChatUpstreamAndBack() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let body: JSONValue = .object([
+                    "model": "g", "instructions": "Be brief.",
+                    "input": .array([.object(["role": "user", "content": "what is a proxy?"])]),
+                    "reasoning": .object(["effort": "minimal"]), "max_output_tokens": 300,
+                    "text": .object([
+                        "format": .object(["type": "json_schema", "name": "a", "schema": .object(["type": "object"])])
+                    ]),
+                    "presence_penalty": 1,
+                ])
+                let answer = try await send(.POST, proxy.url + "/v1/responses", json: body)
+                #expect(answer.status == 200, "\(answer.text)")
+                let response = try #require(answer.json)
+                #expect(response["object"] == "response")
+                #expect(response["status"] == "completed")
+                #expect(response["instructions"] == "Be brief.")
+                let output = response["output"]?.arrayValue ?? []
+                #expect(output.compactMap { $0.objectValue?["type"]?.stringValue } == ["reasoning", "message"])
+                let text = output.last?.objectValue?["content"]?.arrayValue?.first?.objectValue?["text"]
+                #expect(text == "You said: what is a proxy?")
+                let usage = try #require(response["usage"]?.objectValue)
+                #expect((usage["output_tokens_details"]?.objectValue?["reasoning_tokens"]?.intValue ?? 0) > 0)
+
+                // What reached the chat upstream: the chat request the Responses one means, normalized for grok-4.3.
+                let sent = try #require(mock.recorder.requests.last?.body?.objectValue)
+                #expect(mock.recorder.requests.last?.path == "/v1/chat/completions")
+                let messages = sent["messages"]?.arrayValue ?? []
+                #expect(messages.first == .object(["role": "system", "content": "Be brief."]))
+                #expect(sent["reasoning_effort"] == "low", "minimal is mapped to the nearest effort grok-4.3 takes")
+                #expect(sent["max_completion_tokens"] == 300)
+                #expect(sent["response_format"]?.objectValue?["type"] == "json_schema")
+                #expect(sent["model"] == "grok-4.3")
+                // The request was accounted as any other: its log line, with xAI's cost.
+                #expect(
+                    try await eventually {
+                        proxy.logs.lines.contains {
+                            $0.contains("\"route\":\"/v1/responses\"") && $0.contains("\"cost_source\":\"upstream\"")
+                        }
+                    })
+                // Without /v1 too, and on the built-in mock.
+                let plain = try await send(.POST, proxy.url + "/responses", json: .object(["model": "echo", "input": "hi"]))
+                #expect(plain.status == 200)
+                #expect(plain.json?["output"]?.arrayValue?.last?.objectValue?["type"] == "message")
+            }
+        }
+    }
+
+    @Test func aStreamedResponseIsTheResponsesEventSequenceWithUsage() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let answer = try await send(
+                    .POST, proxy.url + "/v1/responses", json: .object(["model": "g", "input": "stream me", "stream": true]))
+                #expect(answer.status == 200)
+                #expect(answer.headers.first(name: "content-type") == "text/event-stream")
+                let events = responsesEvents(answer)
+                let types = events.compactMap { $0["type"]?.stringValue }
+                #expect(types.first == "response.created")
+                #expect(types.last == "response.completed", "\(types)")
+                #expect(types.contains("response.reasoning_summary_text.delta"))
+                let deltas = events.filter { $0["type"] == "response.output_text.delta" }.compactMap { $0["delta"]?.stringValue }
+                #expect(deltas.joined() == "You said: stream me")
+                let usage = events.last?["response"]?.objectValue?["usage"]?.objectValue
+                #expect((usage?["input_tokens"]?.intValue ?? 0) > 0, "the usage chunk the proxy asked for")
+                #expect(!answer.text.contains("[DONE]"), "no chat framing reaches a Responses client")
+                #expect(
+                    try await eventually {
+                        proxy.logs.lines.contains {
+                            $0.contains("\"route\":\"/v1/responses\"") && $0.contains("\"prompt_tokens\"")
+                                && !$0.contains("usage_estimated")
+                        }
+                    })
+            }
+        }
+    }
+
+    @Test func aFunctionToolRoundTripRunsThroughTheTranslation() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let tools: JSONValue = .array([
+                    .object([
+                        "type": "function", "name": "lookup",
+                        "parameters": .object([
+                            "type": "object", "properties": .object(["term": .object(["type": "string"])]),
+                        ]),
+                    ])
+                ])
+                for stream in [false, true] {
+                    let first = try await send(
+                        .POST, proxy.url + "/v1/responses",
+                        json: .object(["model": "g", "input": "swift", "tools": tools, "stream": .bool(stream)]))
+                    let call: JSONObject
+                    if stream {
+                        let done = responsesEvents(first).last?["response"]?.objectValue
+                        call = try #require(
+                            done?["output"]?.arrayValue?.compactMap(\.objectValue).first { $0["type"] == "function_call" })
+                    } else {
+                        call = try #require(
+                            first.json?["output"]?.arrayValue?.compactMap(\.objectValue).first { $0["type"] == "function_call" })
+                    }
+                    #expect(call["name"] == "lookup")
+                    #expect(call["arguments"] == "{\"term\":\"swift\"}")
+                    let callID = try #require(call["call_id"]?.stringValue)
+                    let second = try await send(
+                        .POST, proxy.url + "/v1/responses",
+                        json: .object([
+                            "model": "g", "tools": tools,
+                            "input": .array([
+                                .object(["role": "user", "content": "swift"]),
+                                .object([
+                                    "type": "function_call", "call_id": .string(callID), "name": "lookup",
+                                    "arguments": "{\"term\":\"swift\"}",
+                                ]),
+                                .object(["type": "function_call_output", "call_id": .string(callID), "output": "a language"]),
+                            ]),
+                        ]))
+                    let text = second.json?["output"]?.arrayValue?.last?.objectValue?["content"]?.arrayValue?.first?.objectValue?[
+                        "text"]
+                    #expect(text == "Tool said: a language", "\(second.text)")
+                }
+            }
+        }
+    }
+
+    @Test func failuresKeepTheirMeaningOnTheResponsesSurface() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let url = proxy.url + "/v1/responses"
+                // Before the answer: the upstream's status in OpenAI's envelope, which the Responses API shares.
+                let limited = try await send(.POST, url, json: .object(["model": "g", "input": "FAULT:429"]))
+                #expect(limited.status == 429)
+                #expect(limited.error?["type"] != nil)
+                // A stream that breaks after it began ends with response.failed, not a chat error chunk.
+                let broken = try await send(
+                    .POST, url, json: .object(["model": "g", "input": "FAULT:abrupt", "stream": true]))
+                #expect(broken.status == 200)
+                let last = responsesEvents(broken).last
+                #expect(last?["type"] == "response.failed", "\(broken.text)")
+                #expect(last?["response"]?.objectValue?["error"]?.objectValue?["code"] == "upstream_stream_truncated")
+                // What a chat upstream cannot run, and malformed input, are the client's 400s naming the field.
+                let search = try await send(
+                    .POST, url, json: .object(["model": "g", "input": "x", "tools": .array([.object(["type": "web_search"])])]))
+                #expect(search.status == 400)
+                #expect(search.error?["param"] == "tools[0]")
+                let bad = try await send(.POST, url, json: .object(["model": "g", "input": 7]))
+                #expect(bad.status == 400)
+                #expect(bad.error?["param"] == "input")
+                let unknown = try await send(.POST, url, json: .object(["model": "nope", "input": "x"]))
+                #expect(unknown.status == 404)
+                let previous = try await send(
+                    .POST, url, json: .object(["model": "g", "input": "x", "previous_response_id": "resp_unknown"]))
+                #expect(previous.status == 404)
+                #expect(previous.error?["param"] == "previous_response_id")
+                #expect(try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("g", "still serving")).status == 200)
+            }
+        }
+    }
+}
