@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# End-to-end check with the official openai Python SDK: starts `switchyard mock` and `switchyard serve`
-# on loopback (port 0), then runs test_openai_sdk.py against the proxy with pytest.
+# End-to-end check with the official openai Python SDK and the openai-agents SDK: starts `switchyard mock` and
+# `switchyard serve` on loopback (port 0), then runs test_openai_sdk.py and test_agents_sdk.py against the proxy.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 bin="$root/.build/debug/switchyard"
 venv="$here/.venv"
 [ -x "$bin" ] || (cd "$root" && swift build --product switchyard)
-if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
+# The official clients, pinned; a venv made for another list is made again.
+requirements="openai==3.63.0 openai-agents==0.24.0 pytest==8.3.5 pytest-asyncio==0.25.3"
+if [ ! -x "$venv/bin/pytest" ] || [ "$(cat "$venv/requirements" 2>/dev/null)" != "$requirements" ]; then
+  rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "openai==1.109.1" "pytest==8.3.5"
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $requirements
+  echo "$requirements" > "$venv/requirements"
 fi
 work="$(mktemp -d)"
 pids=()
@@ -43,5 +48,5 @@ GROK_API_KEY=xai-test-key GROK_BASE_URL="$mock_url/v1" SWITCHYARD_MASTER_KEY=sk-
   "$bin" serve --config "$work/proxy.yaml" --port 0 > "$work/proxy.out" 2> "$work/proxy.err" & pids+=($!)
 proxy_url="$(wait_for_url "$work/proxy.out" "listening on ")"
 SWITCHYARD_URL="$proxy_url" SWITCHYARD_MASTER_KEY=sk-sdk-master-key \
-  "$venv/bin/pytest" -q -p no:cacheprovider "$here/test_openai_sdk.py"
+  "$venv/bin/pytest" -q -p no:cacheprovider "$here/test_openai_sdk.py" "$here/test_agents_sdk.py"
 if grep -q "xai-test-key\|sk-sdk-master-key" "$work/proxy.err"; then echo "a key leaked into the proxy log" >&2; exit 1; fi
