@@ -73,11 +73,11 @@ extension ConfigKeys {
     static let routerSettings: Set<String> = [
         "routing_strategy", "num_retries", "retry_strategy", "retry_after", "fallbacks", "default_fallbacks",
         "max_fallbacks", "allowed_fails", "cooldown_time", "context_window_fallbacks", "allowed_fails_policy",
-        "disable_cooldowns",
+        "disable_cooldowns", "model_group_alias",
     ]
     static let routerSettingsIgnored: Set<String> = [
         "retry_policy", "redis_host", "redis_port", "redis_password", "timeout",
-        "model_group_alias", "enable_pre_call_checks", "routing_strategy_args", "provider_budget_config",
+        "enable_pre_call_checks", "routing_strategy_args", "provider_budget_config",
         "enable_tag_filtering", "default_max_parallel_requests",
     ]
 }

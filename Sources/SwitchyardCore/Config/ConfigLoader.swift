@@ -372,6 +372,28 @@ struct ConfigWalker {
         checkKeys(
             mapping, section: "router_settings", known: ConfigKeys.routerSettings, ignored: ConfigKeys.routerSettingsIgnored)
         readFallbacks(mapping, section: "router_settings", into: &settings)
+        // LiteLLM's `model_group_alias`: `name: alias`, or `name: {model: alias, hidden: true}`.
+        if let value = value(mapping, "model_group_alias"), !isNull(value),
+            let pairs = self.mapping(value, "router_settings.model_group_alias")
+        {
+            for pair in pairs {
+                guard let name = string(pair.key, "a name in router_settings.model_group_alias") else { continue }
+                let what = "router_settings.model_group_alias.\(name)"
+                let target: YAMLNode
+                if case .mapping(let fields, _) = pair.value {
+                    guard let model = self.value(fields, "model") else {
+                        error("\(what) names no model", fix: "write \(name): ALIAS or \(name): {model: ALIAS}", at: pair.value)
+                        continue
+                    }
+                    target = model
+                } else {
+                    target = pair.value
+                }
+                if let alias = string(target, what) {
+                    settings.modelGroupAlias.append(AliasRoute(pattern: ModelPattern(name), alias: alias))
+                }
+            }
+        }
         if let value = value(mapping, "allowed_fails"), !isNull(value),
             let count = integer(value, "router_settings.allowed_fails")
         {

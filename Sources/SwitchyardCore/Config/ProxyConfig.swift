@@ -62,6 +62,20 @@ public struct ModelPrices: Sendable, Equatable {
     public var isSet: Bool { inputPerToken != nil || outputPerToken != nil || cachedInputPerToken != nil }
 }
 
+/// One `router_settings.model_group_alias` entry: requested names (exact or a `*` pattern) and the alias serving them.
+public struct AliasRoute: Sendable, Equatable {
+    /// The names it covers.
+    public var pattern: ModelPattern
+    /// The alias that serves them.
+    public var alias: String
+
+    /// An entry.
+    public init(pattern: ModelPattern, alias: String) {
+        self.pattern = pattern
+        self.alias = alias
+    }
+}
+
 /// One `model_list` entry as written in the file.
 public struct DeploymentEntry: Sendable, Equatable {
     /// The public alias (`model_name`).
@@ -201,6 +215,19 @@ public struct ProxySettings: Sendable, Equatable {
     public var allowedFailsPolicy: [FailureKind: Int] = [:]
     /// `router_settings.disable_cooldowns`: no deployment is ever put in cooldown.
     public var disableCooldowns = false
+    /// `router_settings.model_group_alias`: names clients send (e.g. Claude Code's `claude-sonnet-4-5`, or a
+    /// `claude-*` pattern) and the alias that serves them, in file order.
+    public var modelGroupAlias: [AliasRoute] = []
+
+    /// The alias a requested name is served by: itself when it is not in `model_group_alias` (an exact name wins
+    /// over a pattern, then the first pattern that matches).
+    public func aliasServing(_ requested: String) -> String {
+        guard !modelGroupAlias.isEmpty else { return requested }
+        if let exact = modelGroupAlias.first(where: { !$0.pattern.text.contains("*") && $0.pattern.matches(requested) }) {
+            return exact.alias
+        }
+        return modelGroupAlias.first { $0.pattern.matches(requested) }?.alias ?? requested
+    }
 
     /// The breaker rules these settings make.
     public var failurePolicy: FailurePolicy {

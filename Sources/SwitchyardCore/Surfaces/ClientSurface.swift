@@ -9,6 +9,8 @@ public enum ClientSurface: String, Sendable, CaseIterable {
     case embeddings
     /// OpenAI's Responses API: `POST /v1/responses` (translated to Chat Completions for a chat-only upstream).
     case responses
+    /// Anthropic's Messages API: `POST /v1/messages` (translated to Chat Completions).
+    case messages
 
     /// The path after the optional `/v1` prefix.
     public var path: String {
@@ -17,13 +19,14 @@ public enum ClientSurface: String, Sendable, CaseIterable {
         case .completions: "/completions"
         case .embeddings: "/embeddings"
         case .responses: "/responses"
+        case .messages: "/messages"
         }
     }
 
     /// The upstream endpoint its requests go to.
     public var upstream: UpstreamEndpoint {
         switch self {
-        case .chatCompletions, .responses: .chatCompletions
+        case .chatCompletions, .responses, .messages: .chatCompletions
         case .completions: .completions
         case .embeddings: .embeddings
         }
@@ -53,6 +56,7 @@ public enum ClientSurface: String, Sendable, CaseIterable {
         if path.elementsEqual("/completions".utf8) { return .completions }
         if path.elementsEqual("/embeddings".utf8) { return .embeddings }
         if path.elementsEqual("/responses".utf8) { return .responses }
+        if path.elementsEqual("/messages".utf8) { return .messages }
         return nil
     }
 }

@@ -79,6 +79,9 @@ public struct ProxyServer: Sendable {
                     await store.current.handle(request, surface: surface)
                 }
             }
+            router.post(RouterPath("\(prefix)/messages/count_tokens")) { request, _ in
+                await store.current.countTokens(request)
+            }
             router.get(RouterPath("\(prefix)/models")) { request, _ in await store.current.listModels(request) }
             router.get(RouterPath("\(prefix)/models/{alias}")) { request, context in
                 await store.current.model(request, alias: context.parameters.get("alias") ?? "")

@@ -92,18 +92,83 @@ final class ResponsesTranslation: AnswerTranslation {
     }
 }
 
+/// Anthropic's Messages API answer from a Chat Completions upstream (`MessagesAnswer`, `MessagesStream`).
+final class MessagesTranslation: AnswerTranslation {
+    private let id: String
+    private let model: String
+    private let completionIncludesReasoning: Bool
+    private let stream: Mutex<MessagesStream>
+
+    init(id: String, model: String, completionIncludesReasoning: Bool) {
+        self.id = id
+        self.model = model
+        self.completionIncludesReasoning = completionIncludesReasoning
+        self.stream = Mutex(MessagesStream(id: id, model: model, completionIncludesReasoning: completionIncludesReasoning))
+    }
+
+    func json(_ answer: ByteBuffer, model upstream: String?) throws(ProxyError) -> ByteBuffer {
+        guard case .object(let completion)? = try? JSONParser.parse(answer.readableBytesView) else {
+            throw ProxyError.upstreamBadResponse(upstream ?? "the upstream", reason: "its answer is not a JSON object")
+        }
+        let message = MessagesAnswer.message(
+            fromChat: completion, id: id, model: model, completionIncludesReasoning: completionIncludesReasoning)
+        return ByteBuffer(bytes: JSONValue.object(message).encodedBytes())
+    }
+
+    func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        guard case .object(let chunk)? = try? JSONParser.parse(data) else { return [] }
+        return Self.frames(stream.withLock { $0.chunk(chunk) })
+    }
+
+    func done() -> [UInt8] { Self.frames(stream.withLock { $0.finish() }) }
+
+    func failed(_ error: ProxyError) -> [UInt8] {
+        Self.frames(stream.withLock { $0.fail(status: error.status, message: error.message) })
+    }
+
+    private static func frames(_ events: [JSONObject]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for event in events { bytes += MessagesStream.frame(event) }
+        return bytes
+    }
+}
+
 /// What a surface does to a request before the engine runs it, and to each attempt's answer.
 struct SurfaceAdapter: Sendable {
     /// The upstream request body for the client's, and the maker of each attempt's answer translation.
     let translate: @Sendable (JSONObject) throws(ProxyError) -> (JSONObject, @Sendable (Deployment) -> any AnswerTranslation)
+    /// The body of an error answer in the surface's own envelope; nil for OpenAI's.
+    var errorBody: (@Sendable (ProxyError, Redactor) -> JSONValue)? = nil
 
     /// The adapter of a surface the upstream does not speak, or nil for one relayed as is.
     static func forSurface(_ surface: ClientSurface) -> SurfaceAdapter? {
         switch surface {
         case .chatCompletions, .completions, .embeddings: nil
         case .responses: responses
+        case .messages: messages
         }
     }
+
+    /// Anthropic's Messages API over Chat Completions, with Anthropic's error envelope.
+    static let messages = SurfaceAdapter(
+        translate: { body throws(ProxyError) in
+            let translated: (chat: JSONObject, stream: Bool, model: String)
+            switch MessagesRequest.toChat(body) {
+            case .success(let value): translated = value
+            case .failure(let error): throw ProxyError.invalidRequest(error.message, param: error.param)
+            }
+            let id = "msg_" + Hex.lowercase(array: (0..<12).map { _ in UInt8.random(in: 0...255) })
+            let model = translated.model
+            return (
+                translated.chat,
+                { deployment in
+                    MessagesTranslation(
+                        id: id, model: model,
+                        completionIncludesReasoning: deployment.provider?.completionIncludesReasoning ?? false)
+                }
+            )
+        },
+        errorBody: { error, redactor in MessagesAnswer.errorBody(status: error.status, message: redactor.redact(error.message)) })
 
     /// OpenAI's Responses API over Chat Completions.
     static let responses = SurfaceAdapter { body throws(ProxyError) in

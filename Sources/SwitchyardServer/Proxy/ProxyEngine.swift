@@ -183,16 +183,17 @@ public struct ProxyEngine: Sendable {
         }
     }
 
-    /// An error response in OpenAI's envelope.
-    func errorResponse(_ error: ProxyError, requestID: String) -> Response {
+    /// An error response in OpenAI's envelope, or the surface's own (Anthropic's for `/v1/messages`).
+    func errorResponse(_ error: ProxyError, requestID: String, surface: ClientSurface = .chatCompletions) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .requestID: requestID]
         if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
         for (name, value) in error.headers.sorted(by: { $0.key < $1.key }) {
             if let fieldName = HTTPField.Name(name) { headers[fieldName] = value }
         }
-        return Response(
-            status: .init(code: error.status), headers: headers,
-            body: .init(byteBuffer: ByteBuffer(bytes: error.body(redactor: redactors.redactor))))
+        let body =
+            SurfaceAdapter.forSurface(surface)?.errorBody.map { $0(error, redactors.redactor).encodedBytes() }
+            ?? error.body(redactor: redactors.redactor)
+        return Response(status: .init(code: error.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// A 200 JSON response.
@@ -231,7 +232,7 @@ public struct ProxyEngine: Sendable {
                 logger.debug(
                     "upstream failure", metadata: ["request_id": .string(requestID), "error": .string(proxyError.message)])
             }
-            return errorResponse(proxyError, requestID: requestID)
+            return errorResponse(proxyError, requestID: requestID, surface: surface)
         }
     }
 
@@ -282,9 +283,11 @@ public struct ProxyEngine: Sendable {
         } else {
             body = try Self.parseBody(buffer, endpoint: endpoint)
         }
-        guard case .string(let alias)? = body["model"], !alias.isEmpty else {
+        guard case .string(let requested)? = body["model"], !requested.isEmpty else {
             throw ProxyError.invalidRequest("'model' is required and must be a string naming a model alias.", param: "model")
         }
+        // A name clients send that `model_group_alias` points at an alias (Claude Code's model names, say).
+        let alias = table.settings.aliasServing(requested)
         record.traceID = request.headers[.traceParent].flatMap(TraceParent.init(header:))?.traceID
         record.alias = alias
         record.aliasKnown = table.deployments(for: alias) != nil
@@ -617,6 +620,37 @@ public struct ProxyEngine: Sendable {
         }
         if error is CancellationError { return .clientClosed }
         return .upstreamUnreachable(deployment, detail: String(describing: type(of: error)))
+    }
+
+    // MARK: Anthropic's token count
+
+    /// `POST /v1/messages/count_tokens` (Anthropic's): the prompt's tokens as the proxy estimates them (about four
+    /// bytes a token, tools' schemas included), with no upstream call; errors in Anthropic's envelope.
+    public func countTokens(_ request: Request) async -> Response {
+        let requestID = Self.requestID(from: request)
+        do throws(ProxyError) {
+            try await authorize(request)
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: table.settings.maxRequestBodyBytes)
+            } catch {
+                throw ProxyError.bodyTooLarge(limit: table.settings.maxRequestBodyBytes)
+            }
+            var body = try Self.parseObject(buffer)
+            if body["max_tokens"] == nil { body["max_tokens"] = 1 }
+            let chat: JSONObject
+            switch MessagesRequest.toChat(body) {
+            case .success(let translated): chat = translated.chat
+            case .failure(let error): throw ProxyError.invalidRequest(error.message, param: error.param)
+            }
+            let alias = table.settings.aliasServing(body["model"]?.stringValue ?? "")
+            _ = try enabledDeployments(alias)
+            let tools = chat["tools"].map { ($0.encodedBytes().count + 3) / 4 } ?? 0
+            return Self.jsonResponse(
+                .object(["input_tokens": .int(TokenEstimate.prompt(of: chat) + tools)]), requestID: requestID)
+        } catch {
+            return errorResponse(error, requestID: requestID, surface: .messages)
+        }
     }
 
     // MARK: Models

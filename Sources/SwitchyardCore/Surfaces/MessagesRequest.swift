@@ -1,0 +1,189 @@
+/// Anthropic's Messages API (`POST /v1/messages`, as Claude Code speaks it) made into a Chat Completions request.
+/// Pure.
+///
+/// `system` (a string or text blocks) becomes the first message; content blocks map to chat: `text`, `image`
+/// (base64 or URL, as an image part), an assistant's `tool_use` blocks to `tool_calls`, a user's `tool_result` blocks
+/// to `tool` messages (before the user's other text); `thinking` blocks are dropped (a chat upstream takes no
+/// signed thinking back). `tools` (`input_schema`) become function tools, `tool_choice` (auto, any, tool, none)
+/// chat's, `thinking.budget_tokens` a `reasoning_effort` (under 4,096 low, under 16,384 medium, else high),
+/// `stop_sequences` `stop`, `max_tokens`, `temperature`, `top_p`, `metadata.user_id` `user`; `top_k` has no chat
+/// equivalent and is dropped.
+public enum MessagesRequest {
+    /// Translates a Messages body.
+    public static func toChat(_ body: JSONObject) -> Result<(chat: JSONObject, stream: Bool, model: String), TranslationError> {
+        guard let model = body["model"]?.stringValue, !model.isEmpty else {
+            return .failure(TranslationError(param: "model", message: "model: Field required"))
+        }
+        guard let maxTokens = body["max_tokens"], maxTokens.intValue != nil else {
+            return .failure(TranslationError(param: "max_tokens", message: "max_tokens: Field required"))
+        }
+        var chat: JSONObject = ["model": .string(model), "max_tokens": maxTokens]
+        var messages: [JSONValue] = []
+        switch body["system"] {
+        case .string(let text)?: messages.append(.object(["role": "system", "content": .string(text)]))
+        case .array(let blocks)?:
+            let text = blocks.compactMap { $0.objectValue?["text"]?.stringValue }.joined(separator: "\n")
+            messages.append(.object(["role": "system", "content": .string(text)]))
+        case nil, .null?: break
+        default: return .failure(TranslationError(param: "system", message: "system: must be a string or a list of text blocks"))
+        }
+        guard case .array(let list)? = body["messages"] else {
+            return .failure(TranslationError(param: "messages", message: "messages: Field required"))
+        }
+        for (index, item) in list.enumerated() {
+            switch message(item, index: index) {
+            case .success(let translated): messages.append(contentsOf: translated)
+            case .failure(let error): return .failure(error)
+            }
+        }
+        chat["messages"] = .array(messages)
+
+        if case .array(let tools)? = body["tools"], !tools.isEmpty {
+            var converted: [JSONValue] = []
+            for (index, tool) in tools.enumerated() {
+                guard let object = tool.objectValue, let name = object["name"]?.stringValue else {
+                    return .failure(
+                        TranslationError(param: "tools.\(index).name", message: "tools.\(index).name: Field required"))
+                }
+                if let type = object["type"]?.stringValue, type != "custom" {
+                    return .failure(
+                        TranslationError(
+                            param: "tools.\(index).type",
+                            message:
+                                "tools.\(index): '\(type)' is a server tool; this model's upstream runs client tools "
+                                + "(name, description, input_schema) only."))
+                }
+                var function: JSONObject = ["name": .string(name)]
+                if let description = object["description"], description != .null { function["description"] = description }
+                function["parameters"] = object["input_schema"] ?? .object(["type": "object"])
+                converted.append(.object(["type": "function", "function": .object(function)]))
+            }
+            chat["tools"] = .array(converted)
+        }
+        if let choice = body["tool_choice"]?.objectValue {
+            switch choice["type"]?.stringValue {
+            case "auto"?: chat["tool_choice"] = "auto"
+            case "any"?: chat["tool_choice"] = "required"
+            case "none"?: chat["tool_choice"] = "none"
+            case "tool"?:
+                guard let name = choice["name"]?.stringValue else {
+                    return .failure(TranslationError(param: "tool_choice.name", message: "tool_choice.name: Field required"))
+                }
+                chat["tool_choice"] = .object(["type": "function", "function": .object(["name": .string(name)])])
+            default:
+                return .failure(
+                    TranslationError(param: "tool_choice.type", message: "tool_choice.type: must be auto, any, tool or none"))
+            }
+            if choice["disable_parallel_tool_use"]?.boolValue == true { chat["parallel_tool_calls"] = false }
+        }
+        if let thinking = body["thinking"]?.objectValue, thinking["type"]?.stringValue == "enabled" {
+            let budget = thinking["budget_tokens"]?.intValue ?? 0
+            chat["reasoning_effort"] = .string(budget < 4096 ? "low" : budget < 16384 ? "medium" : "high")
+        }
+        if let stops = body["stop_sequences"], stops != .null, stops.arrayValue?.isEmpty == false { chat["stop"] = stops }
+        for name in ["temperature", "top_p"] {
+            if let value = body[name], value != .null { chat[name] = value }
+        }
+        if let user = body["metadata"]?.objectValue?["user_id"], user != .null { chat["user"] = user }
+        let stream = body["stream"]?.boolValue ?? false
+        if stream { chat["stream"] = true }
+        return .success((chat, stream, model))
+    }
+
+    /// The chat messages for one Anthropic message (a user's tool results come first, as `tool` messages).
+    static func message(_ item: JSONValue, index: Int) -> Result<[JSONValue], TranslationError> {
+        guard let object = item.objectValue, let role = object["role"]?.stringValue, role == "user" || role == "assistant"
+        else {
+            return .failure(
+                TranslationError(param: "messages.\(index).role", message: "messages.\(index).role: must be user or assistant"))
+        }
+        let blocks: [JSONValue]
+        switch object["content"] {
+        case .string(let text)?: return .success([.object(["role": .string(role), "content": .string(text)])])
+        case .array(let list)?: blocks = list
+        default:
+            return .failure(
+                TranslationError(
+                    param: "messages.\(index).content", message: "messages.\(index).content: must be a string or a list of blocks"
+                ))
+        }
+        var results: [JSONValue] = []
+        var parts: [JSONValue] = []
+        var texts: [String] = []
+        var calls: [JSONValue] = []
+        var hasImage = false
+        for (position, block) in blocks.enumerated() {
+            let param = "messages.\(index).content.\(position)"
+            guard let fields = block.objectValue, let type = fields["type"]?.stringValue else {
+                return .failure(TranslationError(param: param, message: "\(param).type: Field required"))
+            }
+            switch type {
+            case "text":
+                let text = fields["text"]?.stringValue ?? ""
+                texts.append(text)
+                parts.append(.object(["type": "text", "text": .string(text)]))
+            case "image":
+                guard let source = fields["source"]?.objectValue else {
+                    return .failure(TranslationError(param: "\(param).source", message: "\(param).source: Field required"))
+                }
+                let url: String
+                switch source["type"]?.stringValue {
+                case "base64"?:
+                    url = "data:\(source["media_type"]?.stringValue ?? "image/png");base64,\(source["data"]?.stringValue ?? "")"
+                case "url"?: url = source["url"]?.stringValue ?? ""
+                default:
+                    return .failure(
+                        TranslationError(param: "\(param).source.type", message: "\(param).source.type: must be base64 or url"))
+                }
+                hasImage = true
+                parts.append(.object(["type": "image_url", "image_url": .object(["url": .string(url)])]))
+            case "tool_use":
+                guard role == "assistant", let id = fields["id"]?.stringValue, let name = fields["name"]?.stringValue else {
+                    return .failure(
+                        TranslationError(param: param, message: "\(param): tool_use needs id and name, in an assistant message"))
+                }
+                calls.append(
+                    .object([
+                        "id": .string(id), "type": "function",
+                        "function": .object([
+                            "name": .string(name), "arguments": .string((fields["input"] ?? .object([:])).encodedString()),
+                        ]),
+                    ]))
+            case "tool_result":
+                guard let id = fields["tool_use_id"]?.stringValue else {
+                    return .failure(
+                        TranslationError(param: "\(param).tool_use_id", message: "\(param).tool_use_id: Field required"))
+                }
+                var content: String
+                switch fields["content"] {
+                case .string(let text)?: content = text
+                case .array(let inner)?:
+                    content = inner.compactMap { $0.objectValue?["text"]?.stringValue }.joined(separator: "\n")
+                default: content = ""
+                }
+                if fields["is_error"]?.boolValue == true { content = "Error: " + content }
+                results.append(.object(["role": "tool", "tool_call_id": .string(id), "content": .string(content)]))
+            case "thinking", "redacted_thinking":
+                continue
+            default:
+                return .failure(
+                    TranslationError(
+                        param: "\(param).type",
+                        message: "\(param).type: '\(type)' blocks cannot go to a Chat Completions upstream"))
+            }
+        }
+        var messages = results
+        if role == "assistant" {
+            if !calls.isEmpty || !texts.isEmpty {
+                var message: JSONObject = ["role": "assistant", "content": texts.isEmpty ? .null : .string(texts.joined())]
+                if !calls.isEmpty { message["tool_calls"] = .array(calls) }
+                messages.append(.object(message))
+            }
+        } else if hasImage {
+            messages.append(.object(["role": "user", "content": .array(parts)]))
+        } else if !texts.isEmpty || results.isEmpty {
+            messages.append(.object(["role": "user", "content": .string(texts.joined(separator: "\n"))]))
+        }
+        return .success(messages)
+    }
+}

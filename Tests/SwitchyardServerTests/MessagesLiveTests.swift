@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardServer
+
+/// `POST /v1/messages` (Anthropic's Messages API, as Claude Code speaks it) through the real proxy to the real
+/// mock: keys by `x-api-key`, Claude's model names through `model_group_alias`, answers and errors in Anthropic's
+/// shapes, the chat path's accounting.
+@Suite struct MessagesLiveTests {
+    func config(_ mock: MockHandle) -> String {
+        """
+        model_list:
+          - model_name: coder
+            litellm_params: {model: xai/grok-4.3, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+        router_settings:
+          model_group_alias: {"claude-sonnet-4-5": coder, "claude-*": {model: coder, hidden: true}}
+        litellm_settings:
+          drop_params: true
+        general_settings:
+          master_key: \(masterKey)
+        """
+    }
+
+    let anthropicHeaders = [("x-api-key", masterKey), ("anthropic-version", "2023-06-01")]
+
+    func messages(_ model: String, _ text: String, stream: Bool = false) -> JSONValue {
+        .object([
+            "model": .string(model), "max_tokens": 100, "stream": .bool(stream),
+            "messages": .array([.object(["role": "user", "content": .string(text)])]),
+        ])
+    }
+
+    @Test func aMessagesRequestIsAnsweredInAnthropicsShape() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let answer = try await send(
+                    .POST, proxy.url + "/v1/messages", json: messages("claude-sonnet-4-5", "hello"), headers: anthropicHeaders)
+                #expect(answer.status == 200, "\(answer.text)")
+                let message = try #require(answer.json)
+                #expect(message["type"] == "message")
+                #expect(message["model"] == "claude-sonnet-4-5")
+                #expect(message["content"]?.arrayValue?.last?.objectValue?["text"] == "You said: hello")
+                #expect(message["stop_reason"] == "end_turn")
+                let sent = try #require(mock.recorder.requests.last?.body?.objectValue)
+                #expect(sent["model"] == "grok-4.3")
+                #expect(sent["max_completion_tokens"] == 100, "max_tokens as xAI wants it")
+                // A pattern in model_group_alias covers the other Claude names; without /v1 too.
+                let other = try await send(
+                    .POST, proxy.url + "/messages", json: messages("claude-opus-4-1", "hi"), headers: anthropicHeaders)
+                #expect(other.status == 200)
+                #expect(
+                    try await eventually {
+                        proxy.logs.lines.contains {
+                            $0.contains("\"route\":\"/v1/messages\"") && $0.contains("\"alias\":\"coder\"")
+                        }
+                    })
+            }
+        }
+    }
+
+    @Test func aStreamIsAnthropicsEventSequence() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let answer = try await send(
+                    .POST, proxy.url + "/v1/messages", json: messages("claude-sonnet-4-5", "stream it", stream: true),
+                    headers: anthropicHeaders)
+                #expect(answer.status == 200)
+                let events = answer.events
+                let names = answer.text.split(separator: "\n").filter { $0.hasPrefix("event: ") }.map { $0.dropFirst(7) }
+                #expect(names.first == "message_start")
+                #expect(names.last == "message_stop")
+                #expect(names.contains("content_block_delta"))
+                let objects = events.compactMap { $0.data.flatMap { try? JSONParser.parse($0).objectValue } }
+                let text = objects.compactMap { $0["delta"]?.objectValue?["text"]?.stringValue }.joined()
+                #expect(text == "You said: stream it")
+                let usage = objects.first { $0["type"] == "message_delta" }?["usage"]?.objectValue
+                #expect((usage?["output_tokens"]?.intValue ?? 0) > 0)
+                // A stream that breaks ends with Anthropic's error event.
+                let broken = try await send(
+                    .POST, proxy.url + "/v1/messages", json: messages("claude-sonnet-4-5", "FAULT:abrupt", stream: true),
+                    headers: anthropicHeaders)
+                let last = broken.events.last?.data.flatMap { try? JSONParser.parse($0).objectValue }
+                #expect(last?["type"] == "error", "\(broken.text)")
+                #expect(last?["error"]?.objectValue?["type"] == "api_error")
+            }
+        }
+    }
+
+    @Test func errorsAreInAnthropicsEnvelopeWithItsStatuses() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let url = proxy.url + "/v1/messages"
+                func check(_ result: HTTPResult, _ status: Int, _ type: String) {
+                    #expect(result.status == status, "\(result.text)")
+                    #expect(result.json?["type"] == "error")
+                    #expect(result.json?["error"]?.objectValue?["type"]?.stringValue == type, "\(result.text)")
+                }
+                check(try await send(.POST, url, json: messages("claude-sonnet-4-5", "x")), 401, "authentication_error")
+                check(
+                    try await send(.POST, url, json: messages("gpt-nothing", "x"), headers: anthropicHeaders), 404,
+                    "not_found_error")
+                check(
+                    try await send(
+                        .POST, url, json: .object(["model": "claude-sonnet-4-5", "messages": .array([])]),
+                        headers: anthropicHeaders), 400, "invalid_request_error")
+                check(
+                    try await send(.POST, url, json: messages("claude-sonnet-4-5", "FAULT:429"), headers: anthropicHeaders), 429,
+                    "rate_limit_error")
+                check(try await send(.POST, url, raw: "{not json", headers: anthropicHeaders), 400, "invalid_request_error")
+            }
+        }
+    }
+
+    @Test func countTokensEstimatesWithoutCallingTheUpstream() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let before = mock.recorder.requests.count
+                let counted = try await send(
+                    .POST, proxy.url + "/v1/messages/count_tokens",
+                    json: .object([
+                        "model": "claude-sonnet-4-5",
+                        "messages": .array([.object(["role": "user", "content": .string(String(repeating: "word ", count: 40))])]
+                        ),
+                    ]), headers: anthropicHeaders)
+                #expect(counted.status == 200, "\(counted.text)")
+                #expect((counted.json?["input_tokens"]?.intValue ?? 0) >= 50)
+                #expect(mock.recorder.requests.count == before)
+                let unknown = try await send(
+                    .POST, proxy.url + "/v1/messages/count_tokens",
+                    json: .object(["model": "nope", "messages": .array([])]), headers: anthropicHeaders)
+                #expect(unknown.status == 404)
+                #expect(unknown.json?["type"] == "error")
+            }
+        }
+    }
+}
