@@ -4,13 +4,16 @@ import Testing
 @testable import SwitchyardCore
 @testable import SwitchyardServer
 
-/// `POST /v1/responses` through the real proxy to the real mock (a Chat Completions upstream, as any
-/// OpenAI-compatible server is): translated both ways, with the chat path's accounting, limits and errors.
+/// `POST /v1/responses` through the real proxy to the real mock: natively to an `xai/` deployment (the mock speaks
+/// xAI's Responses API), translated both ways for an `openai/` one (any OpenAI-compatible server, Chat Completions
+/// only), with the chat path's accounting, limits and errors either way.
 @Suite struct ResponsesLiveTests {
     func config(_ mock: MockHandle) -> String {
         """
         model_list:
           - model_name: g
+            litellm_params: {model: openai/grok-4.3, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+          - model_name: native
             litellm_params: {model: xai/grok-4.3, api_base: "\(mock.baseURL)", api_key: \(testKey)}
           - model_name: echo
             litellm_params: {model: mock/echo}
@@ -32,11 +35,10 @@ import Testing
                 let body: JSONValue = .object([
                     "model": "g", "instructions": "Be brief.",
                     "input": .array([.object(["role": "user", "content": "what is a proxy?"])]),
-                    "reasoning": .object(["effort": "minimal"]), "max_output_tokens": 300,
+                    "reasoning": .object(["effort": "low"]), "max_output_tokens": 300,
                     "text": .object([
                         "format": .object(["type": "json_schema", "name": "a", "schema": .object(["type": "object"])])
                     ]),
-                    "presence_penalty": 1,
                 ])
                 let answer = try await send(.POST, proxy.url + "/v1/responses", json: body)
                 #expect(answer.status == 200, "\(answer.text)")
@@ -56,8 +58,9 @@ import Testing
                 #expect(mock.recorder.requests.last?.path == "/v1/chat/completions")
                 let messages = sent["messages"]?.arrayValue ?? []
                 #expect(messages.first == .object(["role": "system", "content": "Be brief."]))
-                #expect(sent["reasoning_effort"] == "low", "minimal is mapped to the nearest effort grok-4.3 takes")
+                #expect(sent["reasoning_effort"] == "low")
                 #expect(sent["max_completion_tokens"] == 300)
+                #expect(sent["include"] == nil, "Responses-only fields stay out of the chat request")
                 #expect(sent["response_format"]?.objectValue?["type"] == "json_schema")
                 #expect(sent["model"] == "grok-4.3")
                 // The request was accounted as any other: its log line, with xAI's cost.
@@ -181,6 +184,55 @@ import Testing
                 #expect(previous.status == 404)
                 #expect(previous.error?["param"] == "previous_response_id")
                 #expect(try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("g", "still serving")).status == 200)
+            }
+        }
+    }
+
+    /// An `xai/` deployment gets the Responses request as it is (model rewritten, effort mapped by the catalog) and
+    /// its answer and events come back unchanged, encrypted reasoning included; usage and xAI's cost are read from
+    /// the answer or `response.completed`.
+    @Test func aNativeUpstreamGetsTheResponsesRequestAsItIs() async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let url = proxy.url + "/v1/responses"
+                let body: JSONValue = .object([
+                    "model": "native", "input": "native please", "reasoning": .object(["effort": "xhigh"]),
+                    "include": .array(["reasoning.encrypted_content"]), "store": false,
+                ])
+                let answer = try await send(.POST, url, json: body)
+                #expect(answer.status == 200, "\(answer.text)")
+                let sent = try #require(mock.recorder.requests.last)
+                #expect(sent.path == "/v1/responses")
+                #expect(sent.body?.objectValue?["model"] == "grok-4.3")
+                #expect(
+                    sent.body?.objectValue?["reasoning"]?.objectValue?["effort"] == "high",
+                    "xhigh is mapped to what grok-4.3 takes")
+                #expect(sent.body?.objectValue?["include"] == .array(["reasoning.encrypted_content"]))
+                let reasoning = answer.json?["output"]?.arrayValue?.first?.objectValue
+                #expect(reasoning?["encrypted_content"]?.stringValue?.hasPrefix("xai-mock-encrypted-") == true)
+                #expect(
+                    try await eventually {
+                        proxy.logs.lines.contains {
+                            $0.contains("\"alias\":\"native\"") && $0.contains("\"cost_source\":\"upstream\"")
+                                && $0.contains("\"reasoning_tokens\"")
+                        }
+                    })
+
+                let streamed = try await send(
+                    .POST, url, json: .object(["model": "native", "input": "stream natively", "stream": true]))
+                #expect(streamed.status == 200)
+                let events = responsesEvents(streamed)
+                #expect(events.last?["type"] == "response.completed", "relayed as the upstream sent it, with no error added")
+                #expect(events.allSatisfy { $0["type"] != nil && $0["error"] == nil })
+                #expect(
+                    try await eventually {
+                        proxy.logs.lines.filter { $0.contains("\"alias\":\"native\"") && $0.contains("\"stream\":\"true\"") }
+                            .contains { $0.contains("\"prompt_tokens\"") && !$0.contains("usage_estimated") }
+                    })
+                // A stream that breaks ends with the Responses API's error event.
+                let broken = try await send(
+                    .POST, url, json: .object(["model": "native", "input": "FAULT:abrupt", "stream": true]))
+                #expect(responsesEvents(broken).last?["type"] == "error", "\(broken.text)")
             }
         }
     }

@@ -41,6 +41,9 @@ model_list:
     litellm_params: {model: xai/grok-4.7, drop_params: false}
   - model_name: mock-echo
     litellm_params: {model: mock/echo}
+  # A Chat Completions-only upstream (any OpenAI-compatible server): the Responses and Messages APIs are translated.
+  - model_name: chat-only
+    litellm_params: {model: openai/grok-4.3, api_base: "$mock_url/v1", api_key: xai-test-key}
 litellm_settings: {drop_params: true}
 router_settings:
   model_group_alias: {"claude-*": grok-code-fast-1}   # Claude Code's model names

@@ -21,8 +21,9 @@ def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
-def test_an_agent_calls_its_tool_and_answers_with_the_result():
-    agent = Agent(name="forecaster", instructions="Use the tool.", model="grok-code-fast-1", tools=[get_weather])
+@pytest.mark.parametrize("model", ["grok-code-fast-1", "chat-only"])
+def test_an_agent_calls_its_tool_and_answers_with_the_result(model):
+    agent = Agent(name="forecaster", instructions="Use the tool.", model=model, tools=[get_weather])
     result = Runner.run_sync(agent, "Paris")
     assert result.final_output == "Tool said: sunny in Paris"
     kinds = [item.type for item in result.new_items]

@@ -22,12 +22,13 @@ def client():
     return anthropic.Anthropic(base_url=URL, api_key=KEY, max_retries=0)
 
 
-def test_messages_create(client):
+@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "chat-only"])
+def test_messages_create(client, model):
     message = client.messages.create(
-        model="claude-sonnet-4-5", max_tokens=256, system="Be brief.", messages=[{"role": "user", "content": "hello claude"}]
+        model=model, max_tokens=256, system="Be brief.", messages=[{"role": "user", "content": "hello claude"}]
     )
     assert message.type == "message"
-    assert message.model == "claude-sonnet-4-5"
+    assert message.model == model
     assert [block.type for block in message.content] == ["thinking", "text"]
     assert message.content[-1].text == "You said: hello claude"
     assert message.stop_reason == "end_turn"

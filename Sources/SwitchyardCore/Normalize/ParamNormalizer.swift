@@ -48,6 +48,7 @@ public enum ParamNormalizer {
         for parameter in deployment.additionalDropParams where result.body.removeValue(forKey: parameter) != nil {
             result.dropped.append(parameter)
         }
+        if endpoint == .responses, let failure = normalizeResponsesEffort(&result, for: deployment) { return .failure(failure) }
         for rule in deployment.paramRules {
             guard let value = result.body[rule.parameter] else { continue }
             switch rule.action {
@@ -99,7 +100,8 @@ public enum ParamNormalizer {
         if endpoint == .chatCompletions, deployment.provider?.stripsNameFromNonUserMessages == true {
             stripNames(&result)
         }
-        if stream, endpoint != .embeddings, deployment.provider?.supportsStreamUsage == true {
+        // A Responses stream ends with its usage in `response.completed`: nothing to ask for.
+        if stream, endpoint != .embeddings, endpoint != .responses, deployment.provider?.supportsStreamUsage == true {
             let options = result.body["stream_options"]?.objectValue ?? JSONObject()
             if options["include_usage"]?.boolValue != true {
                 var updated = options
@@ -109,6 +111,38 @@ public enum ParamNormalizer {
             }
         }
         return .success(result)
+    }
+
+    /// The Responses API's `reasoning.effort`, by the model's `reasoning_effort` rule: kept, mapped to the nearest
+    /// effort the model takes, or dropped (refused without `drop_params`) where it takes none.
+    private static func normalizeResponsesEffort(_ result: inout NormalizedRequest, for deployment: Deployment)
+        -> RejectedParameter?
+    {
+        guard case .object(var reasoning)? = result.body["reasoning"], let effort = reasoning["effort"], effort != .null,
+            let rule = deployment.paramRules.first(where: { $0.parameter == "reasoning_effort" })
+        else { return nil }
+        switch rule.action {
+        case .unsupported, .drop:
+            guard deployment.dropParams || rule.action == .drop else {
+                return RejectedParameter(parameter: "reasoning.effort", model: deployment.qualifiedModel, note: rule.note)
+            }
+            reasoning.removeValue(forKey: "effort")
+            result.dropped.append("reasoning.effort")
+        case .reasoningEffort(let accepted):
+            guard let text = effort.stringValue, let nearest = ReasoningEffortScale.nearest(to: text, among: accepted) else {
+                var rejected = RejectedParameter(parameter: "reasoning.effort", model: deployment.qualifiedModel, note: rule.note)
+                rejected.detail =
+                    "reasoning.effort must be one of \(ReasoningEffortScale.levels.joined(separator: ", ")); "
+                    + "\(deployment.qualifiedModel) takes \(accepted.joined(separator: ", "))."
+                return rejected
+            }
+            guard nearest != text else { return nil }
+            reasoning["effort"] = .string(nearest)
+            result.transformed.append("reasoning.effort \(text)->\(nearest)")
+        default: return nil
+        }
+        result.body["reasoning"] = .object(reasoning)
+        return nil
     }
 
     private static func stripNames(_ result: inout NormalizedRequest) {

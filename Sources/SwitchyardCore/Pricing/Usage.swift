@@ -28,10 +28,16 @@ public struct Usage: Sendable, Equatable {
         guard case .object(let usage) = json else { return nil }
         let prompt = usage["prompt_tokens"]?.intValue ?? usage["input_tokens"]?.intValue ?? 0
         let completion = usage["completion_tokens"]?.intValue ?? usage["output_tokens"]?.intValue ?? 0
-        let reasoning = usage["completion_tokens_details"]?.objectValue?["reasoning_tokens"]?.intValue ?? 0
-        let cached = usage["prompt_tokens_details"]?.objectValue?["cached_tokens"]?.intValue ?? 0
+        let reasoning =
+            (usage["completion_tokens_details"] ?? usage["output_tokens_details"])?.objectValue?["reasoning_tokens"]?.intValue
+            ?? 0
+        let cached =
+            (usage["prompt_tokens_details"] ?? usage["input_tokens_details"])?.objectValue?["cached_tokens"]?.intValue ?? 0
+        // The Responses API's `output_tokens` counts reasoning, whoever serves it.
+        let includesReasoning =
+            completionIncludesReasoning || (usage["completion_tokens"] == nil && usage["output_tokens"] != nil)
         self.promptTokens = prompt
-        self.completionTokens = completionIncludesReasoning ? max(0, completion - reasoning) : completion
+        self.completionTokens = includesReasoning ? max(0, completion - reasoning) : completion
         self.reasoningTokens = reasoning
         self.cachedTokens = cached
         self.upstreamCostUSD = usage["cost_in_usd_ticks"]?.doubleValue.map { $0 / 10_000_000_000 }

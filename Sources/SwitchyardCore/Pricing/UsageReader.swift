@@ -24,14 +24,18 @@ extension Usage {
             if reader.keyIs(key, "cost_in_usd_ticks") { return reader.double(into: &ticks) }
             if reader.keyIs(key, "completion_tokens_details") { return reader.detail("reasoning_tokens", into: &reasoning) }
             if reader.keyIs(key, "prompt_tokens_details") { return reader.detail("cached_tokens", into: &cached) }
+            if reader.keyIs(key, "output_tokens_details") { return reader.detail("reasoning_tokens", into: &reasoning) }
+            if reader.keyIs(key, "input_tokens_details") { return reader.detail("cached_tokens", into: &cached) }
             return reader.skipValue(depth: 0)
         }
         guard complete, allowingTrailingBytes || reader.atEnd else { return nil }
         let reasoningTokens = reasoning ?? 0
         let completionTokens = completion ?? output ?? 0
+        // The Responses API's `output_tokens` counts reasoning, whoever serves it.
+        let includesReasoning = completionIncludesReasoning || (completion == nil && output != nil)
         return Usage(
             promptTokens: prompt ?? input ?? 0,
-            completionTokens: completionIncludesReasoning ? max(0, completionTokens - reasoningTokens) : completionTokens,
+            completionTokens: includesReasoning ? max(0, completionTokens - reasoningTokens) : completionTokens,
             reasoningTokens: reasoningTokens, cachedTokens: cached ?? 0, upstreamCostUSD: ticks.map { $0 / 10_000_000_000 })
     }
 }

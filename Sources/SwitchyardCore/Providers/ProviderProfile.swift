@@ -6,6 +6,8 @@ public enum UpstreamEndpoint: String, Sendable, CaseIterable {
     case completions = "completions"
     /// `POST /embeddings`.
     case embeddings = "embeddings"
+    /// `POST /responses` (OpenAI's Responses API, xAI's too).
+    case responses = "responses"
 }
 
 /// When a deployment needs an API key.

@@ -30,7 +30,7 @@ extension ProviderProfile {
         keyVariables: ["GROK_API_KEY", "XAI_API_KEY"],
         baseURLVariables: ["GROK_BASE_URL", "XAI_API_BASE"],
         keyRequirement: .always,
-        endpoints: [.chatCompletions, .completions, .embeddings],
+        endpoints: [.chatCompletions, .completions, .embeddings, .responses],
         forwardedClientHeaders: commonForwardedClientHeaders.union(["x-grok-conv-id"]),
         stripsNameFromNonUserMessages: true
     )

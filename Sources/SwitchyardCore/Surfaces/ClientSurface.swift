@@ -38,6 +38,7 @@ public enum ClientSurface: String, Sendable, CaseIterable {
         case .chatCompletions: self = .chatCompletions
         case .completions: self = .completions
         case .embeddings: self = .embeddings
+        case .responses: self = .responses
         }
     }
 

@@ -48,6 +48,7 @@ public struct MockUpstream: Sendable {
         router.post("/v1/chat/completions") { request, _ in await self.handle(request, kind: .chatCompletions) }
         router.post("/v1/completions") { request, _ in await self.handle(request, kind: .completions) }
         router.post("/v1/embeddings") { request, _ in await self.handle(request, kind: .embeddings) }
+        router.post("/v1/responses") { request, _ in await self.handle(request, kind: .responses) }
         router.get("/_mock/requests") { _, _ in
             let items: [JSONValue] = self.recorder.requests.map { recorded in
                 .object([
@@ -76,13 +77,15 @@ public struct MockUpstream: Sendable {
         let front = HTTPServerBuilder.fronted {
             CompletionFront(
                 serverName: "switchyard-mock", bodyLimit: { 64 * 1024 * 1024 },
-                // The Responses route is not the mock's (yet): it falls to the router, which answers 404.
+                // xAI's Anthropic-compatible route is gone: the router answers it 404, as xAI does.
                 route: { method, path in
                     CompletionFront.surface(method: method, path: path, versioned: true).flatMap {
-                        $0 == .responses ? nil : $0
+                        $0 == .messages ? nil : $0
                     }
                 },
-                answer: { request, body, surface in await self.handle(request, body: body, kind: surface.upstream) })
+                answer: { request, body, surface in
+                    await self.handle(request, body: body, kind: surface == .responses ? .responses : surface.upstream)
+                })
         }
         var server = front
         if let tls = options.tls {
@@ -157,10 +160,28 @@ public struct MockUpstream: Sendable {
                 .unsupportedMediaType, code: "Unsupported Media Type",
                 message: "Expected request with `Content-Type: application/json`")
         }
-        guard case .object(let body)? = parsed else {
+        guard case .object(var body)? = parsed else {
             return Self.text(
                 .unprocessableContent,
                 "Failed to deserialize the JSON body into the target type: expected value at line 1 column 1")
+        }
+        // xAI's Responses API: the request is read as the chat request it means (one set of checks and answers),
+        // and answered in the Responses shape.
+        var responses: (echo: ResponsesEcho, encrypted: Bool)?
+        if kind == .responses {
+            if body["previous_response_id"] != nil {
+                return Self.flatError(
+                    .notFound, code: "Some requested entity was not found", message: "Response not found (the mock keeps none).")
+            }
+            switch ResponsesRequest.toChat(body) {
+            case .success(let translated):
+                let include = body["include"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                responses = (translated.echo, include.contains("reasoning.encrypted_content"))
+                body = translated.chat
+                if translated.stream { body["stream_options"] = .object(["include_usage": true]) }
+            case .failure(let error):
+                return Self.flatError(.badRequest, code: "Client specified an invalid argument", message: error.message)
+            }
         }
         let requested = body["model"]?.stringValue ?? ""
         guard let model = models.model(named: requested) else {
@@ -191,6 +212,9 @@ public struct MockUpstream: Sendable {
             default: inputs = []
             }
             return Self.json(MockCompletion.embeddings(model: answeredModel, inputs: inputs))
+        case .responses:
+            let completion = makeCompletion(id: id, model: model, prompt: prompt, body: body)
+            return respond(completion, as: responses ?? (ResponsesEcho(model: requested), false), id: id, body: body)
         case .completions, .chatCompletions:
             let completion = makeCompletion(id: id, model: model, prompt: prompt, body: body)
             if body["stream"]?.boolValue == true {
@@ -219,6 +243,45 @@ public struct MockUpstream: Sendable {
         completion.cachedTokens = min(completion.promptTokens, promptCache.cachedTokens(for: body))
         if options.sendsCostTicks { completion.costTicks = completion.costTicks(at: model.facts.pricing) }
         return completion
+    }
+
+    /// A completion in the Responses shape, JSON or a stream of `response.*` events (no `[DONE]`, as xAI ends
+    /// them); with `include: ["reasoning.encrypted_content"]`, reasoning items carry an opaque `encrypted_content`.
+    func respond(
+        _ completion: MockCompletion, as responses: (echo: ResponsesEcho, encrypted: Bool), id: String, body: JSONObject
+    ) -> Response {
+        let ids = ResponsesAnswer.IDs(stem: "mock" + id.replacingOccurrences(of: "-", with: ""))
+        let created = Int(Date().timeIntervalSince1970)
+        func sealed(_ item: JSONValue) -> JSONValue {
+            guard responses.encrypted, case .object(var object) = item, object["type"] == "reasoning" else { return item }
+            object["encrypted_content"] = .string("xai-mock-encrypted-\(id)")
+            return .object(object)
+        }
+        guard body["stream"]?.boolValue == true else {
+            guard case .object(let chat) = completion.chatCompletion else { return Self.json(.null) }
+            var response = ResponsesAnswer.response(
+                fromChat: chat, echo: responses.echo, ids: ids, createdAt: created, completionIncludesReasoning: false)
+            response["output"] = .array((response["output"]?.arrayValue ?? []).map(sealed))
+            return Self.json(.object(response))
+        }
+        var translator = ResponsesStream(
+            echo: responses.echo, ids: ids, createdAt: created, completionIncludesReasoning: false)
+        var events = translator.start()
+        for frame in completion.streamFrames(includeUsage: true) {
+            let event = SSEEvent(bytes: frame)
+            guard let data = event.data else { continue }
+            if event.isDone {
+                events += translator.finish()
+            } else if case .object(let chunk)? = try? JSONParser.parse(data) {
+                events += translator.chunk(chunk)
+            }
+        }
+        return stream(
+            events.map { event in
+                var event = event
+                if let item = event["item"] { event["item"] = sealed(item) }
+                return ResponsesStream.frame(event)
+            })
     }
 
     /// `presence_penalty` as xAI names it in its errors: `presencePenalty`.

@@ -135,10 +135,26 @@ final class MessagesTranslation: AnswerTranslation {
 
 /// What a surface does to a request before the engine runs it, and to each attempt's answer.
 struct SurfaceAdapter: Sendable {
+    /// An adapter.
+    init(
+        native: UpstreamEndpoint? = nil, errorBody: (@Sendable (ProxyError, Redactor) -> JSONValue)? = nil,
+        translate:
+            @escaping @Sendable (JSONObject) throws(ProxyError) -> (
+                JSONObject, @Sendable (Deployment) -> any AnswerTranslation
+            )
+    ) {
+        self.native = native
+        self.errorBody = errorBody
+        self.translate = translate
+    }
+
     /// The upstream request body for the client's, and the maker of each attempt's answer translation.
     let translate: @Sendable (JSONObject) throws(ProxyError) -> (JSONObject, @Sendable (Deployment) -> any AnswerTranslation)
     /// The body of an error answer in the surface's own envelope; nil for OpenAI's.
-    var errorBody: (@Sendable (ProxyError, Redactor) -> JSONValue)? = nil
+    let errorBody: (@Sendable (ProxyError, Redactor) -> JSONValue)?
+    /// The upstream endpoint that takes the client's request as it is, where a provider serves it (xAI's Responses
+    /// API): such deployments get the request natively, the others translated.
+    let native: UpstreamEndpoint?
 
     /// The adapter of a surface the upstream does not speak, or nil for one relayed as is.
     static func forSurface(_ surface: ClientSurface) -> SurfaceAdapter? {
@@ -151,6 +167,7 @@ struct SurfaceAdapter: Sendable {
 
     /// Anthropic's Messages API over Chat Completions, with Anthropic's error envelope.
     static let messages = SurfaceAdapter(
+        errorBody: { error, redactor in MessagesAnswer.errorBody(status: error.status, message: redactor.redact(error.message)) },
         translate: { body throws(ProxyError) in
             let translated: (chat: JSONObject, stream: Bool, model: String)
             switch MessagesRequest.toChat(body) {
@@ -167,11 +184,10 @@ struct SurfaceAdapter: Sendable {
                         completionIncludesReasoning: deployment.provider?.completionIncludesReasoning ?? false)
                 }
             )
-        },
-        errorBody: { error, redactor in MessagesAnswer.errorBody(status: error.status, message: redactor.redact(error.message)) })
+        })
 
-    /// OpenAI's Responses API over Chat Completions.
-    static let responses = SurfaceAdapter { body throws(ProxyError) in
+    /// OpenAI's Responses API: natively to a provider that serves it, else over Chat Completions.
+    static let responses = SurfaceAdapter(native: .responses) { body throws(ProxyError) in
         let translated: TranslatedResponsesRequest
         switch ResponsesRequest.toChat(body) {
         case .success(let value): translated = value

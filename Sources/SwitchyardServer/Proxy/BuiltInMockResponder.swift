@@ -39,6 +39,10 @@ enum BuiltInMockResponder {
             context.finish(status: 200, usage: Usage(promptTokens: tokens), firstByte: now)
             headers.append(HTTPField(name: .contentType, value: "application/json"))
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.encodedBytes())))
+        case .responses:
+            // Never asked: the built-in mock serves no Responses endpoint, so requests reach it translated.
+            return context.engine.errorResponse(
+                ProxyError.invalidRequest("The built-in mock answers Chat Completions only."), requestID: context.requestID)
         case .completions, .chatCompletions:
             let completion = completion(for: request.body, model: model, requestID: context.requestID)
             let usage = context.usage(from: completion.usage)

@@ -278,8 +278,22 @@ public struct ProxyEngine: Sendable {
         let endpoint = surface.upstream
         var body: JSONObject
         var translation: (@Sendable (Deployment) -> any AnswerTranslation)?
+        var native: NativeRequest?
         if let adapter = SurfaceAdapter.forSurface(surface) {
-            (body, translation) = try adapter.translate(try Self.parseObject(buffer))
+            let object = try Self.parseObject(buffer)
+            if let nativeEndpoint = adapter.native {
+                _ = try Self.parseBody(buffer, endpoint: nativeEndpoint)
+                native = NativeRequest(body: object, endpoint: nativeEndpoint)
+            }
+            do {
+                (body, translation) = try adapter.translate(object)
+            } catch {
+                // What cannot be translated may still go natively (server-side tools, a stored response's id):
+                // only a deployment that needs the translation refuses it.
+                guard native != nil else { throw error }
+                native?.translationError = error
+                body = object
+            }
         } else {
             body = try Self.parseBody(buffer, endpoint: endpoint)
         }
@@ -322,7 +336,7 @@ public struct ProxyEngine: Sendable {
                 record.attemptedFallbacks = index
                 // The answer carries the attempted retries and fallbacks already (`RelayContext.answerHeaders`).
                 return try await withRetries(
-                    deployments, request: request, body: body, endpoint: endpoint, translation: translation,
+                    deployments, request: request, body: body, endpoint: endpoint, translation: translation, native: native,
                     requestID: requestID, started: started, promptTokens: promptTokens,
                     fallbackAvailable: fallbackAvailable(alias, chain: chain, index: index), record: &record)
             } catch {
@@ -372,7 +386,7 @@ public struct ProxyEngine: Sendable {
     /// `fallbackAvailable`: a fallback alias can take the request, so deployments cooling down may be skipped.
     private func withRetries(
         _ original: [Deployment], request: Request, body: JSONObject, endpoint: UpstreamEndpoint,
-        translation: (@Sendable (Deployment) -> any AnswerTranslation)?, requestID: String,
+        translation: (@Sendable (Deployment) -> any AnswerTranslation)?, native: NativeRequest?, requestID: String,
         started: ContinuousClock.Instant, promptTokens: Int, fallbackAvailable: Bool, record: inout RequestRecord
     ) async throws(ProxyError) -> Response {
         var tried: Set<String> = []
@@ -407,7 +421,8 @@ public struct ProxyEngine: Sendable {
             do {
                 let response = try await attemptOnce(
                     request, body: body, endpoint: endpoint, deployment: deployment, slot: slot,
-                    translation: translation?(deployment), requestID: requestID, started: started, record: &record)
+                    translation: translation?(deployment), native: native, requestID: requestID, started: started,
+                    record: &record)
                 slot.recordSuccess(latency: ContinuousClock.now - attemptStarted)
                 return response
             } catch {
@@ -468,12 +483,19 @@ public struct ProxyEngine: Sendable {
     /// One attempt against one deployment: normalize for it, build its headers, send and relay.
     private func attemptOnce(
         _ request: Request, body: JSONObject, endpoint: UpstreamEndpoint, deployment: Deployment, slot: DeploymentSlot,
-        translation: (any AnswerTranslation)?, requestID: String, started: ContinuousClock.Instant,
+        translation: (any AnswerTranslation)?, native: NativeRequest?, requestID: String, started: ContinuousClock.Instant,
         record: inout RequestRecord
     ) async throws -> Response {
         let alias = deployment.alias
         record.deploymentID = deployment.id
         record.provider = deployment.providerName
+        var (body, endpoint, translation) = (body, endpoint, translation)
+        if let native, deployment.provider?.endpoints.contains(native.endpoint) == true {
+            // The provider speaks the client's API: the request goes as it is.
+            (body, endpoint, translation) = (native.body, native.endpoint, nil)
+        } else if let error = native?.translationError {
+            throw error
+        }
         guard let provider = deployment.provider, provider.endpoints.contains(endpoint) else {
             throw ProxyError.invalidRequest(
                 "The model '\(alias)' (\(deployment.qualifiedModel)) does not serve /v1/\(endpoint.rawValue).",
@@ -497,7 +519,7 @@ public struct ProxyEngine: Sendable {
         record.stream = normalized.stream && endpoint != .embeddings
         let context = RelayContext(
             engine: self, deployment: deployment, slot: slot, requestID: requestID, started: started, record: record,
-            stripUsageChunk: normalized.stripUsageChunk, translation: translation)
+            stripUsageChunk: normalized.stripUsageChunk, translation: translation, nativeResponses: endpoint == .responses)
         if provider.isBuiltIn {
             return BuiltInMockResponder.respond(to: normalized, endpoint: endpoint, context: context)
         }
@@ -518,6 +540,14 @@ public struct ProxyEngine: Sendable {
         let headers = UpstreamHeaderSet(deployment: deployment, clientHeaders: clientHeaders, streaming: record.stream)
         return try await UpstreamRelay.send(
             normalized.body, to: deployment, endpoint: endpoint, headers: headers, stream: record.stream, context: context)
+    }
+
+    /// A client's request as it is, for the deployments whose provider speaks its API natively.
+    struct NativeRequest: Sendable {
+        var body: JSONObject
+        var endpoint: UpstreamEndpoint
+        /// Why the request could not be translated for the other deployments, if it could not.
+        var translationError: ProxyError?
     }
 
     /// A request body that must be a JSON object.
@@ -554,6 +584,10 @@ public struct ProxyEngine: Sendable {
             guard object["prompt"] != nil else { throw .invalidRequest("'prompt' is required.", param: "prompt") }
         case .embeddings:
             guard object["input"] != nil else { throw .invalidRequest("'input' is required.", param: "input") }
+        case .responses:
+            guard object["input"] != nil || object["previous_response_id"] != nil else {
+                throw .invalidRequest("input is required.", param: "input")
+            }
         }
         if let stream = object["stream"], stream != .null, stream.boolValue == nil {
             throw .invalidRequest("'stream' must be true or false.", param: "stream")

@@ -14,10 +14,22 @@ struct RelayContext: Sendable {
     let stripUsageChunk: Bool
     /// How the answer becomes the client's surface, when the upstream does not speak it.
     var translation: (any AnswerTranslation)? = nil
+    /// Whether the answer is the Responses API's own (relayed as is; a stream ends with `response.completed`, not
+    /// `[DONE]`, and carries its usage there).
+    var nativeResponses = false
 
     /// An error event for a stream that broke, in the client's surface.
     func errorFrame(_ error: ProxyError) -> [UInt8] {
-        translation?.failed(error) ?? error.sseFrame(redactor: engine.redactors.redactor)
+        if let translation { return translation.failed(error) }
+        if nativeResponses {
+            // The Responses API's own `error` event.
+            let event: JSONObject = [
+                "type": "error", "code": .string(error.code), "message": .string(engine.redactors.redactor.redact(error.message)),
+                "param": .null,
+            ]
+            return ResponsesStream.frame(event)
+        }
+        return error.sseFrame(redactor: engine.redactors.redactor)
     }
 
     /// Completes the record with usage and cost and hands it to the request log.

@@ -144,7 +144,7 @@ final class SSERelay: @unchecked Sendable {
     /// with neither usage nor an error in it, is checked and copied in place (`plainData`); any other goes
     /// through `process`.
     private func relay(_ event: UnsafeBufferPointer<UInt8>, into output: inout ByteBuffer) {
-        if context.translation == nil, let data = Self.plainData(event) {
+        if context.translation == nil, !context.nativeResponses, let data = Self.plainData(event) {
             if data.elementsEqual("[DONE]".utf8) {
                 dataEvents += 1
                 sawDone = true
@@ -191,6 +191,7 @@ final class SSERelay: @unchecked Sendable {
             sawDone = true
             return event
         }
+        if context.nativeResponses { return responsesEvent(event, data: data) }
         let markers = Self.markers(in: data)
         if markers.usage, case .object(let object)? = try? JSONParser.parse(data), case .object = object["usage"] {
             usage = context.usage(from: object["usage"])
@@ -205,6 +206,24 @@ final class SSERelay: @unchecked Sendable {
             let text = choice["delta"]?.objectValue?["content"]?.stringValue ?? choice["text"]?.stringValue
         {
             completion += text
+        }
+        return event
+    }
+
+    /// A native Responses API event, relayed as it is: its usage read from `response.completed` (or `incomplete`,
+    /// `failed`), which ends the stream as `[DONE]` ends a chat one; an `error` event ends it too.
+    private func responsesEvent(_ event: [UInt8], data: [UInt8]) -> [UInt8] {
+        guard data.containsBytes("response.") || data.containsBytes("\"error\""),
+            case .object(let object)? = try? JSONParser.parse(data), let type = object["type"]?.stringValue
+        else { return event }
+        switch type {
+        case "response.completed", "response.incomplete", "response.failed":
+            sawDone = true
+            if let value = object["response"]?.objectValue?["usage"], value != .null { usage = context.usage(from: value) }
+        case "error":
+            sawDone = true
+        default:
+            break
         }
         return event
     }
