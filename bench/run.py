@@ -606,15 +606,16 @@ def scenario_h(tries):
     return {"median_ms": round(statistics.median(samples), 1), "samples_ms": [round(s, 1) for s in samples]}
 
 
-def callgrind_total(mock_port, requests, stream=False):
-    """Instructions valgrind --tool=callgrind counts for start-up, `requests` proxied requests and shutdown."""
+def callgrind_total(mock_port, requests, stream=False, config=None, path="/v1/chat/completions", **load_options):
+    """Instructions valgrind --tool=callgrind counts for start-up, `requests` proxied requests and shutdown; `config`,
+    `path` and `load_options` choose another config, route and request shape (bench/surfaces_callgrind.py)."""
     binary = os.path.join(WORK, "switchyard-stripped")
     if not os.path.exists(binary):
         shutil.copy(SWITCHYARD, binary)
         subprocess.run(["strip", binary], check=False)  # valgrind 3.19 cannot read Swift's DWARF 5
     out = os.path.join(WORK, f"callgrind-{mock_port}-{requests}.out")
     port = free_port()
-    config = switchyard_config(mock_port, general=["database_url: none"])
+    config = config or switchyard_config(mock_port, general=["database_url: none"])
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "serve", "--config", config,
             "--port", str(port), "--log-level", "warning"]
     # Swift seeds its hashing per process, which moves dictionary and set probes (a few thousand instructions
@@ -622,8 +623,8 @@ def callgrind_total(mock_port, requests, stream=False):
     target = Target(f"callgrind-{requests}", argv, env={"SWIFT_DETERMINISTIC_HASHING": "1"})
     try:
         wait_http(f"http://127.0.0.1:{port}/health/readiness", seconds=120)
-        load(f"http://127.0.0.1:{port}/v1/chat/completions", requests=requests, warmup=0, timeout=60,
-             stream=stream, include_usage=stream)
+        load(f"http://127.0.0.1:{port}{path}", requests=requests, warmup=0, timeout=60,
+             stream=stream, include_usage=stream and path.endswith("/chat/completions"), **load_options)
     except Exception as error:  # valgrind may not run a Swift server: report why, do not fail the run
         target.stop()
         output = open(target.log_path, errors="replace").read()

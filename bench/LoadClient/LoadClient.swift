@@ -46,6 +46,9 @@ struct LoadClient: ParsableCommand {
     @Option(help: "Bytes of prompt text per request.")
     var promptBytes = 150
 
+    @Option(help: "The request's API: chat (a Chat Completions body) or responses (a Responses API body).")
+    var api = "chat"
+
     @Option(help: "Expected gap between stream events, ms; a gap over 10x this is a stall.")
     var expectedIntervalMs: Double = 0
 
@@ -76,11 +79,12 @@ struct LoadClient: ParsableCommand {
         var prompt = ""
         while prompt.utf8.count < promptBytes { prompt += words }
         prompt = String(prompt.utf8.prefix(promptBytes)) ?? prompt
-        var object: JSONObject = [
-            "model": .string(model), "messages": .array([.object(["role": "user", "content": .string(prompt)])]),
-        ]
+        var object: JSONObject =
+            api == "responses"
+            ? ["model": .string(model), "input": .string(prompt)]
+            : ["model": .string(model), "messages": .array([.object(["role": "user", "content": .string(prompt)])])]
         if stream { object["stream"] = true }
-        if stream, includeUsage { object["stream_options"] = .object(["include_usage": true]) }
+        if stream, includeUsage, api != "responses" { object["stream_options"] = .object(["include_usage": true]) }
         return .object(object)
     }
 }

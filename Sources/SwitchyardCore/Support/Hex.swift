@@ -36,6 +36,13 @@ public enum Hex {
     }
 
     /// A random (version 4) UUID in lowercase, e.g. `0f8e2c1a-6b4d-4e2f-9a31-5c7d8e9f0a1b`.
+    /// 32 random lowercase hex digits (128 bits from the pooled generator), for ids such as `resp_...`.
+    public static func random128() -> String {
+        var generator = PooledRandomGenerator()
+        var words: (UInt64, UInt64) = (generator.next(), generator.next())
+        return withUnsafeBytes(of: &words) { lowercase(buffer: $0) }
+    }
+
     public static func uuid() -> String {
         var generator = PooledRandomGenerator()
         var high = generator.next() as UInt64

@@ -174,7 +174,7 @@ struct SurfaceAdapter: Sendable {
             case .success(let value): translated = value
             case .failure(let error): throw ProxyError.invalidRequest(error.message, param: error.param)
             }
-            let id = "msg_" + Hex.lowercase(array: (0..<12).map { _ in UInt8.random(in: 0...255) })
+            let id = "msg_" + Hex.random128()
             let model = translated.model
             return (
                 translated.chat,
@@ -199,7 +199,7 @@ struct SurfaceAdapter: Sendable {
                 message: "Previous response with id '\(previous)' not found.", param: "previous_response_id")
         }
         let echo = translated.echo
-        let ids = ResponsesAnswer.IDs(stem: Hex.lowercase(array: (0..<16).map { _ in UInt8.random(in: 0...255) }))
+        let ids = ResponsesAnswer.IDs(stem: Hex.random128())
         let createdAt = Int(Date().timeIntervalSince1970)
         return (
             translated.chat,

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import SwitchyardCore
 import SwitchyardStorage
+import Synchronization
 
 /// Everything a request needs, fixed for the life of one configuration: the model table, upstream clients,
 /// the redactor and the request log.
@@ -282,17 +283,13 @@ public struct ProxyEngine: Sendable {
         if let adapter = SurfaceAdapter.forSurface(surface) {
             let object = try Self.parseObject(buffer)
             if let nativeEndpoint = adapter.native {
-                _ = try Self.parseBody(buffer, endpoint: nativeEndpoint)
-                native = NativeRequest(body: object, endpoint: nativeEndpoint)
-            }
-            do {
-                (body, translation) = try adapter.translate(object)
-            } catch {
-                // What cannot be translated may still go natively (server-side tools, a stored response's id):
-                // only a deployment that needs the translation refuses it.
-                guard native != nil else { throw error }
-                native?.translationError = error
+                // Translated only if a deployment needs it (what cannot be translated, such as server-side tools,
+                // still goes to the native ones); the client's body stands for the request meanwhile.
+                try Self.check(object, endpoint: nativeEndpoint)
+                native = NativeRequest(body: object, endpoint: nativeEndpoint, adapter: adapter)
                 body = object
+            } else {
+                (body, translation) = try adapter.translate(object)
             }
         } else {
             body = try Self.parseBody(buffer, endpoint: endpoint)
@@ -490,11 +487,14 @@ public struct ProxyEngine: Sendable {
         record.deploymentID = deployment.id
         record.provider = deployment.providerName
         var (body, endpoint, translation) = (body, endpoint, translation)
-        if let native, deployment.provider?.endpoints.contains(native.endpoint) == true {
-            // The provider speaks the client's API: the request goes as it is.
-            (body, endpoint, translation) = (native.body, native.endpoint, nil)
-        } else if let error = native?.translationError {
-            throw error
+        if let native {
+            if deployment.provider?.endpoints.contains(native.endpoint) == true {
+                // The provider speaks the client's API: the request goes as it is.
+                (body, endpoint, translation) = (native.body, native.endpoint, nil)
+            } else {
+                let translated = try native.translated.get()
+                (body, translation) = (translated.body, translated.answer(deployment))
+            }
         }
         guard let provider = deployment.provider, provider.endpoints.contains(endpoint) else {
             throw ProxyError.invalidRequest(
@@ -542,12 +542,40 @@ public struct ProxyEngine: Sendable {
             normalized.body, to: deployment, endpoint: endpoint, headers: headers, stream: record.stream, context: context)
     }
 
-    /// A client's request as it is, for the deployments whose provider speaks its API natively.
-    struct NativeRequest: Sendable {
-        var body: JSONObject
-        var endpoint: UpstreamEndpoint
-        /// Why the request could not be translated for the other deployments, if it could not.
-        var translationError: ProxyError?
+    /// A client's request as it is, for the deployments whose provider speaks its API natively, and its translation
+    /// for the others, made the first time one is tried.
+    final class NativeRequest: Sendable {
+        let body: JSONObject
+        let endpoint: UpstreamEndpoint
+        private let adapter: SurfaceAdapter
+        private let made = Mutex<Result<Translated, ProxyError>?>(nil)
+
+        struct Translated: Sendable {
+            let body: JSONObject
+            let answer: @Sendable (Deployment) -> any AnswerTranslation
+        }
+
+        init(body: JSONObject, endpoint: UpstreamEndpoint, adapter: SurfaceAdapter) {
+            self.body = body
+            self.endpoint = endpoint
+            self.adapter = adapter
+        }
+
+        /// The translated request (or why it cannot be), made once.
+        var translated: Result<Translated, ProxyError> {
+            made.withLock { made in
+                if let made { return made }
+                let result: Result<Translated, ProxyError>
+                do throws(ProxyError) {
+                    let (body, answer) = try adapter.translate(self.body)
+                    result = .success(Translated(body: body, answer: answer))
+                } catch {
+                    result = .failure(error)
+                }
+                made = result
+                return result
+            }
+        }
     }
 
     /// A request body that must be a JSON object.
@@ -567,6 +595,12 @@ public struct ProxyEngine: Sendable {
     /// Parses and checks the request body once.
     static func parseBody(_ buffer: ByteBuffer, endpoint: UpstreamEndpoint) throws(ProxyError) -> JSONObject {
         let object = try parseObject(buffer)
+        try check(object, endpoint: endpoint)
+        return object
+    }
+
+    /// Checks a parsed request body for `endpoint`: the fields it must have, `stream` a boolean.
+    static func check(_ object: JSONObject, endpoint: UpstreamEndpoint) throws(ProxyError) {
         switch endpoint {
         case .chatCompletions:
             guard let messages = object["messages"] else {
@@ -592,7 +626,6 @@ public struct ProxyEngine: Sendable {
         if let stream = object["stream"], stream != .null, stream.boolValue == nil {
             throw .invalidRequest("'stream' must be true or false.", param: "stream")
         }
-        return object
     }
 
     /// The enabled deployments of an alias; 404 for an unknown alias, 503 naming what to set when none is enabled.
