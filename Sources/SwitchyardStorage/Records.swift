@@ -107,6 +107,33 @@ public enum KeyHashing {
 }
 
 /// One request-log row.
+/// A Responses API answer the proxy made by translation, kept for `previous_response_id` and
+/// `GET`/`DELETE /v1/responses/{id}` (a native upstream keeps its own).
+public struct StoredResponse: Sendable, Equatable {
+    /// `resp_...`.
+    public var id: String
+    /// When it was made, seconds since 1970 (pruned with the request log's retention).
+    public var createdAt: Double
+    /// Who made it: a virtual key's hash, `master`, or nil on an open proxy; only they (or the master key) read it back.
+    public var keyHash: String?
+    /// The alias that answered.
+    public var alias: String
+    /// The conversation's input items as JSON (earlier turns included).
+    public var input: String
+    /// The response object as JSON (its `output` items are the answer's).
+    public var response: String
+
+    /// A stored response.
+    public init(id: String, createdAt: Double, keyHash: String?, alias: String, input: String, response: String) {
+        self.id = id
+        self.createdAt = createdAt
+        self.keyHash = keyHash
+        self.alias = alias
+        self.input = input
+        self.response = response
+    }
+}
+
 public struct LogRow: Sendable, Equatable {
     public var requestID: String
     /// Seconds since 1970, when the request arrived.

@@ -8,7 +8,7 @@ import SwitchyardCore
 /// use and again after it drops; calls take turns, so a transaction's statements run together.
 public final class SQLStorage: Storage, CustomStringConvertible {
     /// The schema version this build writes.
-    public static let currentVersion = 4
+    public static let currentVersion = 5
 
     let backend: any SQLBackend
     let logger: Logger
@@ -184,6 +184,15 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         ],
         // 4: where a row's cost came from (the upstream's billed figure, the catalog's or model_info's prices).
         ["ALTER TABLE switchyard_request_log ADD COLUMN cost_source TEXT"],
+        // 5: Responses API answers made by translation, for previous_response_id and GET/DELETE /v1/responses/{id}.
+        [
+            """
+            CREATE TABLE IF NOT EXISTS switchyard_responses (
+                id TEXT PRIMARY KEY, created_at {double} NOT NULL, key_hash TEXT, alias TEXT NOT NULL,
+                input TEXT NOT NULL, response TEXT NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS switchyard_responses_created ON switchyard_responses (created_at)",
+        ],
     ]
 
     public func schemaVersion() async throws -> Int {
@@ -607,7 +616,46 @@ public final class SQLStorage: Storage, CustomStringConvertible {
     /// chunks and no call nears `callTimeout`, however large the log has grown.
     static let pruneChunk = 5_000
 
+    public func save(responses: [StoredResponse]) async throws {
+        guard !responses.isEmpty else { return }
+        try await transaction { database in
+            for response in responses {
+                try await database.raw("DELETE FROM switchyard_responses WHERE id = \(bind: response.id)").run()
+                try await database.raw(
+                    """
+                    INSERT INTO switchyard_responses (id, created_at, key_hash, alias, input, response)
+                    VALUES (\(bind: response.id), \(bind: response.createdAt), \(bind: response.keyHash),
+                        \(bind: response.alias), \(bind: response.input), \(bind: response.response))
+                    """
+                ).run()
+            }
+        }
+    }
+
+    public func storedResponse(id: String) async throws -> StoredResponse? {
+        try await exclusive { database in
+            guard let row = try await database.raw("SELECT * FROM switchyard_responses WHERE id = \(bind: id)").first()
+            else { return nil }
+            return StoredResponse(
+                id: try row.decode(column: "id", as: String.self),
+                createdAt: try row.decode(column: "created_at", as: Double.self),
+                keyHash: try row.decode(column: "key_hash", as: String?.self),
+                alias: try row.decode(column: "alias", as: String.self),
+                input: try row.decode(column: "input", as: String.self),
+                response: try row.decode(column: "response", as: String.self))
+        }
+    }
+
+    public func deleteStoredResponse(id: String) async throws -> Bool {
+        try await exclusive { database in
+            !(try await database.raw("DELETE FROM switchyard_responses WHERE id = \(bind: id) RETURNING id").all()).isEmpty
+        }
+    }
+
     public func prune(before time: Double) async throws -> Int {
+        try await exclusive { database in
+            try await database.raw("DELETE FROM switchyard_responses WHERE created_at < \(bind: time)").run()
+        }
         var removed = 0
         while true {
             let deleted = try await exclusive { database in

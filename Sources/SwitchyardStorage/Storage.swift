@@ -36,6 +36,12 @@ public protocol Storage: Sendable {
     func fleetCounts(excluding instance: String, since time: Double) async throws -> FleetView
     /// Removes this instance's counts (it is stopping).
     func leaveFleet(instance: String) async throws
+    /// Keeps Responses API answers (an id already kept is replaced).
+    func save(responses: [StoredResponse]) async throws
+    /// A kept response by id.
+    func storedResponse(id: String) async throws -> StoredResponse?
+    /// Forgets a kept response; false when there was none.
+    func deleteStoredResponse(id: String) async throws -> Bool
     /// Closes the connection.
     func close() async
 }

@@ -236,4 +236,48 @@ import Testing
             }
         }
     }
+
+    /// A translated response is kept (SQLite here, with the request log's retention): a follow-up by
+    /// `previous_response_id` carries the conversation, even on a proxy started afterwards; another key cannot read
+    /// it; `GET`, `input_items` and `DELETE` work on it; `store: false` keeps nothing.
+    @Test func aKeptResponseContinuesAConversationAcrossRestarts() async throws {
+        let database = try await Backend.sqlite.newURL()
+        try await withMockUpstream { mock in
+            let yaml = config(mock) + "\ngeneral_settings:\n  master_key: \(masterKey)\n  database_url: \"\(database)\"\n"
+            let first = try await withProxy(yaml: yaml) { proxy in
+                let answer = try await send(
+                    .POST, proxy.url + "/v1/responses", json: .object(["model": "g", "input": "My name is Ada."]),
+                    headers: master)
+                let unkept = try await send(
+                    .POST, proxy.url + "/v1/responses", json: .object(["model": "g", "input": "forget me", "store": false]),
+                    headers: master)
+                let unkeptID = try #require(unkept.json?["id"]?.stringValue)
+                #expect(try await send(.GET, proxy.url + "/v1/responses/" + unkeptID, headers: master).status == 404)
+                return try #require(answer.json?["id"]?.stringValue)
+            }
+            // A new proxy on the same database: the response is read from it.
+            try await withProxy(yaml: yaml) { proxy in
+                let (key, _) = try await generateKey(proxy)
+                #expect(
+                    try await send(.GET, proxy.url + "/v1/responses/" + first, headers: bearer(key)).status == 404,
+                    "another key does not see it")
+                let follow = try await send(
+                    .POST, proxy.url + "/v1/responses",
+                    json: .object(["model": "g", "input": "What is my name?", "previous_response_id": .string(first)]),
+                    headers: master)
+                #expect(follow.status == 200, "\(follow.text)")
+                let sent = try #require(mock.recorder.requests.last?.body?.objectValue?["messages"]?.arrayValue)
+                let contents = sent.compactMap { $0.objectValue?["content"]?.stringValue }
+                #expect(contents == ["My name is Ada.", "You said: My name is Ada.", "What is my name?"], "\(contents)")
+                let followID = try #require(follow.json?["id"]?.stringValue)
+                let items = try await send(.GET, proxy.url + "/v1/responses/\(followID)/input_items", headers: master)
+                #expect(items.json?["data"]?.arrayValue?.count == 4, "\(items.text)")
+                let fetched = try await send(.GET, proxy.url + "/v1/responses/" + first, headers: master)
+                #expect(fetched.json?["id"]?.stringValue == first)
+                let deleted = try await send(.DELETE, proxy.url + "/responses/" + first, headers: master)
+                #expect(deleted.json?["deleted"] == true)
+                #expect(try await send(.GET, proxy.url + "/v1/responses/" + first, headers: master).status == 404)
+            }
+        }
+    }
 }

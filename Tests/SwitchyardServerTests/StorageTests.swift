@@ -203,6 +203,30 @@ enum StorageTestError: Error {
         await storage.close()
     }
 
+    /// Kept Responses API answers: saved (a second save of an id replaces it), read back, deleted, and pruned with
+    /// the request log.
+    @Test(arguments: Backend.allCases)
+    func keptResponsesAreSavedReadDeletedAndPruned(_ backend: Backend) async throws {
+        let storage = try await backend.newStorage()
+        try await storage.migrate()
+        let old = StoredResponse(
+            id: "resp_old", createdAt: 1_000, keyHash: "master", alias: "g", input: "[]", response: "{\"id\":\"resp_old\"}")
+        var new = StoredResponse(
+            id: "resp_new", createdAt: 2_000, keyHash: nil, alias: "g", input: "[{\"role\":\"user\",\"content\":\"ünï 🚂\"}]",
+            response: "{}")
+        try await storage.save(responses: [old, new])
+        new.response = "{\"id\":\"resp_new\"}"
+        try await storage.save(responses: [new])
+        #expect(try await storage.storedResponse(id: "resp_new") == new)
+        #expect(try await storage.storedResponse(id: "resp_old") == old)
+        #expect(try await storage.deleteStoredResponse(id: "resp_new"))
+        #expect(try await !storage.deleteStoredResponse(id: "resp_new"))
+        #expect(try await storage.storedResponse(id: "resp_new") == nil)
+        _ = try await storage.prune(before: 1_500)
+        #expect(try await storage.storedResponse(id: "resp_old") == nil)
+        await storage.close()
+    }
+
     /// Pruning a large log deletes it chunk by chunk (rows sharing a time at a chunk's edge included), so no call
     /// nears the storage's bound and writes go on between chunks.
     @Test(arguments: Backend.allCases)

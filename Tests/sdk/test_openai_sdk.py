@@ -168,3 +168,17 @@ def test_responses_server_side_tools_need_a_native_upstream(client):
     with pytest.raises(openai.BadRequestError) as raised:
         client.responses.create(model="chat-only", input="search", tools=[{"type": "web_search"}])
     assert raised.value.param == "tools[0]"
+
+
+def test_responses_previous_response_id_continues_a_translated_conversation(client):
+    first = client.responses.create(model="chat-only", input="My name is Ada.")
+    second = client.responses.create(model="chat-only", previous_response_id=first.id, input="What is my name?")
+    assert second.output_text == "You said: What is my name?"
+    items = client.responses.input_items.list(second.id)
+    texts = [part.text for item in items.data if item.type == "message" for part in item.content]
+    assert texts[0] == "My name is Ada." and texts[-1] == "What is my name?"
+    assert "You said: My name is Ada." in texts
+    assert client.responses.retrieve(first.id).output_text == "You said: My name is Ada."
+    client.responses.delete(first.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(first.id)

@@ -79,6 +79,15 @@ public struct ProxyServer: Sendable {
                     await store.current.handle(request, surface: surface)
                 }
             }
+            router.get(RouterPath("\(prefix)/responses/{id}")) { request, context in
+                await store.current.storedResponseRoute(request, id: context.parameters.get("id") ?? "")
+            }
+            router.delete(RouterPath("\(prefix)/responses/{id}")) { request, context in
+                await store.current.storedResponseRoute(request, id: context.parameters.get("id") ?? "")
+            }
+            router.get(RouterPath("\(prefix)/responses/{id}/input_items")) { request, context in
+                await store.current.storedResponseRoute(request, id: context.parameters.get("id") ?? "", inputItems: true)
+            }
             router.post(RouterPath("\(prefix)/messages/count_tokens")) { request, _ in
                 await store.current.countTokens(request)
             }

@@ -16,6 +16,8 @@ public final class Accounting: Service, Sendable {
     public let storage: (any Storage)?
     /// The keys, answered from memory.
     public let keys = KeyCache()
+    /// Responses API answers made by translation, for `previous_response_id` and `/v1/responses/{id}`.
+    let responses = ResponseStore()
     /// Looks up keys the cache does not know.
     let lookup = KeyLookup()
     /// What the fleet sync last saw (`FleetSync`), for `/health`.
@@ -178,6 +180,15 @@ public final class Accounting: Service, Sendable {
     func flush(_ storage: any Storage) async -> Bool {
         guard isReady else { return false }
         await flushing.lock()
+        let pending = responses.takePending()
+        if !pending.isEmpty {
+            do {
+                try await watched { try await storage.save(responses: pending) }
+            } catch {
+                responses.putBack(pending)
+                metrics.rows(failed: true)
+            }
+        }
         let emptied = await writeBuffered(storage)
         await flushing.unlock()
         return emptied

@@ -41,8 +41,16 @@ final class ResponsesTranslation: AnswerTranslation {
     private let completionIncludesReasoning: Bool
     /// One attempt's stream is translated by one task at a time; the lock only makes that safe to say.
     private let stream: Mutex<(translator: ResponsesStream, started: Bool)>
+    /// The conversation's input items (earlier turns included), kept with the answer when `store` is not false.
+    let conversation: [JSONValue]
+    /// The response as the client got it, once it is whole.
+    private let completed = Mutex<JSONObject?>(nil)
 
-    init(echo: ResponsesEcho, ids: ResponsesAnswer.IDs, createdAt: Int, completionIncludesReasoning: Bool) {
+    init(
+        echo: ResponsesEcho, ids: ResponsesAnswer.IDs, createdAt: Int, completionIncludesReasoning: Bool,
+        conversation: [JSONValue] = []
+    ) {
+        self.conversation = conversation
         self.echo = echo
         self.ids = ids
         self.createdAt = createdAt
@@ -62,15 +70,28 @@ final class ResponsesTranslation: AnswerTranslation {
         let response = ResponsesAnswer.response(
             fromChat: completion, echo: echo, ids: ids, createdAt: createdAt,
             completionIncludesReasoning: completionIncludesReasoning)
+        if keeps { completed.withLock { $0 = response } }
         return ByteBuffer(bytes: JSONValue.object(response).encodedBytes())
     }
+
+    /// Whether the answer is kept (`store` is not false).
+    var keeps: Bool { echo.store.boolValue ?? true }
+
+    /// The whole response, once the answer was complete (and is to be kept).
+    var completedResponse: JSONObject? { completed.withLock { $0 } }
 
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         guard case .object(let chunk)? = try? JSONParser.parse(data) else { return [] }
         return render { state in state.translator.chunk(chunk) }
     }
 
-    func done() -> [UInt8] { render { state in state.translator.finish() } }
+    func done() -> [UInt8] {
+        render { state in
+            let events = state.translator.finish()
+            if keeps, let response = events.last?["response"]?.objectValue { completed.withLock { $0 = response } }
+            return events
+        }
+    }
 
     func failed(_ error: ProxyError) -> [UInt8] {
         render { state in state.translator.fail(code: error.code, message: error.message) }
@@ -199,6 +220,12 @@ struct SurfaceAdapter: Sendable {
                 message: "Previous response with id '\(previous)' not found.", param: "previous_response_id")
         }
         let echo = translated.echo
+        let conversation: [JSONValue] =
+            switch body["input"] {
+            case .string(let text)?: [.object(["role": "user", "content": .string(text)])]
+            case .array(let items)?: items
+            default: []
+            }
         let ids = ResponsesAnswer.IDs(stem: Hex.random128())
         let createdAt = Int(Date().timeIntervalSince1970)
         return (
@@ -206,7 +233,8 @@ struct SurfaceAdapter: Sendable {
             { deployment in
                 ResponsesTranslation(
                     echo: echo, ids: ids, createdAt: createdAt,
-                    completionIncludesReasoning: deployment.provider?.completionIncludesReasoning ?? false)
+                    completionIncludesReasoning: deployment.provider?.completionIncludesReasoning ?? false,
+                    conversation: conversation)
             }
         )
     }

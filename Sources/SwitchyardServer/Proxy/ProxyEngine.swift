@@ -281,7 +281,10 @@ public struct ProxyEngine: Sendable {
         var translation: (@Sendable (Deployment) -> any AnswerTranslation)?
         var native: NativeRequest?
         if let adapter = SurfaceAdapter.forSurface(surface) {
-            let object = try Self.parseObject(buffer)
+            var object = try Self.parseObject(buffer)
+            // A response this proxy made by translation and kept: its conversation goes in front of this input,
+            // so the request stands alone for a native upstream and a translated one alike.
+            if surface == .responses { object = await expandingPreviousResponse(object, caller: caller) }
             if let nativeEndpoint = adapter.native {
                 // Translated only if a deployment needs it (what cannot be translated, such as server-side tools,
                 // still goes to the native ones); the client's body stands for the request meanwhile.
@@ -311,6 +314,11 @@ public struct ProxyEngine: Sendable {
                     String(decoding: $0.encodedBytes(), as: UTF8.self)
                 }
             }
+        }
+        switch caller {
+        case .key(let token), .unverified(let token), .lookUp(let token): record.owner = token
+        case .master: record.owner = ProxyEngine.masterOwner
+        case .open: record.owner = nil
         }
         switch caller {
         case .key(let token):
@@ -687,6 +695,86 @@ public struct ProxyEngine: Sendable {
         }
         if error is CancellationError { return .clientClosed }
         return .upstreamUnreachable(deployment, detail: String(describing: type(of: error)))
+    }
+
+    // MARK: Stored responses
+
+    /// The owner a kept response made with the master key records.
+    static let masterOwner = "master"
+
+    /// A kept response the caller may read: its own key's, or any for the master key (or an open proxy).
+    func storedResponse(id: String, for caller: Caller) async -> StoredResponse? {
+        var found = accounting.responses.recent(id: id)
+        if found == nil, let storage = accounting.storage, accounting.isReady {
+            found = try? await storage.storedResponse(id: id)
+        }
+        guard let found else { return nil }
+        switch caller {
+        case .open, .master: return found
+        case .key(let token), .unverified(let token), .lookUp(let token):
+            return found.keyHash == token ? found : nil
+        }
+    }
+
+    /// `body` with a kept `previous_response_id` replaced by that conversation's items (its input, then its output)
+    /// in front of this input; as it was when the id is not one this proxy kept (a native upstream's).
+    func expandingPreviousResponse(_ body: JSONObject, caller: Caller) async -> JSONObject {
+        guard let id = body["previous_response_id"]?.stringValue, let stored = await storedResponse(id: id, for: caller)
+        else { return body }
+        var items = (try? JSONParser.parse(Array(stored.input.utf8)))?.arrayValue ?? []
+        items += (try? JSONParser.parse(Array(stored.response.utf8)))?.objectValue?["output"]?.arrayValue ?? []
+        switch body["input"] {
+        case .string(let text)?: items.append(.object(["role": "user", "content": .string(text)]))
+        case .array(let more)?: items += more
+        default: break
+        }
+        var expanded = body
+        expanded["input"] = .array(items)
+        expanded.removeValue(forKey: "previous_response_id")
+        return expanded
+    }
+
+    /// `GET /v1/responses/{id}`, `DELETE /v1/responses/{id}` and `GET /v1/responses/{id}/input_items` for the
+    /// responses this proxy made by translation and kept.
+    public func storedResponseRoute(_ request: Request, id: String, inputItems: Bool = false) async -> Response {
+        let requestID = Self.requestID(from: request)
+        do throws(ProxyError) {
+            let caller = try await authenticate(request)
+            guard let stored = await storedResponse(id: id, for: caller) else {
+                throw ProxyError(
+                    status: 404, type: "invalid_request_error", code: "not_found",
+                    message: "Response with id '\(id)' not found.")
+            }
+            if request.method == .delete {
+                _ = accounting.responses.forget(id: id)
+                if let storage = accounting.storage { _ = try? await storage.deleteStoredResponse(id: id) }
+                return Self.jsonResponse(
+                    .object(["id": .string(id), "object": "response", "deleted": true]), requestID: requestID)
+            }
+            if inputItems {
+                let raw = (try? JSONParser.parse(Array(stored.input.utf8)))?.arrayValue ?? []
+                let items: [JSONValue] = raw.enumerated().map { index, item in
+                    var object = item.objectValue ?? [:]
+                    if object["type"] == nil { object["type"] = "message" }
+                    if object["id"] == nil { object["id"] = .string("msg_\(id.dropFirst(5))_\(index)") }
+                    if case .string(let text)? = object["content"] {
+                        object["content"] = .array([.object(["type": "input_text", "text": .string(text)])])
+                    }
+                    return .object(object)
+                }
+                return Self.jsonResponse(
+                    .object([
+                        "object": "list", "data": .array(items),
+                        "first_id": items.first?.objectValue?["id"] ?? .null,
+                        "last_id": items.last?.objectValue?["id"] ?? .null, "has_more": false,
+                    ]), requestID: requestID)
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .requestID: requestID],
+                body: .init(byteBuffer: ByteBuffer(string: stored.response)))
+        } catch {
+            return errorResponse(error, requestID: requestID)
+        }
     }
 
     // MARK: Anthropic's token count

@@ -1,6 +1,7 @@
 import HTTPTypes
 import NIOCore
 import SwitchyardCore
+import SwitchyardStorage
 
 /// The per-request facts a relay needs to finish the request and write its record.
 struct RelayContext: Sendable {
@@ -51,6 +52,17 @@ struct RelayContext: Sendable {
         record.timeToFirstByte = firstByte.map { $0 - started }
         record.streamTruncated = truncated
         slot.end(tokens: usage.map { $0.promptTokens + $0.completionTokens + $0.reasoningTokens } ?? 0)
+        if status == 200, errorCode == nil, let translation = translation as? ResponsesTranslation,
+            let response = translation.completedResponse, let id = response["id"]?.stringValue
+        {
+            engine.accounting.responses.keep(
+                StoredResponse(
+                    id: id, createdAt: record.startedAt, keyHash: record.owner,
+                    alias: record.alias ?? deployment.alias,
+                    input: JSONValue.array(translation.conversation).encodedString(),
+                    response: JSONValue.object(response).encodedString()),
+                persist: engine.accounting.storage != nil)
+        }
         engine.complete(record)
     }
 

@@ -53,6 +53,8 @@ public struct RequestRecord: Sendable {
     public var keyLease: KeyLease?
     /// The hash of the virtual key presented, admitted or not.
     public var keyHash: String?
+    /// Who may read back what the request leaves (a kept response): the key's hash, `master`, or nil on an open proxy.
+    public var owner: String?
     /// SHA-256 of the request body, when storage is on.
     public var requestSHA256: String?
     /// Prompt tokens estimated from the request (about four bytes a token), for a stream that ends without usage.
