@@ -1,0 +1,81 @@
+import Testing
+
+@testable import SwitchyardCore
+
+/// The surface translators on mangled input: bodies and stream chunks with bytes replaced, dropped or duplicated
+/// give a translation or a located 400, and stream translators end cleanly, never a trap.
+@Suite struct SurfaceFuzzTests {
+    static let responsesBody = """
+        {"model":"m","instructions":"Be terse.","input":[{"role":"user","content":[{"type":"input_text","text":"hi"},
+        {"type":"input_image","image_url":"data:image/png;base64,AA"}]},{"type":"function_call","call_id":"c","name":"f",
+        "arguments":"{}"},{"type":"function_call_output","call_id":"c","output":"4"}],"tools":[{"type":"function","name":"f",
+        "parameters":{"type":"object"}}],"tool_choice":{"type":"function","name":"f"},"text":{"format":{"type":"json_schema",
+        "name":"a","schema":{}}},"reasoning":{"effort":"high"},"max_output_tokens":5,"stream":true}
+        """
+    static let messagesBody = """
+        {"model":"m","max_tokens":9,"system":[{"type":"text","text":"s"}],"messages":[{"role":"user","content":"hi"},
+        {"role":"assistant","content":[{"type":"thinking","thinking":"t"},{"type":"tool_use","id":"t1","name":"f","input":{"a":1}}]},
+        {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"r"}]},
+        {"type":"image","source":{"type":"url","url":"http://x"}}]}],"tools":[{"name":"f","input_schema":{}}],
+        "tool_choice":{"type":"tool","name":"f"},"thinking":{"type":"enabled","budget_tokens":5000},"stop_sequences":["x"]}
+        """
+    static let chunks = [
+        #"{"model":"m","choices":[{"index":0,"delta":{"role":"assistant","reasoning_content":"r"}}]}"#,
+        #"{"model":"m","choices":[{"index":0,"delta":{"content":"Hel"}}]}"#,
+        #"{"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+        #"{"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        #"{"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#,
+    ]
+
+    @Test func mangledBodiesTranslateOrAreRefusedNamingAField() {
+        let alphabet = Array(" {}[]\":,0123456789aeinorst\\".utf8)
+        var generator = SplitMix(seed: 0x5EED_0023)
+        var translated = 0
+        var refused = 0
+        for round in 0..<2_000 {
+            var bytes = Array((round.isMultiple(of: 2) ? Self.responsesBody : Self.messagesBody).utf8)
+            generator.mangle(&bytes, alphabet: alphabet)
+            guard case .object(let body)? = try? JSONParser.parse(bytes) else { continue }
+            let failure: TranslationError?
+            if round.isMultiple(of: 2) {
+                if case .failure(let error) = ResponsesRequest.toChat(body) { failure = error } else { failure = nil }
+            } else {
+                if case .failure(let error) = MessagesRequest.toChat(body) { failure = error } else { failure = nil }
+            }
+            if let failure {
+                refused += 1
+                #expect(!failure.param.isEmpty && !failure.message.isEmpty, "round \(round)")
+            } else {
+                translated += 1
+            }
+        }
+        #expect(translated >= 100 && refused >= 100, "translated \(translated), refused \(refused)")
+    }
+
+    @Test func mangledChunksNeverBreakAStreamTranslator() {
+        let alphabet = Array(" {}[]\":,0123456789aeinorst".utf8)
+        var generator = SplitMix(seed: 0xC4A7_0023)
+        for round in 0..<500 {
+            var responses = ResponsesStream(
+                echo: ResponsesEcho(model: "m"), ids: ResponsesAnswer.IDs(stem: "x"), createdAt: 1,
+                completionIncludesReasoning: round.isMultiple(of: 2))
+            var messages = MessagesStream(id: "msg", model: "m", completionIncludesReasoning: true)
+            var events = responses.start()
+            var anthropic: [JSONObject] = []
+            for chunk in Self.chunks {
+                var bytes = Array(chunk.utf8)
+                if generator.next() % 2 == 0 { generator.mangle(&bytes, alphabet: alphabet) }
+                guard case .object(let object)? = try? JSONParser.parse(bytes) else { continue }
+                events += responses.chunk(object)
+                anthropic += messages.chunk(object)
+            }
+            events += round % 3 == 0 ? responses.fail(code: "x", message: "y") : responses.finish()
+            anthropic += round % 3 == 0 ? messages.fail(status: 502, message: "y") : messages.finish()
+            #expect(responses.isEnded && messages.isEnded)
+            let last = events.last?["type"]?.stringValue ?? ""
+            #expect(["response.completed", "response.incomplete", "response.failed"].contains(last), "round \(round)")
+            #expect(["message_stop", "error"].contains(anthropic.last?["type"]?.stringValue ?? ""), "round \(round)")
+            #expect(events.compactMap { $0["sequence_number"]?.intValue } == Array(0..<events.count))
+        }
+    }
+}
