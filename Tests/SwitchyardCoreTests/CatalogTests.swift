@@ -275,4 +275,25 @@ import Testing
         }
         #expect(loaded >= 60 && refused >= 60, "loaded \(loaded), refused \(refused)")
     }
+
+    /// The Responses API goes natively to xAI, and to OpenAI itself (its default base URL); an OpenAI-compatible
+    /// server elsewhere, and the built-in mock, get it translated.
+    @Test func whoServesTheResponsesAPINatively() throws {
+        let yaml = """
+            model_list:
+              - model_name: x
+                litellm_params: {model: xai/grok-4.3, api_key: k}
+              - model_name: o
+                litellm_params: {model: openai/gpt-5, api_key: k}
+              - model_name: local
+                litellm_params: {model: openai/llama, api_base: "http://127.0.0.1:8000/v1"}
+              - model_name: m
+                litellm_params: {model: mock/echo}
+            """
+        let table = ModelTable(config: try #require(ConfigLoader.parse(yaml, path: "t.yaml").config), environment: .init())
+        func serves(_ alias: String) -> Bool { table.deployments(for: alias)?.first?.serves(.responses) ?? false }
+        #expect(serves("x") && serves("o"))
+        #expect(!serves("local") && !serves("m"))
+        #expect(table.deployments(for: "local")?.first?.serves(.chatCompletions) == true)
+    }
 }

@@ -102,6 +102,14 @@ public final class Deployment: Sendable {
 
     /// `provider/model` as written.
     public var qualifiedModel: String { "\(providerName)/\(upstreamModel)" }
+
+    /// Whether the upstream serves `endpoint`: the provider's endpoints, and those it serves at its own default base
+    /// URL only (OpenAI's Responses API) when the deployment uses that URL.
+    public func serves(_ endpoint: UpstreamEndpoint) -> Bool {
+        guard let provider else { return false }
+        if provider.endpoints.contains(endpoint) { return true }
+        return provider.defaultURLEndpoints.contains(endpoint) && baseURL?.source == .providerDefault
+    }
 }
 
 /// Limits a deployment enforces locally, before the upstream's own.

@@ -38,6 +38,9 @@ public struct ProviderProfile: Sendable {
     public let isBuiltIn: Bool
     /// Endpoints the provider serves.
     public let endpoints: Set<UpstreamEndpoint>
+    /// Endpoints served only at the provider's own default base URL (OpenAI's Responses API: most OpenAI-compatible
+    /// servers lack it).
+    public let defaultURLEndpoints: Set<UpstreamEndpoint>
     /// Headers sent on every upstream request.
     public let defaultHeaders: [(name: String, value: String)]
     /// Client headers passed through to this provider (lower-case names).
@@ -59,6 +62,7 @@ public struct ProviderProfile: Sendable {
         keyRequirement: KeyRequirement,
         isBuiltIn: Bool = false,
         endpoints: Set<UpstreamEndpoint>,
+        defaultURLEndpoints: Set<UpstreamEndpoint> = [],
         defaultHeaders: [(name: String, value: String)] = [],
         forwardedClientHeaders: Set<String> = [],
         stripsNameFromNonUserMessages: Bool = false,
@@ -73,6 +77,7 @@ public struct ProviderProfile: Sendable {
         self.keyRequirement = keyRequirement
         self.isBuiltIn = isBuiltIn
         self.endpoints = endpoints
+        self.defaultURLEndpoints = defaultURLEndpoints
         self.defaultHeaders = defaultHeaders
         self.forwardedClientHeaders = forwardedClientHeaders
         self.stripsNameFromNonUserMessages = stripsNameFromNonUserMessages

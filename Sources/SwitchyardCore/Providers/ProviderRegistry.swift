@@ -44,6 +44,7 @@ extension ProviderProfile {
         baseURLVariables: ["OPENAI_BASE_URL", "OPENAI_API_BASE"],
         keyRequirement: .whenDefaultBaseURL,
         endpoints: [.chatCompletions, .completions, .embeddings],
+        defaultURLEndpoints: [.responses],
         forwardedClientHeaders: commonForwardedClientHeaders,
         completionIncludesReasoning: true
     )

@@ -496,7 +496,7 @@ public struct ProxyEngine: Sendable {
         record.provider = deployment.providerName
         var (body, endpoint, translation) = (body, endpoint, translation)
         if let native {
-            if deployment.provider?.endpoints.contains(native.endpoint) == true {
+            if deployment.serves(native.endpoint) {
                 // The provider speaks the client's API: the request goes as it is.
                 (body, endpoint, translation) = (native.body, native.endpoint, nil)
             } else {
@@ -504,7 +504,7 @@ public struct ProxyEngine: Sendable {
                 (body, translation) = (translated.body, translated.answer(deployment))
             }
         }
-        guard let provider = deployment.provider, provider.endpoints.contains(endpoint) else {
+        guard let provider = deployment.provider, deployment.serves(endpoint) else {
             throw ProxyError.invalidRequest(
                 "The model '\(alias)' (\(deployment.qualifiedModel)) does not serve /v1/\(endpoint.rawValue).",
                 param: "model", code: "unsupported_endpoint")
