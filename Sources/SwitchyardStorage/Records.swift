@@ -120,17 +120,26 @@ public struct StoredResponse: Sendable, Equatable {
     public var alias: String
     /// The conversation's input items as JSON (earlier turns included).
     public var input: String
-    /// The response object as JSON (its `output` items are the answer's).
+    /// The response object as JSON (its `output` items are the answer's); empty for a native upstream's.
     public var response: String
+    /// The deployment that made it: a follow-up to a native upstream's response goes back to it (and its key).
+    public var deployment: String?
+    /// Whether the upstream made and keeps it (the proxy keeps only where it went).
+    public var native: Bool
 
     /// A stored response.
-    public init(id: String, createdAt: Double, keyHash: String?, alias: String, input: String, response: String) {
+    public init(
+        id: String, createdAt: Double, keyHash: String?, alias: String, input: String, response: String,
+        deployment: String? = nil, native: Bool = false
+    ) {
         self.id = id
         self.createdAt = createdAt
         self.keyHash = keyHash
         self.alias = alias
         self.input = input
         self.response = response
+        self.deployment = deployment
+        self.native = native
     }
 }
 

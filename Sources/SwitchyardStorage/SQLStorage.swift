@@ -189,7 +189,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
             """
             CREATE TABLE IF NOT EXISTS switchyard_responses (
                 id TEXT PRIMARY KEY, created_at {double} NOT NULL, key_hash TEXT, alias TEXT NOT NULL,
-                input TEXT NOT NULL, response TEXT NOT NULL)
+                input TEXT NOT NULL, response TEXT NOT NULL, deployment TEXT, native BIGINT NOT NULL)
             """,
             "CREATE INDEX IF NOT EXISTS switchyard_responses_created ON switchyard_responses (created_at)",
         ],
@@ -623,9 +623,10 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                 try await database.raw("DELETE FROM switchyard_responses WHERE id = \(bind: response.id)").run()
                 try await database.raw(
                     """
-                    INSERT INTO switchyard_responses (id, created_at, key_hash, alias, input, response)
+                    INSERT INTO switchyard_responses (id, created_at, key_hash, alias, input, response, deployment, native)
                     VALUES (\(bind: response.id), \(bind: response.createdAt), \(bind: response.keyHash),
-                        \(bind: response.alias), \(bind: response.input), \(bind: response.response))
+                        \(bind: response.alias), \(bind: response.input), \(bind: response.response),
+                        \(bind: response.deployment), \(bind: response.native ? 1 : 0))
                     """
                 ).run()
             }
@@ -642,7 +643,9 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                 keyHash: try row.decode(column: "key_hash", as: String?.self),
                 alias: try row.decode(column: "alias", as: String.self),
                 input: try row.decode(column: "input", as: String.self),
-                response: try row.decode(column: "response", as: String.self))
+                response: try row.decode(column: "response", as: String.self),
+                deployment: try row.decode(column: "deployment", as: String?.self),
+                native: try row.decode(column: "native", as: Int.self) != 0)
         }
     }
 

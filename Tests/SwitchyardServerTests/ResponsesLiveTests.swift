@@ -280,4 +280,50 @@ import Testing
             }
         }
     }
+
+    /// An alias with two native deployments (two upstreams, each keeping only its own responses, as xAI keeps them
+    /// for the key that made them): every follow-up by `previous_response_id` goes back to the deployment that made
+    /// the response; without that, about half would be the other upstream's 404.
+    @Test func aFollowUpToANativeResponseGoesBackToItsDeployment() async throws {
+        try await withMockUpstream { first in
+            try await withMockUpstream { second in
+                let yaml = """
+                    model_list:
+                      - model_name: both
+                        litellm_params: {model: xai/grok-4.3, api_base: "\(first.baseURL)", api_key: \(testKey)}
+                        model_info: {id: first}
+                      - model_name: both
+                        litellm_params: {model: xai/grok-4.3, api_base: "\(second.baseURL)", api_key: \(testKey)}
+                        model_info: {id: second}
+                    """
+                try await withProxy(yaml: yaml) { proxy in
+                    let url = proxy.url + "/v1/responses"
+                    var lastNative = ""
+                    for conversation in 0..<4 {
+                        let start = try await send(
+                            .POST, url, json: .object(["model": "both", "input": .string("start \(conversation)")]))
+                        let made = try #require(start.headers.first(name: "x-switchyard-deployment"))
+                        var previous = try #require(start.json?["id"]?.stringValue)
+                        for turn in 0..<5 {
+                            let follow = try await send(
+                                .POST, url,
+                                json: .object([
+                                    "model": "both", "input": .string("turn \(turn)"), "previous_response_id": .string(previous),
+                                    "stream": .bool(turn.isMultiple(of: 2)),
+                                ]))
+                            #expect(follow.status == 200, "\(follow.text)")
+                            #expect(follow.headers.first(name: "x-switchyard-deployment") == made)
+                            let next =
+                                follow.json?["id"]?.stringValue
+                                ?? responsesEvents(follow).last?["response"]?.objectValue?["id"]?.stringValue
+                            previous = try #require(next)
+                        }
+                        lastNative = previous
+                    }
+                    // The proxy knows where a native response went, not its content.
+                    #expect(try await send(.GET, url + "/" + lastNative).status == 404)
+                }
+            }
+        }
+    }
 }

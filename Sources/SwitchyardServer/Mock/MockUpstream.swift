@@ -26,6 +26,8 @@ public struct MockUpstream: Sendable {
     public let held = HoldGate()
     private let counter = ResponseCounter()
     private let promptCache = PromptCache()
+    /// Responses this mock made, which a `previous_response_id` may name (xAI keeps them for the key that made them).
+    let responseIDs = ResponseIDs()
     /// The models it serves, from the catalog.
     let models: MockModels
 
@@ -169,9 +171,13 @@ public struct MockUpstream: Sendable {
         // and answered in the Responses shape.
         var responses: (echo: ResponsesEcho, encrypted: Bool)?
         if kind == .responses {
-            if body["previous_response_id"] != nil {
-                return Self.flatError(
-                    .notFound, code: "Some requested entity was not found", message: "Response not found (the mock keeps none).")
+            if let previous = body["previous_response_id"]?.stringValue {
+                // The mock keeps the ids it made, not their conversations: a known id is accepted and dropped.
+                guard responseIDs.contains(previous) else {
+                    return Self.flatError(
+                        .notFound, code: "Some requested entity was not found", message: "Response \(previous) not found.")
+                }
+                body.removeValue(forKey: "previous_response_id")
             }
             switch ResponsesRequest.toChat(body) {
             case .success(let translated):
@@ -251,6 +257,7 @@ public struct MockUpstream: Sendable {
         _ completion: MockCompletion, as responses: (echo: ResponsesEcho, encrypted: Bool), id: String, body: JSONObject
     ) -> Response {
         let ids = ResponsesAnswer.IDs(stem: "mock" + id.replacingOccurrences(of: "-", with: ""))
+        responseIDs.insert(ids.response)
         let created = Int(Date().timeIntervalSince1970)
         func sealed(_ item: JSONValue) -> JSONValue {
             guard responses.encrypted, case .object(var object) = item, object["type"] == "reasoning" else { return item }
@@ -502,6 +509,20 @@ public struct MockUpstream: Sendable {
                 }
             })
     }
+}
+
+/// The Responses ids a mock made.
+final class ResponseIDs: Sendable {
+    private let ids = Mutex<Set<String>>([])
+
+    func insert(_ id: String) {
+        ids.withLock { ids in
+            if ids.count > 100_000 { ids.removeAll() }
+            ids.insert(id)
+        }
+    }
+
+    func contains(_ id: String) -> Bool { ids.withLock { $0.contains(id) } }
 }
 
 /// Numbers responses so every id is unique.

@@ -280,11 +280,13 @@ public struct ProxyEngine: Sendable {
         var body: JSONObject
         var translation: (@Sendable (Deployment) -> any AnswerTranslation)?
         var native: NativeRequest?
+        /// The deployment a follow-up to a native upstream's response must go to (it keeps the response, for its key).
+        var pinned: String?
         if let adapter = SurfaceAdapter.forSurface(surface) {
             var object = try Self.parseObject(buffer)
             // A response this proxy made by translation and kept: its conversation goes in front of this input,
             // so the request stands alone for a native upstream and a translated one alike.
-            if surface == .responses { object = await expandingPreviousResponse(object, caller: caller) }
+            if surface == .responses { (object, pinned) = await expandingPreviousResponse(object, caller: caller) }
             if let nativeEndpoint = adapter.native {
                 // Translated only if a deployment needs it (what cannot be translated, such as server-side tools,
                 // still goes to the native ones); the client's body stands for the request meanwhile.
@@ -341,7 +343,8 @@ public struct ProxyEngine: Sendable {
                 record.attemptedFallbacks = index
                 // The answer carries the attempted retries and fallbacks already (`RelayContext.answerHeaders`).
                 return try await withRetries(
-                    deployments, request: request, body: body, endpoint: endpoint, translation: translation, native: native,
+                    pinned.flatMap { id in deployments.filter { $0.id == id }.nilIfEmpty } ?? deployments, request: request,
+                    body: body, endpoint: endpoint, translation: translation, native: native,
                     requestID: requestID, started: started, promptTokens: promptTokens,
                     fallbackAvailable: fallbackAvailable(alias, chain: chain, index: index), record: &record)
             } catch {
@@ -527,7 +530,8 @@ public struct ProxyEngine: Sendable {
         record.stream = normalized.stream && endpoint != .embeddings
         let context = RelayContext(
             engine: self, deployment: deployment, slot: slot, requestID: requestID, started: started, record: record,
-            stripUsageChunk: normalized.stripUsageChunk, translation: translation, nativeResponses: endpoint == .responses)
+            stripUsageChunk: normalized.stripUsageChunk, translation: translation, nativeResponses: endpoint == .responses,
+            keepsResponse: endpoint == .responses && body["store"]?.boolValue != false)
         if provider.isBuiltIn {
             return BuiltInMockResponder.respond(to: normalized, endpoint: endpoint, context: context)
         }
@@ -717,10 +721,12 @@ public struct ProxyEngine: Sendable {
     }
 
     /// `body` with a kept `previous_response_id` replaced by that conversation's items (its input, then its output)
-    /// in front of this input; as it was when the id is not one this proxy kept (a native upstream's).
-    func expandingPreviousResponse(_ body: JSONObject, caller: Caller) async -> JSONObject {
+    /// in front of this input; as it was when the id is not one this proxy kept, or is a native upstream's, whose
+    /// deployment is returned so the follow-up goes back to it (the upstream keeps it for that key).
+    func expandingPreviousResponse(_ body: JSONObject, caller: Caller) async -> (JSONObject, pinned: String?) {
         guard let id = body["previous_response_id"]?.stringValue, let stored = await storedResponse(id: id, for: caller)
-        else { return body }
+        else { return (body, nil) }
+        if stored.native { return (body, stored.deployment) }
         var items = (try? JSONParser.parse(Array(stored.input.utf8)))?.arrayValue ?? []
         items += (try? JSONParser.parse(Array(stored.response.utf8)))?.objectValue?["output"]?.arrayValue ?? []
         switch body["input"] {
@@ -731,7 +737,7 @@ public struct ProxyEngine: Sendable {
         var expanded = body
         expanded["input"] = .array(items)
         expanded.removeValue(forKey: "previous_response_id")
-        return expanded
+        return (expanded, nil)
     }
 
     /// `GET /v1/responses/{id}`, `DELETE /v1/responses/{id}` and `GET /v1/responses/{id}/input_items` for the
@@ -740,7 +746,8 @@ public struct ProxyEngine: Sendable {
         let requestID = Self.requestID(from: request)
         do throws(ProxyError) {
             let caller = try await authenticate(request)
-            guard let stored = await storedResponse(id: id, for: caller) else {
+            // A native upstream's response is kept by that upstream: the proxy only knows where it went.
+            guard let stored = await storedResponse(id: id, for: caller), !stored.native else {
                 throw ProxyError(
                     status: 404, type: "invalid_request_error", code: "not_found",
                     message: "Response with id '\(id)' not found.")
@@ -896,4 +903,9 @@ public struct ProxyEngine: Sendable {
     static func modelObject(_ alias: String) -> JSONValue {
         .object(["id": .string(alias), "object": "model", "created": .int(startedAt), "owned_by": "switchyard"])
     }
+}
+
+extension Array {
+    /// The array, or nil when it is empty.
+    fileprivate var nilIfEmpty: [Element]? { isEmpty ? nil : self }
 }

@@ -18,6 +18,8 @@ struct RelayContext: Sendable {
     /// Whether the answer is the Responses API's own (relayed as is; a stream ends with `response.completed`, not
     /// `[DONE]`, and carries its usage there).
     var nativeResponses = false
+    /// Whether the request asked for its response to be kept (`store` not false).
+    var keepsResponse = false
 
     /// An error event for a stream that broke, in the client's surface.
     func errorFrame(_ error: ProxyError) -> [UInt8] {
@@ -36,7 +38,7 @@ struct RelayContext: Sendable {
     /// Completes the record with usage and cost and hands it to the request log.
     func finish(
         status: Int, usage: Usage?, firstByte: ContinuousClock.Instant?, errorCode: String? = nil, truncated: Bool = false,
-        completion: String? = nil, estimated: Bool = false
+        completion: String? = nil, estimated: Bool = false, responseID: String? = nil
     ) {
         var record = self.record
         record.completionText = completion
@@ -52,6 +54,15 @@ struct RelayContext: Sendable {
         record.timeToFirstByte = firstByte.map { $0 - started }
         record.streamTruncated = truncated
         slot.end(tokens: usage.map { $0.promptTokens + $0.completionTokens + $0.reasoningTokens } ?? 0)
+        if nativeResponses, keepsResponse, status == 200, errorCode == nil, let responseID {
+            // The upstream keeps it; the proxy keeps where it went, so a follow-up goes back there.
+            engine.accounting.responses.keep(
+                StoredResponse(
+                    id: responseID, createdAt: record.startedAt, keyHash: record.owner,
+                    alias: record.alias ?? deployment.alias, input: "", response: "", deployment: deployment.id,
+                    native: true),
+                persist: engine.accounting.storage != nil)
+        }
         if status == 200, errorCode == nil, let translation = translation as? ResponsesTranslation,
             let response = translation.completedResponse, let id = response["id"]?.stringValue
         {

@@ -25,6 +25,8 @@ final class SSERelay: @unchecked Sendable {
     private var sawDone = false
     /// An upstream error event that ended a translated stream (recorded as the request's error).
     private var failedInStream: ProxyError?
+    /// A native Responses stream's response id, from `response.completed`.
+    private var nativeResponseID: String?
     private var sawData = false
     /// The answer's text, kept only with `store_prompts`.
     private var completion = ""
@@ -219,7 +221,9 @@ final class SSERelay: @unchecked Sendable {
         switch type {
         case "response.completed", "response.incomplete", "response.failed":
             sawDone = true
-            if let value = object["response"]?.objectValue?["usage"], value != .null { usage = context.usage(from: value) }
+            let response = object["response"]?.objectValue
+            if let value = response?["usage"], value != .null { usage = context.usage(from: value) }
+            if type != "response.failed" { nativeResponseID = response?["id"]?.stringValue }
         case "error":
             sawDone = true
         default:
@@ -334,7 +338,8 @@ final class SSERelay: @unchecked Sendable {
         let failure = failure ?? failedInStream
         context.finish(
             status: 200, usage: usage ?? (truncated ? estimatedUsage : nil), firstByte: firstByte, errorCode: failure?.code,
-            truncated: truncated, completion: context.storesText ? completion : nil, estimated: usage == nil && truncated)
+            truncated: truncated, completion: context.storesText ? completion : nil, estimated: usage == nil && truncated,
+            responseID: nativeResponseID)
     }
 
     // MARK: Relaying on the event loop

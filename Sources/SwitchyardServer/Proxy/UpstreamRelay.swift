@@ -83,9 +83,13 @@ enum UpstreamRelay {
         // loses its framing header sends its chunk framing as the body); its usage is read in place.
         guard Self.isJSONObject(buffer) else { throw ProxyError.upstreamNotJSON(deployment.id) }
         let answer = try context.translation?.json(buffer, model: deployment.id) ?? buffer
+        let responseID =
+            context.nativeResponses && context.keepsResponse
+            ? (try? JSONParser.parse(buffer.readableBytesView))?.objectValue?["id"]?.stringValue : nil
         context.finish(
             status: 200, usage: context.usage(in: buffer), firstByte: firstByte,
-            completion: context.storesText ? RelayContext.completionText(in: Array(buffer.readableBytesView)) : nil)
+            completion: context.storesText ? RelayContext.completionText(in: Array(buffer.readableBytesView)) : nil,
+            responseID: responseID)
         var responseHeaders = passedHeaders(response.headers, to: context.answerHeaders)
         responseHeaders.append(HTTPField(name: .contentType, value: contentType.isEmpty ? "application/json" : contentType))
         return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: answer))
