@@ -16,7 +16,9 @@ import Testing
     /// Waits until both instances have seen each other in a fleet exchange.
     static func waitForFleet(_ proxies: [ProxyHandle], instances: Int = 2) async throws {
         for proxy in proxies {
-            let seen = try await eventually {
+            // 20 s: on a loaded machine (a full parallel test run) an exchange's publication can be late for several
+            // ticks in a row, and the others then keep their last snapshot for up to two ticks (`FleetSync.read`).
+            let seen = try await eventually(seconds: 20) {
                 let health = try await send(.GET, proxy.url + "/health", headers: master)
                 return health.json?["storage"]?.objectValue?["fleet"]?.objectValue?["instances"]?.intValue == instances
             }
