@@ -44,6 +44,26 @@ import Testing
                         }
                     }
                 }
+                // The other surfaces: Responses (native to the xai/ deployment, translated for the openai/ one) and
+                // Anthropic Messages (translated), streamed and not.
+                for alias in ["grok", "other"] {
+                    for prompt in prompts {
+                        for stream in [false, true] {
+                            responses.append(
+                                try await send(
+                                    .POST, proxy.url + "/v1/responses",
+                                    json: .object(["model": .string(alias), "input": .string(prompt), "stream": .bool(stream)]),
+                                    headers: auth))
+                            responses.append(
+                                try await send(
+                                    .POST, proxy.url + "/v1/messages",
+                                    json: .object([
+                                        "model": .string(alias), "max_tokens": 50, "stream": .bool(stream),
+                                        "messages": .array([.object(["role": "user", "content": .string(prompt)])]),
+                                    ]), headers: [("x-api-key", masterKey)]))
+                        }
+                    }
+                }
                 responses.append(
                     try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("slow", "FAULT:slow"), headers: auth))
                 responses.append(

@@ -795,8 +795,12 @@ public struct ProxyEngine: Sendable {
             let buffer: ByteBuffer
             do {
                 buffer = try await request.body.collect(upTo: table.settings.maxRequestBodyBytes)
-            } catch {
+            } catch is NIOTooManyBytesError {
                 throw ProxyError.bodyTooLarge(limit: table.settings.maxRequestBodyBytes)
+            } catch {
+                throw ProxyError.invalidRequest(
+                    "The request body could not be read: it ended before its declared length or its framing is malformed.",
+                    code: "invalid_request_body")
             }
             var body = try Self.parseObject(buffer)
             if body["max_tokens"] == nil { body["max_tokens"] = 1 }

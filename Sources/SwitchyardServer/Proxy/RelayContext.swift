@@ -23,7 +23,12 @@ struct RelayContext: Sendable {
 
     /// An error event for a stream that broke, in the client's surface.
     func errorFrame(_ error: ProxyError) -> [UInt8] {
-        if let translation { return translation.failed(error) }
+        if let translation {
+            let redacted = ProxyError(
+                status: error.status, type: error.type, code: error.code,
+                message: engine.redactors.redactor.redact(error.message), param: error.param)
+            return translation.failed(redacted)
+        }
         if nativeResponses {
             // The Responses API's own `error` event.
             let event: JSONObject = [

@@ -213,23 +213,34 @@ final class SSERelay: @unchecked Sendable {
     }
 
     /// A native Responses API event, relayed as it is: its usage read from `response.completed` (or `incomplete`,
-    /// `failed`), which ends the stream as `[DONE]` ends a chat one; an `error` event ends it too.
+    /// `failed`), which ends the stream as `[DONE]` ends a chat one; an `error` event ends it too. An event that
+    /// carries an error goes through the redactor (an upstream may echo a key in it).
     private func responsesEvent(_ event: [UInt8], data: [UInt8]) -> [UInt8] {
         guard data.containsBytes("response.") || data.containsBytes("\"error\""),
-            case .object(let object)? = try? JSONParser.parse(data), let type = object["type"]?.stringValue
+            case .object(let object)? = try? JSONParser.parse(data)
         else { return event }
+        let type = object["type"]?.stringValue ?? ""
+        let failed = type == "error" || type == "response.failed" || (object["error"] ?? .null) != .null
+        let relayed =
+            failed ? Array(context.engine.redactors.redactor.redact(String(decoding: event, as: UTF8.self)).utf8) : event
+        if failed, type != "response.failed" {
+            // The upstream's error ends the answer; the request is recorded as failed.
+            sawDone = true
+            failedInStream = ProxyError(
+                status: 502, type: "api_error", code: "upstream_stream_error",
+                message: "The upstream for \(deploymentID) ended the stream with an error event.")
+            return relayed
+        }
         switch type {
         case "response.completed", "response.incomplete", "response.failed":
             sawDone = true
             let response = object["response"]?.objectValue
             if let value = response?["usage"], value != .null { usage = context.usage(from: value) }
             if type != "response.failed" { nativeResponseID = response?["id"]?.stringValue }
-        case "error":
-            sawDone = true
         default:
             break
         }
-        return event
+        return relayed
     }
 
     /// An upstream event in the client's surface: usage is read as it passes (the translation carries it on too),
@@ -249,7 +260,7 @@ final class SSERelay: @unchecked Sendable {
             // The upstream's error ends the answer: what follows is not relayed.
             sawDone = true
             failedInStream = error
-            return translation.failed(error)
+            return context.errorFrame(error)
         }
         return data.withUnsafeBufferPointer { translation.event($0) }
     }
