@@ -77,6 +77,7 @@ import Testing
 
                     // Random keys: lookups are rate-limited (20 at once, then 10 a second), the rest refused unasked.
                     var statuses: [Int] = []
+                    let burstStarted = ContinuousClock.now
                     for index in 0..<60 {
                         statuses.append(
                             try await send(
@@ -84,6 +85,9 @@ import Testing
                             ).status)
                     }
                     #expect(statuses.allSatisfy { $0 == 401 })
+                    // What the limiter may have let through in the time the 60 took (a loaded machine takes longer).
+                    let elapsed = Double((ContinuousClock.now - burstStarted).components.seconds) + 1
+                    let allowed = 20 + 10 * elapsed
                     let looked = try await Self.metric(second, #"switchyard_key_lookups_total{result="unknown"}"#) - 1
                     let limited = try await Self.metric(second, #"switchyard_key_lookups_total{result="limited"}"#)
                     // A lookup slower than 2 s (a loaded machine) counts as the database unavailable: a 401 too, and
@@ -91,8 +95,9 @@ import Testing
                     let slow = try await Self.metric(second, #"switchyard_key_lookups_total{result="unavailable"}"#)
                     if slow == 0 {
                         #expect(looked + limited == 60)
-                        // The burst's 20 (less the two lookups above) and 10 a second after: far fewer than 60.
-                        #expect(looked >= 10 && limited > 0, "looked up \(looked), limited \(limited)")
+                        // The burst's 20 (less the two lookups above) and 10 a second after: no more than that.
+                        #expect(looked >= 10 && looked <= allowed, "looked up \(looked), limited \(limited) in \(elapsed) s")
+                        if allowed < 59 { #expect(limited > 0, "looked up \(looked), limited \(limited) in \(elapsed) s") }
                     } else {
                         #expect(looked + limited + slow <= 60)
                     }
