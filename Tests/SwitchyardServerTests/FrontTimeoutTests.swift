@@ -100,12 +100,15 @@ import Testing
                 let connection = try RawConnection(port: proxy.port)
                 defer { connection.close() }
                 var sent = 0
+                let started = ContinuousClock.now
                 for byte in "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-slow: ".utf8 {
                     do { try connection.send(bytes: [byte]) } catch { break }
                     sent += 1
-                    // 20 bytes a second: the head would take 2.5 s, longer than its timeout.
+                    // 20 bytes a second: the head would take 2.5 s, longer than its timeout. Sending stops half a
+                    // second past the timeout, well inside the 2 s the proxy lingers after its 408: bytes still
+                    // arriving after that close would reset the connection and lose the 408 (a loaded run did).
                     try await Task.sleep(for: .milliseconds(50))
-                    if sent > 200 { break }
+                    if ContinuousClock.now - started > .milliseconds(1500) { break }
                 }
                 let rest = String(decoding: try await offPool { try connection.readToEnd() }, as: UTF8.self)
                 #expect(rest.hasPrefix("HTTP/1.1 408"), "\(sent) bytes sent: \(rest)")
