@@ -478,6 +478,12 @@ final class RawConnection: @unchecked Sendable {
 
     func close() { _ = Glibc.close(fd) }
 
+    /// Whether bytes (or the peer's close) are waiting to be read, without waiting.
+    var hasSomethingToRead: Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) > 0
+    }
+
     /// Ends the sending side (the peer reads the end of the stream); answers can still be read.
     func finishSending() { _ = shutdown(fd, Int32(SHUT_WR)) }
 
