@@ -136,6 +136,40 @@ import Testing
         #expect(usage?["cost_in_usd_ticks"] == 1234)
     }
 
+    /// The same answer, streamed and whole, makes the same response: the stream's `response.completed` and the JSON
+    /// answer are written by different code (events as they come; the whole one straight to bytes).
+    @Test(arguments: [false, true]) func aStreamedAnswerEndsWithTheResponseTheWholeAnswerIs(_ withCalls: Bool) throws {
+        var completion = MockCompletion(
+            id: "chatcmpl-x", model: "grok-4.3", created: 1, content: "Say \"hi\"\n", reasoning: "Short.",
+            reasoningInMessage: true, promptTokens: 10, contentChunks: 3)
+        completion.cachedTokens = 4
+        completion.costTicks = 5_000
+        if withCalls {
+            completion.toolCalls = [
+                MockToolCall(id: "call_1", name: "add", arguments: #"{"a":1}"#),
+                MockToolCall(id: "call_2", name: "log", arguments: "{}"),
+            ]
+        }
+        var echo = ResponsesEcho(model: "fast")
+        echo.instructions = "Be terse."
+        echo.tools = .array([.object(["type": "function", "name": "add"])])
+        var stream = ResponsesStream(echo: echo, ids: ids, createdAt: 5, completionIncludesReasoning: false)
+        var events = stream.start()
+        for frame in completion.streamFrames(includeUsage: true) {
+            guard let data = SSEEvent(bytes: frame).data, !SSEEvent(bytes: frame).isDone,
+                let chunk = try JSONParser.parse(data).objectValue
+            else { continue }
+            events += stream.chunk(chunk)
+        }
+        events += stream.finish()
+        let streamed = try #require(events.last?["response"]?.objectValue)
+        let whole = ResponsesAnswer.response(
+            fromChat: try #require(completion.chatCompletion.objectValue), echo: echo, ids: ids, createdAt: 5,
+            completionIncludesReasoning: false)
+        #expect(streamed == whole)
+        #expect(whole["output"]?.arrayValue?.count == (withCalls ? 3 : 2), "reasoning, then the text or the calls")
+    }
+
     @Test func aCutAnswerIsIncomplete() throws {
         let completion = try parse(
             #"{"model":"m","choices":[{"message":{"role":"assistant","content":"Once upon"},"finish_reason":"length"}]}"#)

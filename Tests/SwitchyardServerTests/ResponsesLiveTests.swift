@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardStorage
 import Testing
 
 @testable import SwitchyardCore
@@ -325,5 +326,30 @@ import Testing
                 }
             }
         }
+    }
+}
+
+/// The response store's memory: the newest `recentLimit` responses, whatever was kept or forgotten before.
+@Suite struct ResponseStoreTests {
+    static func response(_ number: Int) -> StoredResponse {
+        StoredResponse(id: "resp_\(number)", createdAt: 0, keyHash: nil, alias: "a", input: "[]", response: "{}")
+    }
+
+    @Test func memoryKeepsTheNewestResponses() {
+        let store = ResponseStore()
+        let limit = ResponseStore.recentLimit
+        for number in 0..<(limit / 2) { store.keep(Self.response(number), persist: false) }
+        #expect(store.forget(id: "resp_10"))
+        #expect(!store.forget(id: "resp_10"), "forgotten once")
+        for number in (limit / 2)..<(2 * limit + limit / 2 + 3) { store.keep(Self.response(number), persist: false) }
+        let newest = 2 * limit + limit / 2 + 2
+        #expect(store.recent(id: "resp_\(newest)") != nil)
+        #expect(store.recent(id: "resp_\(newest - limit + 1)") != nil, "the newest \(limit) are kept")
+        #expect(store.recent(id: "resp_\(newest - limit)") == nil, "older ones are evicted")
+        #expect(store.recent(id: "resp_0") == nil)
+        #expect(store.forget(id: "resp_\(newest - 5)"))
+        store.keep(Self.response(newest + 1), persist: true)
+        #expect(store.recent(id: "resp_\(newest - limit + 1)") != nil, "a forgotten one leaves room for one more")
+        #expect(store.takePending().map(\.id) == ["resp_\(newest + 1)"])
     }
 }

@@ -2,28 +2,31 @@
 ///
 /// `reasoning_content` becomes a `thinking` block (with an empty signature: a chat upstream signs nothing), the
 /// message's text a `text` block, each tool call a `tool_use` block (its arguments parsed into `input`);
-/// `finish_reason` becomes `stop_reason` (`stop` end_turn, `length` max_tokens, `tool_calls` tool_use); usage counts
+/// `finish_reason` becomes `stop_reason` (`stop` end_turn, `length` max_tokens, `tool_calls` tool_use,
+/// `content_filter` refusal); usage counts
 /// the uncached prompt as `input_tokens`, the cached part as `cache_read_input_tokens`, and completion plus
 /// reasoning as `output_tokens`.
 public enum MessagesAnswer {
     /// Anthropic's `usage` from a chat usage object.
     public static func usage(_ chatUsage: JSONValue?, completionIncludesReasoning: Bool) -> JSONObject {
-        let read = Usage(json: chatUsage, completionIncludesReasoning: completionIncludesReasoning) ?? Usage()
-        return [
-            "input_tokens": .int(max(0, read.promptTokens - read.cachedTokens)),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": .int(read.cachedTokens),
-            "output_tokens": .int(read.completionTokens + read.reasoningTokens),
-        ]
+        var writer = JSONWriter(capacity: 128)
+        writeUsage(Usage(json: chatUsage, completionIncludesReasoning: completionIncludesReasoning), into: &writer)
+        return (try? JSONParser.parse(array: writer.bytes))?.objectValue ?? [:]
     }
 
     /// `stop_reason` for a chat `finish_reason`.
     public static func stopReason(_ finish: String?) -> JSONValue {
+        guard let finish else { return .null }
+        return .string(stopReason(ModelTurn.finish(chat: finish, hasCalls: false)))
+    }
+
+    /// `stop_reason` for a finished turn.
+    public static func stopReason(_ finish: ModelTurn.Finish) -> String {
         switch finish {
-        case "length"?: "max_tokens"
-        case "tool_calls"?, "function_call"?: "tool_use"
-        case nil: .null
-        default: "end_turn"
+        case .stop: "end_turn"
+        case .length: "max_tokens"
+        case .toolCalls: "tool_use"
+        case .contentFilter: "refusal"
         }
     }
 
@@ -33,33 +36,84 @@ public enum MessagesAnswer {
         return .object([:])
     }
 
-    /// The `message` object for a whole chat completion; `model` is the client's (its alias).
+    /// The `message` object's JSON for a whole model turn, written straight to bytes; `model` is the client's (its
+    /// alias).
+    public static func render(_ turn: ModelTurn, id: String, model: String) -> [UInt8] {
+        var writer = JSONWriter(capacity: 512 + turn.text.utf8.count + turn.reasoning.utf8.count)
+        writer.beginObject()
+        writer.key("id")
+        writer.string(id)
+        writer.key("type")
+        writer.literal("\"message\"")
+        writer.key("role")
+        writer.literal("\"assistant\"")
+        writer.key("model")
+        writer.string(model)
+        writer.key("content")
+        writer.beginArray()
+        if !turn.reasoning.isEmpty {
+            writer.beginObject()
+            writer.key("type")
+            writer.literal("\"thinking\"")
+            writer.key("thinking")
+            writer.string(turn.reasoning)
+            writer.key("signature")
+            writer.literal("\"\"")
+            writer.endObject()
+        }
+        if let text = turn.text.isEmpty ? turn.refusal : turn.text {
+            writer.beginObject()
+            writer.key("type")
+            writer.literal("\"text\"")
+            writer.key("text")
+            writer.string(text)
+            writer.endObject()
+        }
+        for call in turn.toolCalls {
+            writer.beginObject()
+            writer.key("type")
+            writer.literal("\"tool_use\"")
+            writer.key("id")
+            writer.string(call.id)
+            writer.key("name")
+            writer.string(call.name)
+            writer.key("input")
+            writer.value(input(call.arguments))
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.key("stop_reason")
+        writer.string(stopReason(turn.finish))
+        writer.key("stop_sequence")
+        writer.literal("null")
+        writer.key("usage")
+        writeUsage(turn.usage, into: &writer)
+        writer.endObject()
+        return writer.bytes
+    }
+
+    /// Writes Anthropic's `usage`: the uncached prompt as `input_tokens`, the cached part as
+    /// `cache_read_input_tokens`, completion plus reasoning as `output_tokens`.
+    static func writeUsage(_ read: Usage?, into writer: inout JSONWriter) {
+        let read = read ?? Usage()
+        writer.beginObject()
+        writer.key("input_tokens")
+        writer.int(max(0, read.promptTokens - read.cachedTokens))
+        writer.key("cache_creation_input_tokens")
+        writer.int(0)
+        writer.key("cache_read_input_tokens")
+        writer.int(read.cachedTokens)
+        writer.key("output_tokens")
+        writer.int(read.completionTokens + read.reasoningTokens)
+        writer.endObject()
+    }
+
+    /// The `message` object for a whole chat completion (tests): `render`'s, parsed.
     public static func message(fromChat completion: JSONObject, id: String, model: String, completionIncludesReasoning: Bool)
         -> JSONObject
     {
-        let choice = completion["choices"]?.arrayValue?.first?.objectValue
-        let message = choice?["message"]?.objectValue ?? [:]
-        var content: [JSONValue] = []
-        if let reasoning = message["reasoning_content"]?.stringValue, !reasoning.isEmpty {
-            content.append(.object(["type": "thinking", "thinking": .string(reasoning), "signature": ""]))
-        }
-        if let text = message["content"]?.stringValue, !text.isEmpty {
-            content.append(.object(["type": "text", "text": .string(text)]))
-        }
-        for call in message["tool_calls"]?.arrayValue ?? [] {
-            guard let object = call.objectValue, let function = object["function"]?.objectValue else { continue }
-            content.append(
-                .object([
-                    "type": "tool_use", "id": .string(object["id"]?.stringValue ?? ""),
-                    "name": .string(function["name"]?.stringValue ?? ""),
-                    "input": input(function["arguments"]?.stringValue ?? "{}"),
-                ]))
-        }
-        return [
-            "id": .string(id), "type": "message", "role": "assistant", "model": .string(model), "content": .array(content),
-            "stop_reason": stopReason(choice?["finish_reason"]?.stringValue), "stop_sequence": .null,
-            "usage": .object(usage(completion["usage"], completionIncludesReasoning: completionIncludesReasoning)),
-        ]
+        let turn = ModelTurn(chat: completion, completionIncludesReasoning: completionIncludesReasoning)
+        return (try? JSONParser.parse(array: render(turn, id: id, model: model)))?.objectValue ?? [:]
     }
 
     /// The error envelope Anthropic's SDKs read: `{"type": "error", "error": {"type": ..., "message": ...}}`.

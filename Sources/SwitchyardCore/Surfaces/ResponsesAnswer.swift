@@ -29,71 +29,213 @@ public enum ResponsesAnswer {
     /// The `usage` of a response from a chat usage object; `completionIncludesReasoning` is false for xAI (whose
     /// completion tokens exclude reasoning) and true for OpenAI-compatible servers.
     public static func usage(_ chatUsage: JSONValue?, completionIncludesReasoning: Bool) -> JSONValue {
-        guard let read = Usage(json: chatUsage, completionIncludesReasoning: completionIncludesReasoning) else {
-            return .null
-        }
-        let output = read.completionTokens + read.reasoningTokens
-        var object: JSONObject = [
-            "input_tokens": .int(read.promptTokens),
-            "input_tokens_details": .object(["cached_tokens": .int(read.cachedTokens)]),
-            "output_tokens": .int(output),
-            "output_tokens_details": .object(["reasoning_tokens": .int(read.reasoningTokens)]),
-            "total_tokens": .int(read.promptTokens + output),
-        ]
-        if let ticks = chatUsage?.objectValue?["cost_in_usd_ticks"] { object["cost_in_usd_ticks"] = ticks }
-        return .object(object)
+        var writer = JSONWriter(capacity: 192)
+        writeUsage(
+            Usage(json: chatUsage, completionIncludesReasoning: completionIncludesReasoning),
+            costTicks: chatUsage?.objectValue?["cost_in_usd_ticks"].flatMap {
+                if case .number(let text) = $0 { text } else { nil }
+            },
+            into: &writer)
+        return (try? JSONParser.parse(array: writer.bytes)) ?? .null
     }
 
-    /// The `response` object for a whole chat completion.
+    /// Writes a response's `usage` (null without counts): `input_tokens` / `output_tokens` (reasoning included, as
+    /// OpenAI counts it) with their details, and xAI's `cost_in_usd_ticks` when the upstream gave it.
+    static func writeUsage(_ read: Usage?, costTicks: String?, into writer: inout JSONWriter) {
+        guard let read else { return writer.literal("null") }
+        let output = read.completionTokens + read.reasoningTokens
+        writer.beginObject()
+        writer.key("input_tokens")
+        writer.int(read.promptTokens)
+        writer.key("input_tokens_details")
+        writer.beginObject()
+        writer.key("cached_tokens")
+        writer.int(read.cachedTokens)
+        writer.endObject()
+        writer.key("output_tokens")
+        writer.int(output)
+        writer.key("output_tokens_details")
+        writer.beginObject()
+        writer.key("reasoning_tokens")
+        writer.int(read.reasoningTokens)
+        writer.endObject()
+        writer.key("total_tokens")
+        writer.int(read.promptTokens + output)
+        if let costTicks {
+            writer.key("cost_in_usd_ticks")
+            writer.encoded(costTicks.utf8)
+        }
+        writer.endObject()
+    }
+
+    /// The `response` object's JSON for a whole model turn (a chat completion's, read into a `ModelTurn`): written
+    /// straight to bytes, as it goes to the client and into the response store.
+    public static func render(_ turn: ModelTurn, echo: ResponsesEcho, ids: IDs, createdAt: Int) -> [UInt8] {
+        var writer = JSONWriter(capacity: 1024 + turn.text.utf8.count + turn.reasoning.utf8.count)
+        writeEnvelope(
+            into: &writer, echo: echo, ids: ids, createdAt: createdAt,
+            status: turn.finish == .length || turn.finish == .contentFilter ? "incomplete" : "completed",
+            incompleteReason: turn.finish == .contentFilter ? "content_filter" : "max_output_tokens", model: turn.model,
+            error: .null
+        ) { writer in
+            if !turn.reasoning.isEmpty {
+                writer.beginObject()
+                writer.key("type")
+                writer.literal("\"reasoning\"")
+                writer.key("id")
+                writer.string(ids.reasoning)
+                writer.key("summary")
+                writer.beginArray()
+                writer.beginObject()
+                writer.key("type")
+                writer.literal("\"summary_text\"")
+                writer.key("text")
+                writer.string(turn.reasoning)
+                writer.endObject()
+                writer.endArray()
+                writer.endObject()
+            }
+            if let text = turn.text.isEmpty ? turn.refusal : turn.text {
+                let refused = turn.text.isEmpty
+                writer.beginObject()
+                writer.key("type")
+                writer.literal("\"message\"")
+                writer.key("id")
+                writer.string(ids.message)
+                writer.key("status")
+                writer.literal("\"completed\"")
+                writer.key("role")
+                writer.literal("\"assistant\"")
+                writer.key("content")
+                writer.beginArray()
+                writer.beginObject()
+                writer.key("type")
+                if refused {
+                    writer.literal("\"refusal\"")
+                    writer.key("refusal")
+                    writer.string(text)
+                } else {
+                    writer.literal("\"output_text\"")
+                    writer.key("text")
+                    writer.string(text)
+                    writer.key("annotations")
+                    writer.literal("[]")
+                }
+                writer.endObject()
+                writer.endArray()
+                writer.endObject()
+            }
+            for (index, call) in turn.toolCalls.enumerated() {
+                writer.beginObject()
+                writer.key("type")
+                writer.literal("\"function_call\"")
+                writer.key("id")
+                writer.string(ids.functionCall(index))
+                writer.key("call_id")
+                writer.string(call.id)
+                writer.key("name")
+                writer.string(call.name)
+                writer.key("arguments")
+                writer.string(call.arguments)
+                writer.key("status")
+                writer.literal("\"completed\"")
+                writer.endObject()
+            }
+        } usage: { writer in
+            writeUsage(turn.usage, costTicks: turn.costTicks, into: &writer)
+        }
+        return writer.bytes
+    }
+
+    /// The `response` object for a whole chat completion (the mock's answer; tests): `render`'s, parsed.
     public static func response(
         fromChat completion: JSONObject, echo: ResponsesEcho, ids: IDs, createdAt: Int, completionIncludesReasoning: Bool
     ) -> JSONObject {
-        let choice = completion["choices"]?.arrayValue?.first?.objectValue
-        let message = choice?["message"]?.objectValue ?? [:]
-        var output: [JSONValue] = []
-        if let reasoning = message["reasoning_content"]?.stringValue, !reasoning.isEmpty {
-            output.append(reasoningItem(id: ids.reasoning, text: reasoning))
-        }
-        if let text = message["content"]?.stringValue, !text.isEmpty {
-            output.append(messageItem(id: ids.message, text: text, status: "completed"))
-        } else if let refusal = message["refusal"]?.stringValue, !refusal.isEmpty {
-            output.append(
-                .object([
-                    "type": "message", "id": .string(ids.message), "status": "completed", "role": "assistant",
-                    "content": .array([.object(["type": "refusal", "refusal": .string(refusal)])]),
-                ]))
-        }
-        for (index, call) in (message["tool_calls"]?.arrayValue ?? []).enumerated() {
-            guard let object = call.objectValue, let function = object["function"]?.objectValue else { continue }
-            output.append(
-                functionCallItem(
-                    id: ids.functionCall(index), callID: object["id"]?.stringValue ?? ids.functionCall(index),
-                    name: function["name"]?.stringValue ?? "", arguments: function["arguments"]?.stringValue ?? "",
-                    status: "completed"))
-        }
-        let finish = choice?["finish_reason"]?.stringValue
-        return envelope(
-            echo: echo, ids: ids, createdAt: createdAt, status: finish == "length" ? "incomplete" : "completed",
-            output: output, usage: usage(completion["usage"], completionIncludesReasoning: completionIncludesReasoning),
-            model: completion["model"]?.stringValue)
+        let turn = ModelTurn(chat: completion, completionIncludesReasoning: completionIncludesReasoning)
+        return (try? JSONParser.parse(array: render(turn, echo: echo, ids: ids, createdAt: createdAt)))?.objectValue ?? [:]
     }
 
-    /// The `response` object around `output`, with the request's settings echoed.
+    /// The `response` object around `output`, with the request's settings echoed (the stream's snapshots):
+    /// `writeEnvelope`'s, parsed.
     public static func envelope(
         echo: ResponsesEcho, ids: IDs, createdAt: Int, status: String, output: [JSONValue], usage: JSONValue,
         model: String? = nil, error: JSONValue = .null
     ) -> JSONObject {
-        [
-            "id": .string(ids.response), "object": "response", "created_at": .int(createdAt), "status": .string(status),
-            "error": error,
-            "incomplete_details": status == "incomplete" ? .object(["reason": "max_output_tokens"]) : .null,
-            "instructions": echo.instructions, "max_output_tokens": echo.maxOutputTokens,
-            "model": .string(model ?? echo.model), "output": .array(output),
-            "parallel_tool_calls": echo.parallelToolCalls, "previous_response_id": echo.previousResponseID,
-            "reasoning": echo.reasoning, "store": echo.store, "temperature": echo.temperature, "text": echo.text,
-            "tool_choice": echo.toolChoice, "tools": echo.tools, "top_p": echo.topP, "truncation": "disabled",
-            "usage": usage, "user": echo.user, "metadata": echo.metadata,
-        ]
+        var writer = JSONWriter()
+        writeEnvelope(
+            into: &writer, echo: echo, ids: ids, createdAt: createdAt, status: status,
+            incompleteReason: "max_output_tokens", model: model, error: error
+        ) { writer in
+            for item in output { writer.value(item) }
+        } usage: { writer in
+            writer.value(usage)
+        }
+        return (try? JSONParser.parse(array: writer.bytes))?.objectValue ?? [:]
+    }
+
+    /// Writes the `response` object: its own fields, the request's settings echoed, `output`'s items and `usage`.
+    static func writeEnvelope(
+        into writer: inout JSONWriter, echo: ResponsesEcho, ids: IDs, createdAt: Int, status: String,
+        incompleteReason: String, model: String?, error: JSONValue, output: (inout JSONWriter) -> Void,
+        usage: (inout JSONWriter) -> Void
+    ) {
+        writer.beginObject()
+        writer.key("id")
+        writer.string(ids.response)
+        writer.key("object")
+        writer.literal("\"response\"")
+        writer.key("created_at")
+        writer.int(createdAt)
+        writer.key("status")
+        writer.string(status)
+        writer.key("error")
+        writer.value(error)
+        writer.key("incomplete_details")
+        if status == "incomplete" {
+            writer.beginObject()
+            writer.key("reason")
+            writer.string(incompleteReason)
+            writer.endObject()
+        } else {
+            writer.literal("null")
+        }
+        writer.key("instructions")
+        writer.value(echo.instructions)
+        writer.key("max_output_tokens")
+        writer.value(echo.maxOutputTokens)
+        writer.key("model")
+        writer.string(model ?? echo.model)
+        writer.key("output")
+        writer.beginArray()
+        output(&writer)
+        writer.endArray()
+        writer.key("parallel_tool_calls")
+        writer.value(echo.parallelToolCalls)
+        writer.key("previous_response_id")
+        writer.value(echo.previousResponseID)
+        writer.key("reasoning")
+        writer.value(echo.reasoning)
+        writer.key("store")
+        writer.value(echo.store)
+        writer.key("temperature")
+        writer.value(echo.temperature)
+        writer.key("text")
+        writer.value(echo.text)
+        writer.key("tool_choice")
+        writer.value(echo.toolChoice)
+        writer.key("tools")
+        writer.value(echo.tools)
+        writer.key("top_p")
+        writer.value(echo.topP)
+        writer.key("truncation")
+        writer.literal("\"disabled\"")
+        writer.key("usage")
+        usage(&writer)
+        writer.key("user")
+        writer.value(echo.user)
+        writer.key("metadata")
+        writer.value(echo.metadata)
+        writer.endObject()
     }
 
     static func messageItem(id: String, text: String, status: String) -> JSONValue {

@@ -12,7 +12,9 @@ final class ResponseStore: Sendable {
     private struct State {
         var pending: [StoredResponse] = []
         var recent: [String: StoredResponse] = [:]
+        /// Ids in the order they were kept; those before `head` were evicted already.
         var order: [String] = []
+        var head = 0
     }
 
     private let state = Mutex(State())
@@ -22,9 +24,15 @@ final class ResponseStore: Sendable {
         state.withLock { state in
             if persist { state.pending.append(response) }
             if state.recent.updateValue(response, forKey: response.id) == nil { state.order.append(response.id) }
-            if state.order.count > Self.recentLimit {
-                let evicted = state.order.takeFirst(state.order.count - Self.recentLimit)
-                for id in evicted { state.recent.removeValue(forKey: id) }
+            while state.order.count - state.head > Self.recentLimit {
+                state.recent.removeValue(forKey: state.order[state.head])
+                state.head += 1
+            }
+            // Evicted ids are dropped a thousand at a time: removing one from the front moved all the others
+            // (16,000 instructions a request once the store was full).
+            if state.head >= Self.recentLimit {
+                state.order.removeFirst(state.head)
+                state.head = 0
             }
         }
     }
@@ -36,7 +44,7 @@ final class ResponseStore: Sendable {
     func forget(id: String) -> Bool {
         state.withLock { state in
             state.pending.removeAll { $0.id == id }
-            state.order.removeAll { $0 == id }
+            if let position = state.order[state.head...].firstIndex(of: id) { state.order.remove(at: position) }
             return state.recent.removeValue(forKey: id) != nil
         }
     }
@@ -52,14 +60,5 @@ final class ResponseStore: Sendable {
     /// Responses a failed write gives back.
     func putBack(_ responses: [StoredResponse]) {
         state.withLock { $0.pending.insert(contentsOf: responses, at: 0) }
-    }
-}
-
-/// The removal of `count` elements from the front, returned.
-extension Array {
-    fileprivate mutating func takeFirst(_ count: Int) -> [Element] {
-        let head = Array(prefix(count))
-        removeFirst(count)
-        return head
     }
 }

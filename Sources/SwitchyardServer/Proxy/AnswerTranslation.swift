@@ -43,8 +43,8 @@ final class ResponsesTranslation: AnswerTranslation {
     private let stream: Mutex<(translator: ResponsesStream, started: Bool)>
     /// The conversation's input items (earlier turns included), kept with the answer when `store` is not false.
     let conversation: [JSONValue]
-    /// The response as the client got it, once it is whole.
-    private let completed = Mutex<JSONObject?>(nil)
+    /// The response's JSON text as the client got it, once it is whole (and is to be kept).
+    private let completed = Mutex<String?>(nil)
 
     init(
         echo: ResponsesEcho, ids: ResponsesAnswer.IDs, createdAt: Int, completionIncludesReasoning: Bool,
@@ -64,21 +64,21 @@ final class ResponsesTranslation: AnswerTranslation {
     }
 
     func json(_ answer: ByteBuffer, model: String?) throws(ProxyError) -> ByteBuffer {
-        guard case .object(let completion)? = try? JSONParser.parse(answer.readableBytesView) else {
-            throw ProxyError.upstreamBadResponse(model ?? "the upstream", reason: "its answer is not a JSON object")
-        }
-        let response = ResponsesAnswer.response(
-            fromChat: completion, echo: echo, ids: ids, createdAt: createdAt,
-            completionIncludesReasoning: completionIncludesReasoning)
-        if keeps { completed.withLock { $0 = response } }
-        return ByteBuffer(bytes: JSONValue.object(response).encodedBytes())
+        let turn = try ModelTurn.read(answer, from: model, completionIncludesReasoning: completionIncludesReasoning)
+        let bytes = ResponsesAnswer.render(turn, echo: echo, ids: ids, createdAt: createdAt)
+        // The store keeps the very text the client got.
+        if keeps { completed.withLock { $0 = String(decoding: bytes, as: UTF8.self) } }
+        return ByteBuffer(bytes: bytes)
     }
 
     /// Whether the answer is kept (`store` is not false).
     var keeps: Bool { echo.store.boolValue ?? true }
 
-    /// The whole response, once the answer was complete (and is to be kept).
-    var completedResponse: JSONObject? { completed.withLock { $0 } }
+    /// The response's id.
+    var responseID: String { ids.response }
+
+    /// The whole response's JSON text, once the answer was complete (and is to be kept).
+    var completedResponse: String? { completed.withLock { $0 } }
 
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         guard case .object(let chunk)? = try? JSONParser.parse(data) else { return [] }
@@ -88,7 +88,9 @@ final class ResponsesTranslation: AnswerTranslation {
     func done() -> [UInt8] {
         render { state in
             let events = state.translator.finish()
-            if keeps, let response = events.last?["response"]?.objectValue { completed.withLock { $0 = response } }
+            if keeps, let response = events.last?["response"], response.objectValue?["status"] != "failed" {
+                completed.withLock { $0 = response.encodedString() }
+            }
             return events
         }
     }
@@ -128,12 +130,8 @@ final class MessagesTranslation: AnswerTranslation {
     }
 
     func json(_ answer: ByteBuffer, model upstream: String?) throws(ProxyError) -> ByteBuffer {
-        guard case .object(let completion)? = try? JSONParser.parse(answer.readableBytesView) else {
-            throw ProxyError.upstreamBadResponse(upstream ?? "the upstream", reason: "its answer is not a JSON object")
-        }
-        let message = MessagesAnswer.message(
-            fromChat: completion, id: id, model: model, completionIncludesReasoning: completionIncludesReasoning)
-        return ByteBuffer(bytes: JSONValue.object(message).encodedBytes())
+        let turn = try ModelTurn.read(answer, from: upstream, completionIncludesReasoning: completionIncludesReasoning)
+        return ByteBuffer(bytes: MessagesAnswer.render(turn, id: id, model: model))
     }
 
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
@@ -151,6 +149,22 @@ final class MessagesTranslation: AnswerTranslation {
         var bytes: [UInt8] = []
         for event in events { bytes += MessagesStream.frame(event) }
         return bytes
+    }
+}
+
+extension ModelTurn {
+    /// The turn of an upstream's whole Chat Completions answer: read from its bytes, or parsed when they are unusual.
+    static func read(_ answer: ByteBuffer, from upstream: String?, completionIncludesReasoning: Bool) throws(ProxyError)
+        -> ModelTurn
+    {
+        let fast = answer.withUnsafeReadableBytes { raw in
+            ModelTurn(chatBytes: raw.bindMemory(to: UInt8.self), completionIncludesReasoning: completionIncludesReasoning)
+        }
+        if let fast { return fast }
+        guard case .object(let completion)? = try? JSONParser.parse(answer.readableBytesView) else {
+            throw ProxyError.upstreamBadResponse(upstream ?? "the upstream", reason: "its answer is not a JSON object")
+        }
+        return ModelTurn(chat: completion, completionIncludesReasoning: completionIncludesReasoning)
     }
 }
 

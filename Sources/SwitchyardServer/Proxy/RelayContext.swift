@@ -69,14 +69,13 @@ struct RelayContext: Sendable {
                 persist: engine.accounting.storage != nil)
         }
         if status == 200, errorCode == nil, let translation = translation as? ResponsesTranslation,
-            let response = translation.completedResponse, let id = response["id"]?.stringValue
+            let response = translation.completedResponse
         {
             engine.accounting.responses.keep(
                 StoredResponse(
-                    id: id, createdAt: record.startedAt, keyHash: record.owner,
+                    id: translation.responseID, createdAt: record.startedAt, keyHash: record.owner,
                     alias: record.alias ?? deployment.alias,
-                    input: JSONValue.array(translation.conversation).encodedString(),
-                    response: JSONValue.object(response).encodedString()),
+                    input: JSONValue.array(translation.conversation).encodedString(), response: response),
                 persist: engine.accounting.storage != nil)
         }
         engine.complete(record)

@@ -83,9 +83,13 @@ enum UpstreamRelay {
         // loses its framing header sends its chunk framing as the body); its usage is read in place.
         guard Self.isJSONObject(buffer) else { throw ProxyError.upstreamNotJSON(deployment.id) }
         let answer = try context.translation?.json(buffer, model: deployment.id) ?? buffer
+        // A kept native response's id, read without parsing the answer (which was 100,000 instructions a request).
         let responseID =
             context.nativeResponses && context.keepsResponse
-            ? (try? JSONParser.parse(buffer.readableBytesView))?.objectValue?["id"]?.stringValue : nil
+            ? buffer.withUnsafeReadableBytes { raw in
+                JSONByteReader.topLevelString("id", in: raw.bindMemory(to: UInt8.self))
+                    ?? (try? JSONParser.parse(raw.bindMemory(to: UInt8.self)))?.objectValue?["id"]?.stringValue
+            } : nil
         context.finish(
             status: 200, usage: context.usage(in: buffer), firstByte: firstByte,
             completion: context.storesText ? RelayContext.completionText(in: Array(buffer.readableBytesView)) : nil,
