@@ -141,3 +141,36 @@ import Testing
         #expect(id(#"{"id":5}"#) == nil)
     }
 }
+
+/// The word-at-a-time scan for the end of plain string bytes agrees with a byte-by-byte one everywhere.
+@Suite struct JSONStringScanTests {
+    static func reference(_ bytes: [UInt8], from start: Int) -> (end: Int, nonASCII: Bool) {
+        var position = start
+        var nonASCII = false
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            nonASCII = nonASCII || byte >= 0x80
+            position += 1
+        }
+        return (position, nonASCII)
+    }
+
+    @Test func theWordScanAgreesWithTheByteScan() {
+        var generator = SplitMix(seed: 0x5CA1_AB1E)
+        // Mostly plain bytes, the special ones now and then, so runs of every length end on each kind.
+        let special: [UInt8] = [0x22, 0x5C, 0x00, 0x1F, 0x0A, 0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F, 0x80, 0xFF, 0xC3, 0xA9]
+        for round in 0..<20_000 {
+            let count = Int(generator.next() % 40)
+            let bytes: [UInt8] = (0..<count).map { _ in
+                let roll = generator.next()
+                return roll % 9 == 0 ? special[Int(roll / 9 % UInt64(special.count))] : UInt8(0x20 + roll % 0x5F)
+            }
+            let start = count == 0 ? 0 : Int(generator.next() % UInt64(count))
+            let scanned = bytes.withUnsafeBufferPointer { JSONStringScan.plainRun(in: $0, from: start) }
+            let expected = Self.reference(bytes, from: start)
+            #expect(scanned == expected, "round \(round): \(bytes) from \(start)")
+            if scanned != expected { return }
+        }
+    }
+}

@@ -50,16 +50,10 @@ public struct JSONByteReader {
     mutating func plainKey() -> Range<Int>? {
         guard take(UInt8(ascii: "\"")) else { return nil }
         let start = index
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                index += 1
-                return start..<(index - 1)
-            }
-            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
-            index += 1
-        }
-        return nil
+        index = JSONStringScan.plainRun(in: bytes, from: index).end
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        index += 1
+        return start..<(index - 1)
     }
 
     func keyIs(_ key: Range<Int>, _ name: StaticString) -> Bool {
@@ -143,6 +137,8 @@ public struct JSONByteReader {
         index += 1
         var escaped = false
         while index < bytes.count {
+            index = JSONStringScan.plainRun(in: bytes, from: index).end
+            guard index < bytes.count else { return false }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
@@ -212,6 +208,8 @@ public struct JSONByteReader {
         case UInt8(ascii: "\""):
             index += 1
             while index < bytes.count {
+                index = JSONStringScan.plainRun(in: bytes, from: index).end
+                guard index < bytes.count else { return false }
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     index += 1

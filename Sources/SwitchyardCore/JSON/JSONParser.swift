@@ -197,17 +197,7 @@ public struct JSONParser {
     /// backslash or a control character (`bytes.count` when there is none); and whether the run holds a byte
     /// outside ASCII.
     private func endOfPlainRun(from start: Int) -> (end: Int, nonASCII: Bool) {
-        bytes.withUnsafeBufferPointer { buffer in
-            var position = start
-            var seen: UInt8 = 0
-            while position < buffer.count {
-                let byte = buffer[position]
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
-                seen |= byte
-                position += 1
-            }
-            return (position, seen >= 0x80)
-        }
+        bytes.withUnsafeBufferPointer { JSONStringScan.plainRun(in: $0, from: start) }
     }
 
     /// `utf8` as a string, with replacement characters in place of bytes that are not UTF-8 (which sets

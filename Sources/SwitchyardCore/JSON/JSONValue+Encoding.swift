@@ -50,10 +50,12 @@ extension JSONValue {
         var text = text
         text.withUTF8 { bytes in
             var runStart = 0
-            for position in bytes.indices {
-                let byte = bytes[position]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            while true {
+                // Plain bytes are found eight at a time and copied as one run.
+                let position = JSONStringScan.plainRun(in: bytes, from: runStart).end
                 if runStart < position { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<position])) }
+                guard position < bytes.count else { break }
+                let byte = bytes[position]
                 runStart = position + 1
                 output.append(UInt8(ascii: "\\"))
                 switch byte {
@@ -67,7 +69,6 @@ extension JSONValue {
                     output.append(hexDigit(byte & 0x0F))
                 }
             }
-            if runStart < bytes.count { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
         }
         output.append(UInt8(ascii: "\""))
     }

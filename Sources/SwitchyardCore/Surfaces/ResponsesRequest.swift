@@ -162,15 +162,16 @@ public enum ResponsesRequest {
             echo.maxOutputTokens = value
             chat["max_completion_tokens"] = value
         }
-        for (name, keyPath) in [
-            ("temperature", \ResponsesEcho.temperature), ("top_p", \ResponsesEcho.topP), ("user", \ResponsesEcho.user),
-            ("parallel_tool_calls", \ResponsesEcho.parallelToolCalls),
-        ] {
-            if let value = body[name], value != .null {
-                echo[keyPath: keyPath] = value
-                chat[name] = value
-            }
+        // Passed as they are, and echoed.
+        func pass(_ name: String, _ slot: inout JSONValue) {
+            guard let value = body[name], value != .null else { return }
+            slot = value
+            chat[name] = value
         }
+        pass("temperature", &echo.temperature)
+        pass("top_p", &echo.topP)
+        pass("user", &echo.user)
+        pass("parallel_tool_calls", &echo.parallelToolCalls)
         if let value = body["store"], value != .null { echo.store = value }
         if let value = body["metadata"], value != .null { echo.metadata = value }
         if let value = body["previous_response_id"], value != .null { echo.previousResponseID = value }
@@ -190,8 +191,8 @@ public enum ResponsesRequest {
             pendingCalls = []
         }
         for (position, item) in items.enumerated() {
-            let index = position - offset
-            let param = index >= 0 ? "input[\(index)]" : "previous_response_id"
+            // Named only when something is wrong (an interpolated string per item was a fifth of a translation).
+            var param: String { position >= offset ? "input[\(position - offset)]" : "previous_response_id" }
             guard let object = item.objectValue else {
                 return .failure(TranslationError(param: param, message: "\(param) must be an object."))
             }
@@ -199,13 +200,12 @@ public enum ResponsesRequest {
             switch type {
             case "message":
                 flushCalls()
-                guard let role = object["role"]?.stringValue, ["user", "assistant", "system", "developer"].contains(role)
-                else {
+                guard let role = object["role"]?.stringValue, Self.isRole(role) else {
                     return .failure(
                         TranslationError(
                             param: "\(param).role", message: "\(param).role must be user, assistant, system or developer."))
                 }
-                switch content(of: object["content"], role: role, param: "\(param).content") {
+                switch content(of: object["content"], role: role, param: { "\(param).content" }) {
                 case .success(let value):
                     messages.append(.object(["role": .string(role == "developer" ? "system" : role), "content": value]))
                 case .failure(let error): return .failure(error)
@@ -250,8 +250,18 @@ public enum ResponsesRequest {
         return .success(messages)
     }
 
-    /// A message's content as Chat Completions takes it: a string stays one; parts become chat parts.
-    static func content(of value: JSONValue?, role: String, param: String) -> Result<JSONValue, TranslationError> {
+    /// Whether `role` is a message role the Responses API takes.
+    static func isRole(_ role: String) -> Bool {
+        switch role {
+        case "user", "assistant", "system", "developer": true
+        default: false
+        }
+    }
+
+    /// A message's content as Chat Completions takes it: a string stays one; parts become chat parts. `param` names
+    /// the content in an error.
+    static func content(of value: JSONValue?, role: String, param name: () -> String) -> Result<JSONValue, TranslationError> {
+        var param: String { name() }
         switch value {
         case .string?: return .success(value ?? "")
         case .array(let parts)?:

@@ -6,8 +6,8 @@ import Synchronization
 /// How an upstream's Chat Completions answer becomes the client's surface, for one attempt: a JSON answer whole,
 /// a stream event by event. Surfaces the upstream speaks natively have none.
 protocol AnswerTranslation: AnyObject, Sendable {
-    /// The client's JSON answer for the upstream's.
-    func json(_ answer: ByteBuffer, model: String?) throws(ProxyError) -> ByteBuffer
+    /// The client's JSON answer for the upstream's, and the usage read on the way (nil when it has none).
+    func json(_ answer: ByteBuffer, model: String?) throws(ProxyError) -> (body: ByteBuffer, usage: Usage?)
     /// What the client gets for one upstream data event (not `[DONE]`): frames, possibly none.
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8]
     /// What the client gets when the upstream's stream ended well.
@@ -39,8 +39,9 @@ final class ResponsesTranslation: AnswerTranslation {
     private let ids: ResponsesAnswer.IDs
     private let createdAt: Int
     private let completionIncludesReasoning: Bool
-    /// One attempt's stream is translated by one task at a time; the lock only makes that safe to say.
-    private let stream: Mutex<(translator: ResponsesStream, started: Bool)>
+    /// One attempt's stream is translated by one task at a time; the lock only makes that safe to say. Made with
+    /// the first event (a JSON answer needs none).
+    private let stream = Mutex<ResponsesStream?>(nil)
     /// The conversation's input items (earlier turns included), kept with the answer when `store` is not false.
     let conversation: [JSONValue]
     /// The response's JSON text as the client got it, once it is whole (and is to be kept).
@@ -55,20 +56,14 @@ final class ResponsesTranslation: AnswerTranslation {
         self.ids = ids
         self.createdAt = createdAt
         self.completionIncludesReasoning = completionIncludesReasoning
-        self.stream = Mutex(
-            (
-                ResponsesStream(
-                    echo: echo, ids: ids, createdAt: createdAt, completionIncludesReasoning: completionIncludesReasoning),
-                false
-            ))
     }
 
-    func json(_ answer: ByteBuffer, model: String?) throws(ProxyError) -> ByteBuffer {
+    func json(_ answer: ByteBuffer, model: String?) throws(ProxyError) -> (body: ByteBuffer, usage: Usage?) {
         let turn = try ModelTurn.read(answer, from: model, completionIncludesReasoning: completionIncludesReasoning)
         let bytes = ResponsesAnswer.render(turn, echo: echo, ids: ids, createdAt: createdAt)
         // The store keeps the very text the client got.
         if keeps { completed.withLock { $0 = String(decoding: bytes, as: UTF8.self) } }
-        return ByteBuffer(bytes: bytes)
+        return (ByteBuffer(bytes: bytes), turn.usage)
     }
 
     /// Whether the answer is kept (`store` is not false).
@@ -82,12 +77,12 @@ final class ResponsesTranslation: AnswerTranslation {
 
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         guard case .object(let chunk)? = try? JSONParser.parse(data) else { return [] }
-        return render { state in state.translator.chunk(chunk) }
+        return render { translator in translator.chunk(chunk) }
     }
 
     func done() -> [UInt8] {
-        render { state in
-            let events = state.translator.finish()
+        render { translator in
+            let events = translator.finish()
             if keeps, let response = events.last?["response"], response.objectValue?["status"] != "failed" {
                 completed.withLock { $0 = response.encodedString() }
             }
@@ -96,18 +91,24 @@ final class ResponsesTranslation: AnswerTranslation {
     }
 
     func failed(_ error: ProxyError) -> [UInt8] {
-        render { state in state.translator.fail(code: error.code, message: error.message) }
+        render { translator in translator.fail(code: error.code, message: error.message) }
     }
 
     /// The frames of the events `make` returns, after the opening ones the first time.
-    private func render(_ make: (inout (translator: ResponsesStream, started: Bool)) -> [JSONObject]) -> [UInt8] {
+    private func render(_ make: (inout ResponsesStream) -> [JSONObject]) -> [UInt8] {
         stream.withLock { state in
             var events: [JSONObject] = []
-            if !state.started {
-                state.started = true
-                events = state.translator.start()
+            var translator: ResponsesStream
+            if let existing = state {
+                translator = existing
+                state = nil
+            } else {
+                translator = ResponsesStream(
+                    echo: echo, ids: ids, createdAt: createdAt, completionIncludesReasoning: completionIncludesReasoning)
+                events = translator.start()
             }
-            events += make(&state)
+            events += make(&translator)
+            state = translator
             var bytes: [UInt8] = []
             for event in events { bytes += ResponsesStream.frame(event) }
             return bytes
@@ -129,9 +130,9 @@ final class MessagesTranslation: AnswerTranslation {
         self.stream = Mutex(MessagesStream(id: id, model: model, completionIncludesReasoning: completionIncludesReasoning))
     }
 
-    func json(_ answer: ByteBuffer, model upstream: String?) throws(ProxyError) -> ByteBuffer {
+    func json(_ answer: ByteBuffer, model upstream: String?) throws(ProxyError) -> (body: ByteBuffer, usage: Usage?) {
         let turn = try ModelTurn.read(answer, from: upstream, completionIncludesReasoning: completionIncludesReasoning)
-        return ByteBuffer(bytes: MessagesAnswer.render(turn, id: id, model: model))
+        return (ByteBuffer(bytes: MessagesAnswer.render(turn, id: id, model: model)), turn.usage)
     }
 
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {

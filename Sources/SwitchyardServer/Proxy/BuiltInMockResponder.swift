@@ -62,7 +62,7 @@ enum BuiltInMockResponder {
             var bytes = ByteBuffer(bytes: answer.encodedBytes())
             if let translation = context.translation {
                 do {
-                    bytes = try translation.json(bytes, model: model)
+                    bytes = try translation.json(bytes, model: model).body
                 } catch {
                     return context.engine.errorResponse(error, requestID: context.requestID)
                 }

@@ -82,7 +82,8 @@ enum UpstreamRelay {
         // The answer is relayed as the buffer it arrived in, once its ends show a JSON object (an upstream that
         // loses its framing header sends its chunk framing as the body); its usage is read in place.
         guard Self.isJSONObject(buffer) else { throw ProxyError.upstreamNotJSON(deployment.id) }
-        let answer = try context.translation?.json(buffer, model: deployment.id) ?? buffer
+        // A translated answer's usage was read on the way; the others' is read in place.
+        let translated = try context.translation?.json(buffer, model: deployment.id)
         // A kept native response's id, read without parsing the answer (which was 100,000 instructions a request).
         let responseID =
             context.nativeResponses && context.keepsResponse
@@ -91,12 +92,12 @@ enum UpstreamRelay {
                     ?? (try? JSONParser.parse(raw.bindMemory(to: UInt8.self)))?.objectValue?["id"]?.stringValue
             } : nil
         context.finish(
-            status: 200, usage: context.usage(in: buffer), firstByte: firstByte,
+            status: 200, usage: translated?.usage ?? context.usage(in: buffer), firstByte: firstByte,
             completion: context.storesText ? RelayContext.completionText(in: Array(buffer.readableBytesView)) : nil,
             responseID: responseID)
         var responseHeaders = passedHeaders(response.headers, to: context.answerHeaders)
         responseHeaders.append(HTTPField(name: .contentType, value: contentType.isEmpty ? "application/json" : contentType))
-        return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: answer))
+        return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: translated?.body ?? buffer))
     }
 
     /// Whether `buffer`, less surrounding JSON whitespace, starts with `{` and ends with `}`: a cheap check (the
