@@ -33,6 +33,7 @@ def config(mock_port):
 
 CASES = {
     "chat (relayed)": dict(path="/v1/chat/completions", model="grok"),
+    "chat (relayed, chat upstream)": dict(path="/v1/chat/completions", model="chat-only"),
     "responses (native, xai)": dict(path="/v1/responses", model="grok", api="responses"),
     "responses (translated, chat upstream)": dict(path="/v1/responses", model="chat-only", api="responses"),
 }

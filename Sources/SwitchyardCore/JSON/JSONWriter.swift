@@ -42,14 +42,39 @@ public struct JSONWriter: Sendable {
         first = false
     }
 
-    /// A member's key, quoted and followed by `:`; its value comes next. `key` must need no escaping.
+    /// A member's key, quoted and followed by `:`; its value comes next. `key` must need no escaping (at most 60
+    /// bytes). Written with one append: a key is most of what a rendered answer's writer does.
     public mutating func key(_ key: StaticString) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
-        bytes.append(UInt8(ascii: "\""))
-        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        let comma = !first
         first = true
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in
+            var count = 0
+            if comma {
+                scratch[0] = UInt8(ascii: ",")
+                count = 1
+            }
+            scratch[count] = UInt8(ascii: "\"")
+            count += 1
+            key.withUTF8Buffer { name in
+                assert(name.count <= 60, "a key of at most 60 bytes")
+                for byte in name.prefix(60) {
+                    scratch[count] = byte
+                    count += 1
+                }
+            }
+            scratch[count] = UInt8(ascii: "\"")
+            scratch[count + 1] = UInt8(ascii: ":")
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[..<(count + 2)]))
+        }
+    }
+
+    /// A string made of a fixed prefix and a part that needs no escaping (an id: `resp_` and hex digits).
+    public mutating func string(prefix: StaticString, _ plain: String) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        prefix.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: plain.utf8)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// A string value.
@@ -63,13 +88,23 @@ public struct JSONWriter: Sendable {
         if let text { string(text) } else { literal("null") }
     }
 
-    /// An integer value.
+    /// An integer value (its digits written here: `String(value)` was most of the cost of a usage object).
     public mutating func int(_ value: Int) {
         separate()
-        if value >= 0, value < 10 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value))
-        } else {
-            bytes.append(contentsOf: String(value).utf8)
+        if value >= 0, value < 10 { return bytes.append(UInt8(ascii: "0") + UInt8(value)) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { scratch in
+            var position = 24
+            var rest = value.magnitude
+            repeat {
+                position -= 1
+                scratch[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            if value < 0 {
+                position -= 1
+                scratch[position] = UInt8(ascii: "-")
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[position...]))
         }
     }
 
@@ -83,6 +118,11 @@ public struct JSONWriter: Sendable {
     public mutating func value(_ value: JSONValue) {
         separate()
         value.encode(into: &bytes)
+    }
+
+    /// A value, or `literal` (the API's default) when there is none.
+    public mutating func value(_ value: JSONValue?, orLiteral literal: StaticString) {
+        if let value { self.value(value) } else { self.literal(literal) }
     }
 
     /// The text of one whole value already encoded (`raw` must be valid JSON).

@@ -15,10 +15,10 @@ extension Usage {
     }
 
     /// `read(object:completionIncludesReasoning:allowingTrailingBytes:)`, with the text of `cost_in_usd_ticks` when it
-    /// is a number (passed on as it is by the translated surfaces).
+    /// is a number (passed on as it is by the translated surfaces) and where the object ends in `bytes`.
     static func readWithTicks(
         object bytes: UnsafeBufferPointer<UInt8>, completionIncludesReasoning: Bool, allowingTrailingBytes: Bool
-    ) -> (usage: Usage, ticksText: String?)? {
+    ) -> (usage: Usage, ticksText: String?, end: Int)? {
         var ticksText: String?
         var reader = JSONByteReader(bytes: bytes)
         var prompt: Int?
@@ -57,6 +57,6 @@ extension Usage {
             promptTokens: prompt ?? input ?? 0,
             completionTokens: includesReasoning ? max(0, completionTokens - reasoningTokens) : completionTokens,
             reasoningTokens: reasoningTokens, cachedTokens: cached ?? 0, upstreamCostUSD: ticks.map { $0 / 10_000_000_000 })
-        return (usage, ticksText)
+        return (usage, ticksText, reader.index)
     }
 }

@@ -142,12 +142,12 @@ extension ModelTurn {
         var turn = ModelTurn()
         var model: String?
         var choice = ChoiceFields()
-        var usageRange: Range<Int>?
+        var usage: (usage: Usage?, ticks: String?)?
         let read = reader.members { reader, key in
             if reader.keyIs(key, "model") { return reader.string(into: &model) }
             if reader.keyIs(key, "usage") {
-                usageRange = reader.valueRange(depth: 1)
-                return usageRange != nil
+                usage = Self.usage(&reader, completionIncludesReasoning: completionIncludesReasoning)
+                return usage != nil
             }
             guard reader.keyIs(key, "choices") else { return reader.skipValue(depth: 1) }
             choice = ChoiceFields()
@@ -167,21 +167,31 @@ extension ModelTurn {
             turn.toolCalls = Self.toolCalls(calls)
         }
         turn.finish = Self.finish(chat: choice.finishReason, hasCalls: !turn.toolCalls.isEmpty)
-        if let range = usageRange {
-            let slice = UnsafeBufferPointer(rebasing: bytes[range])
-            if slice.first == UInt8(ascii: "{"),
-                let read = Usage.readWithTicks(
-                    object: slice, completionIncludesReasoning: completionIncludesReasoning, allowingTrailingBytes: false)
-            {
-                turn.usage = read.usage
-                turn.costTicks = read.ticksText
-            } else {
-                guard let value = try? JSONParser.parse(array: Array(slice)) else { return nil }
-                turn.usage = Usage(json: value, completionIncludesReasoning: completionIncludesReasoning)
-                turn.costTicks = Self.ticks(value)
-            }
+        if let usage {
+            turn.usage = usage.usage
+            turn.costTicks = usage.ticks
         }
         self = turn
+    }
+
+    /// The usage value at the reader's cursor (consumed): an object read in place, anything else parsed (nil usage for
+    /// one that is not an object). Nil when the value is not well formed.
+    private static func usage(_ reader: inout JSONByteReader, completionIncludesReasoning: Bool) -> (
+        usage: Usage?, ticks: String?
+    )? {
+        if reader.peek(UInt8(ascii: "{")) {
+            let rest = UnsafeBufferPointer(rebasing: reader.bytes[reader.index...])
+            if let read = Usage.readWithTicks(
+                object: rest, completionIncludesReasoning: completionIncludesReasoning, allowingTrailingBytes: true)
+            {
+                reader.index += read.end
+                return (read.usage, read.ticksText)
+            }
+        }
+        guard let range = reader.valueRange(depth: 1),
+            let value = try? JSONParser.parse(array: Array(reader.bytes[range]))
+        else { return nil }
+        return (Usage(json: value, completionIncludesReasoning: completionIncludesReasoning), ticks(value))
     }
 
     /// The fields of a choice `init(chatBytes:)` keeps.

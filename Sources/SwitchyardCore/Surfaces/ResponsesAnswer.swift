@@ -12,7 +12,7 @@ public enum ResponsesAnswer {
         /// A prefix-free random part the item ids share.
         let stem: String
 
-        /// Ids from a random stem (hex).
+        /// Ids from a random stem (hex, or other letters and digits: it is written unescaped).
         public init(stem: String) {
             self.response = "resp_" + stem
             self.stem = stem
@@ -83,7 +83,7 @@ public enum ResponsesAnswer {
                 writer.key("type")
                 writer.literal("\"reasoning\"")
                 writer.key("id")
-                writer.string(ids.reasoning)
+                writer.string(prefix: "rs_", ids.stem)
                 writer.key("summary")
                 writer.beginArray()
                 writer.beginObject()
@@ -101,7 +101,7 @@ public enum ResponsesAnswer {
                 writer.key("type")
                 writer.literal("\"message\"")
                 writer.key("id")
-                writer.string(ids.message)
+                writer.string(prefix: "msg_", ids.stem)
                 writer.key("status")
                 writer.literal("\"completed\"")
                 writer.key("role")
@@ -181,7 +181,7 @@ public enum ResponsesAnswer {
     ) {
         writer.beginObject()
         writer.key("id")
-        writer.string(ids.response)
+        writer.string(prefix: "resp_", ids.stem)
         writer.key("object")
         writer.literal("\"response\"")
         writer.key("created_at")
@@ -200,9 +200,9 @@ public enum ResponsesAnswer {
             writer.literal("null")
         }
         writer.key("instructions")
-        writer.value(echo.instructions)
+        writer.value(echo.instructions, orLiteral: "null")
         writer.key("max_output_tokens")
-        writer.value(echo.maxOutputTokens)
+        writer.value(echo.maxOutputTokens, orLiteral: "null")
         writer.key("model")
         writer.string(model ?? echo.model)
         writer.key("output")
@@ -210,31 +210,31 @@ public enum ResponsesAnswer {
         output(&writer)
         writer.endArray()
         writer.key("parallel_tool_calls")
-        writer.value(echo.parallelToolCalls)
+        writer.value(echo.parallelToolCalls, orLiteral: "true")
         writer.key("previous_response_id")
-        writer.value(echo.previousResponseID)
+        writer.value(echo.previousResponseID, orLiteral: "null")
         writer.key("reasoning")
-        writer.value(echo.reasoning)
+        writer.value(echo.reasoning, orLiteral: "{\"effort\":null,\"summary\":null}")
         writer.key("store")
-        writer.value(echo.store)
+        writer.value(echo.store, orLiteral: "true")
         writer.key("temperature")
-        writer.value(echo.temperature)
+        writer.value(echo.temperature, orLiteral: "null")
         writer.key("text")
-        writer.value(echo.text)
+        writer.value(echo.text, orLiteral: "{\"format\":{\"type\":\"text\"}}")
         writer.key("tool_choice")
-        writer.value(echo.toolChoice)
+        writer.value(echo.toolChoice, orLiteral: "\"auto\"")
         writer.key("tools")
-        writer.value(echo.tools)
+        writer.value(echo.tools, orLiteral: "[]")
         writer.key("top_p")
-        writer.value(echo.topP)
+        writer.value(echo.topP, orLiteral: "null")
         writer.key("truncation")
         writer.literal("\"disabled\"")
         writer.key("usage")
         usage(&writer)
         writer.key("user")
-        writer.value(echo.user)
+        writer.value(echo.user, orLiteral: "null")
         writer.key("metadata")
-        writer.value(echo.metadata)
+        writer.value(echo.metadata, orLiteral: "{}")
         writer.endObject()
     }
 

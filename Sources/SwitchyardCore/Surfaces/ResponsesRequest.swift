@@ -16,26 +16,27 @@ public struct TranslationError: Error, Sendable, Equatable {
 public struct ResponsesEcho: Sendable, Equatable {
     /// The model the client asked for (its alias).
     public var model: String
-    /// `instructions`.
-    public var instructions: JSONValue = .null
-    /// `tools`, as sent.
-    public var tools: JSONValue = .array([])
-    /// `tool_choice`, as sent (default `auto`).
-    public var toolChoice: JSONValue = "auto"
-    /// `text`, as sent (default plain text).
-    public var text: JSONValue = .object(["format": .object(["type": "text"])])
-    /// `reasoning`, as sent.
-    public var reasoning: JSONValue = .object(["effort": .null, "summary": .null])
-    /// `temperature`, `top_p`, `max_output_tokens`, `parallel_tool_calls`, `store`, `metadata`, `previous_response_id`,
-    /// `user`, as sent.
-    public var temperature: JSONValue = .null
-    public var topP: JSONValue = .null
-    public var maxOutputTokens: JSONValue = .null
-    public var parallelToolCalls: JSONValue = true
-    public var store: JSONValue = true
-    public var metadata: JSONValue = .object([:])
-    public var previousResponseID: JSONValue = .null
-    public var user: JSONValue = .null
+    /// `instructions` (nil: null).
+    public var instructions: JSONValue?
+    /// `tools`, as sent (nil: none).
+    public var tools: JSONValue?
+    /// `tool_choice`, as sent (nil: `auto`).
+    public var toolChoice: JSONValue?
+    /// `text`, as sent (nil: plain text).
+    public var text: JSONValue?
+    /// `reasoning`, as sent (nil: no effort, no summary).
+    public var reasoning: JSONValue?
+    /// `temperature`, `top_p`, `max_output_tokens`, `parallel_tool_calls` (nil: true), `store` (nil: true),
+    /// `metadata` (nil: empty), `previous_response_id`, `user`, as sent (nil: null, where not said otherwise). The
+    /// defaults are written as literals: most requests set none of these.
+    public var temperature: JSONValue?
+    public var topP: JSONValue?
+    public var maxOutputTokens: JSONValue?
+    public var parallelToolCalls: JSONValue?
+    public var store: JSONValue?
+    public var metadata: JSONValue?
+    public var previousResponseID: JSONValue?
+    public var user: JSONValue?
 
     /// An echo of `model` with the API's defaults.
     public init(model: String) {
@@ -163,7 +164,7 @@ public enum ResponsesRequest {
             chat["max_completion_tokens"] = value
         }
         // Passed as they are, and echoed.
-        func pass(_ name: String, _ slot: inout JSONValue) {
+        func pass(_ name: String, _ slot: inout JSONValue?) {
             guard let value = body[name], value != .null else { return }
             slot = value
             chat[name] = value

@@ -67,7 +67,7 @@ final class ResponsesTranslation: AnswerTranslation {
     }
 
     /// Whether the answer is kept (`store` is not false).
-    var keeps: Bool { echo.store.boolValue ?? true }
+    var keeps: Bool { echo.store?.boolValue ?? true }
 
     /// The response's id.
     var responseID: String { ids.response }
