@@ -52,6 +52,9 @@ public struct TranslatedResponsesRequest: Sendable {
     public var stream: Bool
     /// What the answer repeats.
     public var echo: ResponsesEcho
+    /// The conversation's input items (earlier turns, then this request's input; a string input as a user message):
+    /// what is kept with the answer.
+    public var items: [JSONValue] = []
 }
 
 /// OpenAI's Responses API over an upstream that has only Chat Completions: the request one way. Pure.
@@ -87,9 +90,14 @@ public enum ResponsesRequest {
         case nil, .null?: if items.isEmpty { return .failure(TranslationError(param: "input", message: "input is required.")) }
         default: return .failure(TranslationError(param: "input", message: "input must be a string or a list of items."))
         }
-        switch messagesFrom(items: items, offset: history.count) {
-        case .success(let translated): messages.append(contentsOf: translated)
-        case .failure(let error): return .failure(error)
+        if history.isEmpty, case .string? = body["input"] {
+            // The commonest request: one user message, the same object in both APIs.
+            messages.append(contentsOf: items)
+        } else {
+            switch messagesFrom(items: items, offset: history.count) {
+            case .success(let translated): messages.append(contentsOf: translated)
+            case .failure(let error): return .failure(error)
+            }
         }
         chat["messages"] = .array(messages)
 
@@ -178,7 +186,7 @@ public enum ResponsesRequest {
         if let value = body["previous_response_id"], value != .null { echo.previousResponseID = value }
         let stream = body["stream"]?.boolValue ?? false
         if stream { chat["stream"] = true }
-        return .success(TranslatedResponsesRequest(chat: chat, stream: stream, echo: echo))
+        return .success(TranslatedResponsesRequest(chat: chat, stream: stream, echo: echo, items: items))
     }
 
     /// Chat messages for Responses input items. Consecutive `function_call` items become one assistant message with

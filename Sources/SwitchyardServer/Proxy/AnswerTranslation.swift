@@ -235,12 +235,7 @@ struct SurfaceAdapter: Sendable {
                 message: "Previous response with id '\(previous)' not found.", param: "previous_response_id")
         }
         let echo = translated.echo
-        let conversation: [JSONValue] =
-            switch body["input"] {
-            case .string(let text)?: [.object(["role": "user", "content": .string(text)])]
-            case .array(let items)?: items
-            default: []
-            }
+        let conversation = translated.items
         let ids = ResponsesAnswer.IDs(stem: Hex.random128())
         let createdAt = Int(Date().timeIntervalSince1970)
         return (
