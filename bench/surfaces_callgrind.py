@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Instructions per request for each API surface, against one mock: a chat completion relayed as is, a Responses
-request relayed natively (xai/), and a Responses request translated for a Chat Completions upstream (openai/).
+"""Instructions per request for each API surface, against one mock: a chat completion relayed as is (to an xai/ and
+to an openai/ deployment), a Responses request relayed natively (xai/), and a Responses request and an Anthropic
+Messages request translated for a Chat Completions upstream (openai/).
 
     python3 bench/surfaces_callgrind.py [--requests 1000] [--runs 1]
 
@@ -36,6 +37,7 @@ CASES = {
     "chat (relayed, chat upstream)": dict(path="/v1/chat/completions", model="chat-only"),
     "responses (native, xai)": dict(path="/v1/responses", model="grok", api="responses"),
     "responses (translated, chat upstream)": dict(path="/v1/responses", model="chat-only", api="responses"),
+    "messages (translated, chat upstream)": dict(path="/v1/messages", model="chat-only", api="messages"),
 }
 
 

@@ -46,7 +46,7 @@ struct LoadClient: ParsableCommand {
     @Option(help: "Bytes of prompt text per request.")
     var promptBytes = 150
 
-    @Option(help: "The request's API: chat (a Chat Completions body) or responses (a Responses API body).")
+    @Option(help: "The request's API: chat, responses (a Responses API body) or messages (an Anthropic Messages body).")
     var api = "chat"
 
     @Option(help: "Expected gap between stream events, ms; a gap over 10x this is a stall.")
@@ -79,12 +79,15 @@ struct LoadClient: ParsableCommand {
         var prompt = ""
         while prompt.utf8.count < promptBytes { prompt += words }
         prompt = String(prompt.utf8.prefix(promptBytes)) ?? prompt
+        let message = JSONValue.object(["role": "user", "content": .string(prompt)])
         var object: JSONObject =
-            api == "responses"
-            ? ["model": .string(model), "input": .string(prompt)]
-            : ["model": .string(model), "messages": .array([.object(["role": "user", "content": .string(prompt)])])]
+            switch api {
+            case "responses": ["model": .string(model), "input": .string(prompt)]
+            case "messages": ["model": .string(model), "max_tokens": 1024, "messages": .array([message])]
+            default: ["model": .string(model), "messages": .array([message])]
+            }
         if stream { object["stream"] = true }
-        if stream, includeUsage, api != "responses" { object["stream_options"] = .object(["include_usage": true]) }
+        if stream, includeUsage, api == "chat" { object["stream_options"] = .object(["include_usage": true]) }
         return .object(object)
     }
 }
