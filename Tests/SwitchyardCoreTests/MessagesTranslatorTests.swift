@@ -102,6 +102,113 @@ import Testing
                 == .object(["type": "error", "error": .object(["type": .string(type), "message": "m"])]))
     }
 
+    /// The same Claude Code turn for an upstream with the Responses API: instructions, input items (function calls and
+    /// their outputs as items), flat tools, the Responses tool choice and reasoning; no stop sequences (the API has
+    /// none) and nothing kept upstream.
+    @Test func aClaudeCodeTurnBecomesTheResponsesRequestItMeans() throws {
+        let body = try parse(
+            """
+            {"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,
+             "system":[{"type":"text","text":"You are Claude Code."},{"type":"text","text":"Be terse."}],
+             "messages":[
+               {"role":"user","content":"List files"},
+               {"role":"assistant","content":[{"type":"thinking","thinking":"I should call ls.","signature":"sig"},
+                 {"type":"text","text":"Listing."},{"type":"tool_use","id":"toolu_1","name":"bash","input":{"command":"ls"}}]},
+               {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"a.swift"}],
+                 "is_error":true},{"type":"text","text":"Now read it."},
+                 {"type":"image","source":{"type":"url","url":"https://example.invalid/a.png"}}]}],
+             "tools":[{"name":"bash","description":"Runs a command","input_schema":{"type":"object"}}],
+             "tool_choice":{"type":"tool","name":"bash","disable_parallel_tool_use":true},
+             "thinking":{"type":"enabled","budget_tokens":2000},
+             "stop_sequences":["END"],"temperature":0.5,"top_k":5,"metadata":{"user_id":"u-1"}}
+            """)
+        let translated = try MessagesRequest.toResponses(body).get()
+        #expect(translated.stream && translated.model == "claude-sonnet-4-5")
+        let expected = try parse(
+            """
+            {"model":"claude-sonnet-4-5","max_output_tokens":1024,"store":false,
+             "instructions":"You are Claude Code.\\nBe terse.",
+             "input":[
+              {"role":"user","content":"List files"},
+              {"role":"assistant","content":"Listing."},
+              {"type":"function_call","call_id":"toolu_1","name":"bash","arguments":"{\\"command\\":\\"ls\\"}"},
+              {"type":"function_call_output","call_id":"toolu_1","output":"Error: a.swift"},
+              {"role":"user","content":[{"type":"input_text","text":"Now read it."},
+                {"type":"input_image","image_url":"https://example.invalid/a.png"}]}],
+             "tools":[{"type":"function","name":"bash","description":"Runs a command","parameters":{"type":"object"}}],
+             "tool_choice":{"type":"function","name":"bash"},"parallel_tool_calls":false,
+             "reasoning":{"effort":"low"},"temperature":0.5,"user":"u-1","stream":true}
+            """)
+        #expect(translated.responses == expected, "\(JSONValue.object(translated.responses).encodedString())")
+        let refused = MessagesRequest.toResponses(
+            try parse(#"{"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"image","source":{}}]}]}"#)
+        )
+        guard case .failure(let error) = refused else { Issue.record("an assistant's image is refused"); return }
+        #expect(error.param == "messages.0.content.0")
+    }
+
+    /// A Responses API stream (as the mock speaks it: reasoning summary, text, two function calls, usage in
+    /// `response.completed`) becomes Anthropic's event sequence, and ends with the message the whole answer is.
+    @Test func aResponsesStreamBecomesAnthropicsEventSequence() throws {
+        var completion = MockCompletion(
+            id: "c", model: "grok-4.3", created: 1, content: "", reasoning: "Use tools.", reasoningInMessage: true,
+            promptTokens: 9, contentChunks: 2)
+        completion.cachedTokens = 3
+        completion.toolCalls = [
+            MockToolCall(id: "call_1", name: "add", arguments: #"{"a":2,"b":2}"#),
+            MockToolCall(id: "call_2", name: "log", arguments: "{}"),
+        ]
+        let ids = ResponsesAnswer.IDs(stem: "abc")
+        var upstream = ResponsesStream(
+            echo: ResponsesEcho(model: "grok-4.3"), ids: ids, createdAt: 1, completionIncludesReasoning: false)
+        var responsesEvents = upstream.start()
+        for frame in completion.streamFrames(includeUsage: true) {
+            let event = SSEEvent(bytes: frame)
+            guard let data = event.data else { continue }
+            if event.isDone {
+                responsesEvents += upstream.finish()
+            } else if let chunk = try JSONParser.parse(data).objectValue {
+                responsesEvents += upstream.chunk(chunk)
+            }
+        }
+        var stream = MessagesStream(id: "msg_1", model: "claude-sonnet-4-5", completionIncludesReasoning: true)
+        var events: [JSONObject] = []
+        for event in responsesEvents { events += stream.responsesEvent(event) }
+        events += stream.finish()
+        let types = events.compactMap { $0["type"]?.stringValue }
+        #expect(types.first == "message_start" && types.last == "message_stop")
+        #expect(types.filter { $0 == "content_block_start" }.count == 3, "thinking, then a tool_use per call")
+        let starts = events.compactMap { $0["content_block"]?.objectValue }
+        #expect(starts.map { $0["type"]?.stringValue } == ["thinking", "tool_use", "tool_use"])
+        #expect(starts.compactMap { $0["id"]?.stringValue } == ["call_1", "call_2"])
+        let deltas = events.compactMap { $0["delta"]?.objectValue }
+        #expect(deltas.compactMap { $0["thinking"]?.stringValue }.joined() == "Use tools.")
+        let first = events.filter { $0["index"] == 1 }.compactMap { $0["delta"]?.objectValue?["partial_json"]?.stringValue }
+        #expect(first.joined() == #"{"a":2,"b":2}"#)
+        let end = try #require(events.first { $0["type"] == "message_delta" })
+        #expect(end["delta"]?.objectValue?["stop_reason"] == "tool_use")
+        let usage = try #require(end["usage"]?.objectValue)
+        // The whole answer, read from the same upstream's JSON response, says the same.
+        let chat = try #require(completion.chatCompletion.objectValue)
+        let response = ResponsesAnswer.response(
+            fromChat: chat, echo: ResponsesEcho(model: "grok-4.3"), ids: ids, createdAt: 1, completionIncludesReasoning: false)
+        let rendered = MessagesAnswer.render(ModelTurn(response: response), id: "msg_1", model: "claude-sonnet-4-5")
+        let whole = try #require(try JSONParser.parse(array: rendered).objectValue)
+        #expect(whole["usage"]?.objectValue == usage, "input 9 - 3 cached, output with reasoning")
+        #expect(usage["cache_read_input_tokens"] == 3 && usage["input_tokens"] == 6)
+        #expect(whole["stop_reason"] == "tool_use")
+        let calls = whole["content"]?.arrayValue?.compactMap(\.objectValue).filter { $0["type"] == "tool_use" }
+        #expect(calls?.map { $0["id"] } == ["call_1", "call_2"])
+        #expect(calls?.first?["input"] == .object(["a": 2, "b": 2]))
+        // A failed response ends the message with Anthropic's error event.
+        var failing = MessagesStream(id: "m", model: "x", completionIncludesReasoning: true)
+        let failed = failing.responsesEvent(
+            try parse(#"{"type":"response.failed","response":{"status":"failed","error":{"code":"x","message":"boom"}}}"#))
+        #expect(failed.last?["type"] == "error")
+        #expect(failed.last?["error"]?.objectValue?["message"] == "boom")
+        #expect(failing.finish().isEmpty)
+    }
+
     /// A grok stream as the mock records it becomes Anthropic's event sequence: thinking, then text, with usage at
     /// the end.
     @Test func aReasoningStreamBecomesAnthropicsEventSequence() throws {

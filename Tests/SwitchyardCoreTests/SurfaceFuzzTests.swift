@@ -40,7 +40,12 @@ import Testing
             if round.isMultiple(of: 2) {
                 if case .failure(let error) = ResponsesRequest.toChat(body) { failure = error } else { failure = nil }
             } else {
-                if case .failure(let error) = MessagesRequest.toChat(body) { failure = error } else { failure = nil }
+                let chat = MessagesRequest.toChat(body)
+                let responses = MessagesRequest.toResponses(body)
+                if case .failure(let error) = chat { failure = error } else { failure = nil }
+                // Both translations of a Messages body take and refuse the same bodies (the blocks they refuse
+                // differ only in an assistant's image, which this body has none of).
+                if case .failure = responses { #expect(failure != nil, "round \(round)") } else { #expect(failure == nil) }
             }
             if let failure {
                 refused += 1
@@ -60,18 +65,31 @@ import Testing
                 echo: ResponsesEcho(model: "m"), ids: ResponsesAnswer.IDs(stem: "x"), createdAt: 1,
                 completionIncludesReasoning: round.isMultiple(of: 2))
             var messages = MessagesStream(id: "msg", model: "m", completionIncludesReasoning: true)
+            var overResponses = MessagesStream(id: "msg", model: "m", completionIncludesReasoning: true)
             var events = responses.start()
             var anthropic: [JSONObject] = []
+            var fromResponses: [JSONObject] = []
             for chunk in Self.chunks {
                 var bytes = Array(chunk.utf8)
                 if generator.next() % 2 == 0 { generator.mangle(&bytes, alphabet: alphabet) }
                 guard case .object(let object)? = try? JSONParser.parse(bytes) else { continue }
-                events += responses.chunk(object)
+                let made = responses.chunk(object)
+                events += made
                 anthropic += messages.chunk(object)
+                // The Responses events, mangled again, through the Messages translator for a Responses upstream.
+                for event in made {
+                    var eventBytes = JSONValue.object(event).encodedBytes()
+                    if generator.next() % 2 == 0 { generator.mangle(&eventBytes, alphabet: alphabet) }
+                    if case .object(let mangled)? = try? JSONParser.parse(eventBytes) {
+                        fromResponses += overResponses.responsesEvent(mangled)
+                    }
+                }
             }
             events += round % 3 == 0 ? responses.fail(code: "x", message: "y") : responses.finish()
             anthropic += round % 3 == 0 ? messages.fail(status: 502, message: "y") : messages.finish()
-            #expect(responses.isEnded && messages.isEnded)
+            fromResponses += overResponses.finish()
+            #expect(responses.isEnded && messages.isEnded && overResponses.isEnded)
+            #expect(["message_stop", "error"].contains(fromResponses.last?["type"]?.stringValue ?? ""), "round \(round)")
             let last = events.last?["type"]?.stringValue ?? ""
             #expect(["response.completed", "response.incomplete", "response.failed"].contains(last), "round \(round)")
             #expect(["message_stop", "error"].contains(anthropic.last?["type"]?.stringValue ?? ""), "round \(round)")

@@ -13,6 +13,8 @@ import Testing
         model_list:
           - model_name: coder
             litellm_params: {model: xai/grok-4.3, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+          - model_name: chat-coder
+            litellm_params: {model: openai/grok-4.3, api_base: "\(mock.baseURL)", api_key: \(testKey)}
         router_settings:
           model_group_alias: {"claude-sonnet-4-5": coder, "claude-*": {model: coder, hidden: true}}
         litellm_settings:
@@ -42,9 +44,14 @@ import Testing
                 #expect(message["model"] == "claude-sonnet-4-5")
                 #expect(message["content"]?.arrayValue?.last?.objectValue?["text"] == "You said: hello")
                 #expect(message["stop_reason"] == "end_turn")
-                let sent = try #require(mock.recorder.requests.last?.body?.objectValue)
+                // xAI has the Responses API: the request goes there, translated.
+                let request = try #require(mock.recorder.requests.last)
+                #expect(request.path == "/v1/responses")
+                let sent = try #require(request.body?.objectValue)
                 #expect(sent["model"] == "grok-4.3")
-                #expect(sent["max_completion_tokens"] == 100, "max_tokens as xAI wants it")
+                #expect(sent["max_output_tokens"] == 100)
+                #expect(sent["store"] == false, "the client sends the whole conversation each turn")
+                #expect(sent["input"] == .array([.object(["role": "user", "content": "hello"])]))
                 // A pattern in model_group_alias covers the other Claude names; without /v1 too.
                 let other = try await send(
                     .POST, proxy.url + "/messages", json: messages("claude-opus-4-1", "hi"), headers: anthropicHeaders)
@@ -55,6 +62,80 @@ import Testing
                             $0.contains("\"route\":\"/v1/messages\"") && $0.contains("\"alias\":\"coder\"")
                         }
                     })
+            }
+        }
+    }
+
+    /// A tool round trip, streamed and not, to an upstream with the Responses API (xai) and to a chat-only one: the
+    /// call comes back as a `tool_use` block, the result goes up as the upstream's own kind of tool output.
+    @Test(arguments: [("coder", "/v1/responses"), ("chat-coder", "/v1/chat/completions")])
+    func aToolRoundTripWorksOverEitherUpstreamAPI(_ alias: String, _ path: String) async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let tools: JSONValue = .array([
+                    .object([
+                        "name": "add", "description": "Adds two numbers.",
+                        "input_schema": .object([
+                            "type": "object",
+                            "properties": .object(["a": .object(["type": "number"]), "b": .object(["type": "number"])]),
+                        ]),
+                    ])
+                ])
+                for stream in [false, true] {
+                    let question: JSONValue = .object([
+                        "model": .string(alias), "max_tokens": 200, "stream": .bool(stream), "tools": tools,
+                        "messages": .array([.object(["role": "user", "content": "What is 2 + 2?"])]),
+                    ])
+                    let first = try await send(.POST, proxy.url + "/v1/messages", json: question, headers: anthropicHeaders)
+                    #expect(first.status == 200, "\(first.text)")
+                    #expect(mock.recorder.requests.last?.path == path)
+                    let call: JSONObject
+                    if stream {
+                        let events = first.events.compactMap { $0.data.flatMap { try? JSONParser.parse($0).objectValue } }
+                        let start = try #require(
+                            events.first { $0["content_block"]?.objectValue?["type"] == "tool_use" }?["content_block"]?
+                                .objectValue, "\(first.text)")
+                        let json = events.compactMap { $0["delta"]?.objectValue?["partial_json"]?.stringValue }.joined()
+                        var whole = start
+                        whole["input"] = try JSONParser.parse(json)
+                        call = whole
+                        let stop = events.first { $0["type"] == "message_delta" }?["delta"]?.objectValue?["stop_reason"]
+                        #expect(stop == "tool_use")
+                        #expect(events.last?["type"] == "message_stop")
+                    } else {
+                        let message = try #require(first.json)
+                        #expect(message["stop_reason"] == "tool_use", "\(first.text)")
+                        call = try #require(
+                            message["content"]?.arrayValue?.compactMap(\.objectValue).first { $0["type"] == "tool_use" })
+                    }
+                    #expect(call["name"] == "add")
+                    #expect(call["input"]?.objectValue?["a"] == 2, "\(call)")
+                    let id = try #require(call["id"]?.stringValue)
+                    let answer: JSONValue = .object([
+                        "model": .string(alias), "max_tokens": 200, "tools": tools,
+                        "messages": .array([
+                            .object(["role": "user", "content": "What is 2 + 2?"]),
+                            .object(["role": "assistant", "content": .array([.object(call)])]),
+                            .object([
+                                "role": "user",
+                                "content": .array([.object(["type": "tool_result", "tool_use_id": .string(id), "content": "4"])]),
+                            ]),
+                        ]),
+                    ])
+                    let second = try await send(.POST, proxy.url + "/v1/messages", json: answer, headers: anthropicHeaders)
+                    #expect(second.status == 200, "\(second.text)")
+                    #expect(second.json?["stop_reason"] == "end_turn")
+                    let text = second.json?["content"]?.arrayValue?.compactMap { $0.objectValue?["text"]?.stringValue }
+                    #expect(text?.last == "Tool said: 4", "\(second.text)")
+                    let sent = try #require(mock.recorder.requests.last?.body?.objectValue)
+                    if path == "/v1/responses" {
+                        let output = sent["input"]?.arrayValue?.last?.objectValue
+                        #expect(output?["type"] == "function_call_output" && output?["call_id"] == .string(id))
+                    } else {
+                        let tool = sent["messages"]?.arrayValue?.last?.objectValue
+                        #expect(tool?["role"] == "tool" && tool?["tool_call_id"] == .string(id))
+                    }
+                }
             }
         }
     }

@@ -136,7 +136,7 @@ public enum MessagesAnswer {
     }
 }
 
-/// A Chat Completions stream as Anthropic's event sequence: `message_start`, then per block `content_block_start`,
+/// A Chat Completions stream (or a Responses API one, `responsesEvent`) as Anthropic's event sequence: `message_start`, then per block `content_block_start`,
 /// its deltas (`thinking_delta`, `text_delta`, `input_json_delta`) and `content_block_stop`, then `message_delta`
 /// (stop reason, usage) and `message_stop`; a broken stream ends with an `error` event. Pure.
 public struct MessagesStream: Sendable {
@@ -151,6 +151,10 @@ public struct MessagesStream: Sendable {
     private var callBlocks: [Int: Int] = [:]
     private var usage: JSONValue?
     private var finishReason: String?
+    /// Responses tool calls whose arguments came as deltas (the others get theirs whole at `output_item.done`).
+    private var streamedArguments: Set<Int> = []
+    /// Whether reasoning came as summary text (then reasoning text events, if any, are not shown twice).
+    private var summaryReasoning = false
 
     private enum Block: Sendable, Equatable {
         case thinking, text, toolUse(chatIndex: Int)
@@ -187,34 +191,100 @@ public struct MessagesStream: Sendable {
                 let chatIndex = call["index"]?.intValue ?? callBlocks.count
                 let function = call["function"]?.objectValue ?? [:]
                 if callBlocks[chatIndex] == nil {
-                    events += close()
-                    blockIndex += 1
-                    callBlocks[chatIndex] = blockIndex
-                    open = .toolUse(chatIndex: chatIndex)
-                    events.append(
-                        event(
-                            "content_block_start",
-                            [
-                                "index": .int(blockIndex),
-                                "content_block": .object([
-                                    "type": "tool_use", "id": .string(call["id"]?.stringValue ?? "toolu_\(chatIndex)"),
-                                    "name": .string(function["name"]?.stringValue ?? ""), "input": .object([:]),
-                                ]),
-                            ]))
+                    events += startToolUse(
+                        key: chatIndex, id: call["id"]?.stringValue ?? "toolu_\(chatIndex)",
+                        name: function["name"]?.stringValue ?? "")
                 }
                 if let arguments = function["arguments"]?.stringValue, !arguments.isEmpty, let index = callBlocks[chatIndex] {
-                    events.append(
-                        event(
-                            "content_block_delta",
-                            [
-                                "index": .int(index),
-                                "delta": .object(["type": "input_json_delta", "partial_json": .string(arguments)]),
-                            ]))
+                    events.append(inputDelta(index: index, arguments))
                 }
             }
             if let reason = object["finish_reason"]?.stringValue, !reason.isEmpty { finishReason = reason }
         }
         return events
+    }
+
+    /// The events one Responses API event makes (an upstream that speaks Responses: xAI's, OpenAI's): text and
+    /// reasoning deltas as text and thinking blocks, each `function_call` item a `tool_use` block with its arguments
+    /// as `input_json_delta`s; `response.completed` / `incomplete` keep the usage and the stop reason for `finish()`,
+    /// `response.failed` and `error` end the message with an `error` event.
+    public mutating func responsesEvent(_ event: JSONObject) -> [JSONObject] {
+        guard !ended else { return [] }
+        var events = opening()
+        let outputIndex = event["output_index"]?.intValue ?? 0
+        switch event["type"]?.stringValue ?? "" {
+        case "response.output_item.added":
+            guard let item = event["item"]?.objectValue, item["type"] == "function_call" else { break }
+            events += startToolUse(
+                key: outputIndex, id: item["call_id"]?.stringValue ?? item["id"]?.stringValue ?? "toolu_\(outputIndex)",
+                name: item["name"]?.stringValue ?? "")
+        case "response.function_call_arguments.delta":
+            guard let delta = event["delta"]?.stringValue, !delta.isEmpty, let index = callBlocks[outputIndex] else { break }
+            streamedArguments.insert(outputIndex)
+            events.append(inputDelta(index: index, delta))
+        case "response.output_item.done":
+            // A call whose arguments came whole.
+            guard let item = event["item"]?.objectValue, item["type"] == "function_call",
+                !streamedArguments.contains(outputIndex), let arguments = item["arguments"]?.stringValue, !arguments.isEmpty
+            else { break }
+            if callBlocks[outputIndex] == nil {
+                events += startToolUse(
+                    key: outputIndex, id: item["call_id"]?.stringValue ?? "toolu_\(outputIndex)",
+                    name: item["name"]?.stringValue ?? "")
+            }
+            if let index = callBlocks[outputIndex] { events.append(inputDelta(index: index, arguments)) }
+            streamedArguments.insert(outputIndex)
+        case "response.output_text.delta", "response.refusal.delta":
+            guard let text = event["delta"]?.stringValue, !text.isEmpty else { break }
+            events += ensure(.text, start: ["type": "text", "text": ""])
+            events.append(blockDelta(["type": "text_delta", "text": .string(text)]))
+        case "response.reasoning_summary_text.delta", "response.reasoning_text.delta":
+            let summary = event["type"] == "response.reasoning_summary_text.delta"
+            if summary { summaryReasoning = true } else if summaryReasoning { break }
+            guard let text = event["delta"]?.stringValue, !text.isEmpty else { break }
+            events += ensure(.thinking, start: ["type": "thinking", "thinking": "", "signature": ""])
+            events.append(blockDelta(["type": "thinking_delta", "thinking": .string(text)]))
+        case "response.completed", "response.incomplete":
+            let response = event["response"]?.objectValue ?? [:]
+            if let value = response["usage"], value != .null { usage = value }
+            let turn = ModelTurn(response: response)
+            finishReason =
+                switch turn.finish {
+                case .stop: callBlocks.isEmpty ? "stop" : "tool_calls"
+                case .toolCalls: "tool_calls"
+                case .length: "length"
+                case .contentFilter: "content_filter"
+                }
+        case "response.failed", "error":
+            let error = event["response"]?.objectValue?["error"]?.objectValue ?? event
+            return events + fail(status: 502, message: error["message"]?.stringValue ?? "The upstream's response failed.")
+        default:
+            break
+        }
+        return events
+    }
+
+    private mutating func startToolUse(key: Int, id: String, name: String) -> [JSONObject] {
+        var events = close()
+        blockIndex += 1
+        callBlocks[key] = blockIndex
+        open = .toolUse(chatIndex: key)
+        events.append(
+            event(
+                "content_block_start",
+                [
+                    "index": .int(blockIndex),
+                    "content_block": .object([
+                        "type": "tool_use", "id": .string(id), "name": .string(name), "input": .object([:]),
+                    ]),
+                ]))
+        return events
+    }
+
+    private func inputDelta(index: Int, _ json: String) -> JSONObject {
+        event(
+            "content_block_delta",
+            ["index": .int(index), "delta": .object(["type": "input_json_delta", "partial_json": .string(json)])])
     }
 
     /// The closing events: the open block stopped, `message_delta` with the stop reason and usage, `message_stop`.

@@ -1,5 +1,5 @@
-/// Anthropic's Messages API (`POST /v1/messages`, as Claude Code speaks it) made into a Chat Completions request.
-/// Pure.
+/// Anthropic's Messages API (`POST /v1/messages`, as Claude Code speaks it) made into a Chat Completions request
+/// (`toChat`) or a Responses API one (`toResponses`), for the deployment's upstream. Pure.
 ///
 /// `system` (a string or text blocks) becomes the first message; content blocks map to chat: `text`, `image`
 /// (base64 or URL, as an image part), an assistant's `tool_use` blocks to `tool_calls`, a user's `tool_result` blocks
@@ -41,22 +41,10 @@ public enum MessagesRequest {
         if case .array(let tools)? = body["tools"], !tools.isEmpty {
             var converted: [JSONValue] = []
             for (index, tool) in tools.enumerated() {
-                guard let object = tool.objectValue, let name = object["name"]?.stringValue else {
-                    return .failure(
-                        TranslationError(param: "tools.\(index).name", message: "tools.\(index).name: Field required"))
+                switch clientTool(tool, index: index) {
+                case .success(let function): converted.append(.object(["type": "function", "function": .object(function)]))
+                case .failure(let error): return .failure(error)
                 }
-                if let type = object["type"]?.stringValue, type != "custom" {
-                    return .failure(
-                        TranslationError(
-                            param: "tools.\(index).type",
-                            message:
-                                "tools.\(index): '\(type)' is a server tool; this model's upstream runs client tools "
-                                + "(name, description, input_schema) only."))
-                }
-                var function: JSONObject = ["name": .string(name)]
-                if let description = object["description"], description != .null { function["description"] = description }
-                function["parameters"] = object["input_schema"] ?? .object(["type": "object"])
-                converted.append(.object(["type": "function", "function": .object(function)]))
             }
             chat["tools"] = .array(converted)
         }
@@ -76,10 +64,7 @@ public enum MessagesRequest {
             }
             if choice["disable_parallel_tool_use"]?.boolValue == true { chat["parallel_tool_calls"] = false }
         }
-        if let thinking = body["thinking"]?.objectValue, thinking["type"]?.stringValue == "enabled" {
-            let budget = thinking["budget_tokens"]?.intValue ?? 0
-            chat["reasoning_effort"] = .string(budget < 4096 ? "low" : budget < 16384 ? "medium" : "high")
-        }
+        if let effort = reasoningEffort(body) { chat["reasoning_effort"] = .string(effort) }
         if let stops = body["stop_sequences"], stops != .null, stops.arrayValue?.isEmpty == false { chat["stop"] = stops }
         for name in ["temperature", "top_p"] {
             if let value = body[name], value != .null { chat[name] = value }
@@ -88,6 +73,213 @@ public enum MessagesRequest {
         let stream = body["stream"]?.boolValue ?? false
         if stream { chat["stream"] = true }
         return .success((chat, stream, model))
+    }
+
+    /// Translates a Messages body for an upstream that has the Responses API (xAI's, OpenAI's): `system` becomes
+    /// `instructions`; messages become input items (text and images as message parts, an assistant's `tool_use`
+    /// blocks `function_call` items, a user's `tool_result` blocks `function_call_output` items before the user's other
+    /// content; `thinking` blocks are dropped: their signatures are Anthropic's); `tools` flat function tools,
+    /// `tool_choice` the Responses one, `thinking.budget_tokens` `reasoning.effort` (as for chat), `max_tokens`
+    /// `max_output_tokens`, `metadata.user_id` `user`. The Responses API has no stop sequences: `stop_sequences` is
+    /// dropped here (a chat upstream gets it as `stop`). `store` is false: the client sends the whole conversation
+    /// each turn, so the upstream need not keep it.
+    public static func toResponses(_ body: JSONObject) -> Result<
+        (responses: JSONObject, stream: Bool, model: String), TranslationError
+    > {
+        guard let model = body["model"]?.stringValue, !model.isEmpty else {
+            return .failure(TranslationError(param: "model", message: "model: Field required"))
+        }
+        guard let maxTokens = body["max_tokens"], maxTokens.intValue != nil else {
+            return .failure(TranslationError(param: "max_tokens", message: "max_tokens: Field required"))
+        }
+        var request: JSONObject = ["model": .string(model), "max_output_tokens": maxTokens, "store": false]
+        switch body["system"] {
+        case .string(let text)?: request["instructions"] = .string(text)
+        case .array(let blocks)?:
+            request["instructions"] = .string(blocks.compactMap { $0.objectValue?["text"]?.stringValue }.joined(separator: "\n"))
+        case nil, .null?: break
+        default: return .failure(TranslationError(param: "system", message: "system: must be a string or a list of text blocks"))
+        }
+        guard case .array(let list)? = body["messages"] else {
+            return .failure(TranslationError(param: "messages", message: "messages: Field required"))
+        }
+        var input: [JSONValue] = []
+        for (index, item) in list.enumerated() {
+            switch inputItems(item, index: index) {
+            case .success(let items): input.append(contentsOf: items)
+            case .failure(let error): return .failure(error)
+            }
+        }
+        request["input"] = .array(input)
+        if case .array(let tools)? = body["tools"], !tools.isEmpty {
+            var converted: [JSONValue] = []
+            for (index, tool) in tools.enumerated() {
+                switch clientTool(tool, index: index) {
+                case .success(let function):
+                    var flat: JSONObject = ["type": "function"]
+                    for (key, value) in function { flat[key] = value }
+                    converted.append(.object(flat))
+                case .failure(let error): return .failure(error)
+                }
+            }
+            request["tools"] = .array(converted)
+        }
+        if let choice = body["tool_choice"]?.objectValue {
+            switch choice["type"]?.stringValue {
+            case "auto"?: request["tool_choice"] = "auto"
+            case "any"?: request["tool_choice"] = "required"
+            case "none"?: request["tool_choice"] = "none"
+            case "tool"?:
+                guard let name = choice["name"]?.stringValue else {
+                    return .failure(TranslationError(param: "tool_choice.name", message: "tool_choice.name: Field required"))
+                }
+                request["tool_choice"] = .object(["type": "function", "name": .string(name)])
+            default:
+                return .failure(
+                    TranslationError(param: "tool_choice.type", message: "tool_choice.type: must be auto, any, tool or none"))
+            }
+            if choice["disable_parallel_tool_use"]?.boolValue == true { request["parallel_tool_calls"] = false }
+        }
+        if let effort = reasoningEffort(body) { request["reasoning"] = .object(["effort": .string(effort)]) }
+        for name in ["temperature", "top_p"] {
+            if let value = body[name], value != .null { request[name] = value }
+        }
+        if let user = body["metadata"]?.objectValue?["user_id"], user != .null { request["user"] = user }
+        let stream = body["stream"]?.boolValue ?? false
+        if stream { request["stream"] = true }
+        return .success((request, stream, model))
+    }
+
+    /// The reasoning effort `thinking.budget_tokens` asks for (under 4,096 low, under 16,384 medium, else high), when
+    /// thinking is enabled.
+    static func reasoningEffort(_ body: JSONObject) -> String? {
+        guard let thinking = body["thinking"]?.objectValue, thinking["type"]?.stringValue == "enabled" else { return nil }
+        let budget = thinking["budget_tokens"]?.intValue ?? 0
+        return budget < 4096 ? "low" : budget < 16384 ? "medium" : "high"
+    }
+
+    /// A client tool's name, description and parameters (`input_schema`); a server tool is refused.
+    static func clientTool(_ tool: JSONValue, index: Int) -> Result<JSONObject, TranslationError> {
+        guard let object = tool.objectValue, let name = object["name"]?.stringValue else {
+            return .failure(TranslationError(param: "tools.\(index).name", message: "tools.\(index).name: Field required"))
+        }
+        if let type = object["type"]?.stringValue, type != "custom" {
+            return .failure(
+                TranslationError(
+                    param: "tools.\(index).type",
+                    message:
+                        "tools.\(index): '\(type)' is a server tool; this model's upstream runs client tools "
+                        + "(name, description, input_schema) only."))
+        }
+        var function: JSONObject = ["name": .string(name)]
+        if let description = object["description"], description != .null { function["description"] = description }
+        function["parameters"] = object["input_schema"] ?? .object(["type": "object"])
+        return .success(function)
+    }
+
+    /// A `tool_result` block's content as text (`Error: ` before it when `is_error`).
+    static func toolResultText(_ fields: JSONObject) -> String {
+        var content: String
+        switch fields["content"] {
+        case .string(let text)?: content = text
+        case .array(let inner)?: content = inner.compactMap { $0.objectValue?["text"]?.stringValue }.joined(separator: "\n")
+        default: content = ""
+        }
+        if fields["is_error"]?.boolValue == true { content = "Error: " + content }
+        return content
+    }
+
+    /// An image block's URL (a `data:` URL for base64), or the error naming what is wrong.
+    static func imageURL(_ fields: JSONObject, param: String) -> Result<String, TranslationError> {
+        guard let source = fields["source"]?.objectValue else {
+            return .failure(TranslationError(param: "\(param).source", message: "\(param).source: Field required"))
+        }
+        switch source["type"]?.stringValue {
+        case "base64"?:
+            return .success(
+                "data:\(source["media_type"]?.stringValue ?? "image/png");base64,\(source["data"]?.stringValue ?? "")")
+        case "url"?: return .success(source["url"]?.stringValue ?? "")
+        default:
+            return .failure(
+                TranslationError(param: "\(param).source.type", message: "\(param).source.type: must be base64 or url"))
+        }
+    }
+
+    /// The Responses input items for one Anthropic message (a user's tool results first, as `function_call_output`).
+    static func inputItems(_ item: JSONValue, index: Int) -> Result<[JSONValue], TranslationError> {
+        guard let object = item.objectValue, let role = object["role"]?.stringValue, role == "user" || role == "assistant"
+        else {
+            return .failure(
+                TranslationError(param: "messages.\(index).role", message: "messages.\(index).role: must be user or assistant"))
+        }
+        let blocks: [JSONValue]
+        switch object["content"] {
+        case .string(let text)?: return .success([.object(["role": .string(role), "content": .string(text)])])
+        case .array(let list)?: blocks = list
+        default:
+            return .failure(
+                TranslationError(
+                    param: "messages.\(index).content", message: "messages.\(index).content: must be a string or a list of blocks"
+                ))
+        }
+        var results: [JSONValue] = []
+        var parts: [JSONValue] = []
+        var texts: [String] = []
+        var calls: [JSONValue] = []
+        for (position, block) in blocks.enumerated() {
+            let param = "messages.\(index).content.\(position)"
+            guard let fields = block.objectValue, let type = fields["type"]?.stringValue else {
+                return .failure(TranslationError(param: param, message: "\(param).type: Field required"))
+            }
+            switch type {
+            case "text":
+                let text = fields["text"]?.stringValue ?? ""
+                texts.append(text)
+                parts.append(.object(["type": role == "user" ? "input_text" : "output_text", "text": .string(text)]))
+            case "image":
+                guard role == "user" else {
+                    return .failure(TranslationError(param: param, message: "\(param): images go in user messages"))
+                }
+                switch imageURL(fields, param: param) {
+                case .success(let url): parts.append(.object(["type": "input_image", "image_url": .string(url)]))
+                case .failure(let error): return .failure(error)
+                }
+            case "tool_use":
+                guard role == "assistant", let id = fields["id"]?.stringValue, let name = fields["name"]?.stringValue else {
+                    return .failure(
+                        TranslationError(param: param, message: "\(param): tool_use needs id and name, in an assistant message"))
+                }
+                calls.append(
+                    .object([
+                        "type": "function_call", "call_id": .string(id), "name": .string(name),
+                        "arguments": .string((fields["input"] ?? .object([:])).encodedString()),
+                    ]))
+            case "tool_result":
+                guard let id = fields["tool_use_id"]?.stringValue else {
+                    return .failure(
+                        TranslationError(param: "\(param).tool_use_id", message: "\(param).tool_use_id: Field required"))
+                }
+                results.append(
+                    .object([
+                        "type": "function_call_output", "call_id": .string(id), "output": .string(toolResultText(fields)),
+                    ]))
+            case "thinking", "redacted_thinking":
+                continue
+            default:
+                return .failure(
+                    TranslationError(
+                        param: "\(param).type", message: "\(param).type: '\(type)' blocks cannot be translated"))
+            }
+        }
+        var items = results
+        if role == "assistant" {
+            // The text the assistant said, then the calls it made.
+            if !texts.isEmpty { items.append(.object(["role": "assistant", "content": .string(texts.joined())])) }
+            items += calls
+        } else if !parts.isEmpty || results.isEmpty {
+            items.append(.object(["role": "user", "content": .array(parts)]))
+        }
+        return .success(items)
     }
 
     /// The chat messages for one Anthropic message (a user's tool results come first, as `tool` messages).
@@ -123,17 +315,10 @@ public enum MessagesRequest {
                 texts.append(text)
                 parts.append(.object(["type": "text", "text": .string(text)]))
             case "image":
-                guard let source = fields["source"]?.objectValue else {
-                    return .failure(TranslationError(param: "\(param).source", message: "\(param).source: Field required"))
-                }
                 let url: String
-                switch source["type"]?.stringValue {
-                case "base64"?:
-                    url = "data:\(source["media_type"]?.stringValue ?? "image/png");base64,\(source["data"]?.stringValue ?? "")"
-                case "url"?: url = source["url"]?.stringValue ?? ""
-                default:
-                    return .failure(
-                        TranslationError(param: "\(param).source.type", message: "\(param).source.type: must be base64 or url"))
+                switch imageURL(fields, param: param) {
+                case .success(let value): url = value
+                case .failure(let error): return .failure(error)
                 }
                 hasImage = true
                 parts.append(.object(["type": "image_url", "image_url": .object(["url": .string(url)])]))
@@ -154,15 +339,8 @@ public enum MessagesRequest {
                     return .failure(
                         TranslationError(param: "\(param).tool_use_id", message: "\(param).tool_use_id: Field required"))
                 }
-                var content: String
-                switch fields["content"] {
-                case .string(let text)?: content = text
-                case .array(let inner)?:
-                    content = inner.compactMap { $0.objectValue?["text"]?.stringValue }.joined(separator: "\n")
-                default: content = ""
-                }
-                if fields["is_error"]?.boolValue == true { content = "Error: " + content }
-                results.append(.object(["role": "tool", "tool_call_id": .string(id), "content": .string(content)]))
+                results.append(
+                    .object(["role": "tool", "tool_call_id": .string(id), "content": .string(toolResultText(fields))]))
             case "thinking", "redacted_thinking":
                 continue
             default:

@@ -10,6 +10,8 @@ protocol AnswerTranslation: AnyObject, Sendable {
     func json(_ answer: ByteBuffer, model: String?) throws(ProxyError) -> (body: ByteBuffer, usage: Usage?)
     /// What the client gets for one upstream data event (not `[DONE]`): frames, possibly none.
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8]
+    /// The same, for an event the relay has parsed already.
+    func event(parsed: JSONObject) -> [UInt8]
     /// What the client gets when the upstream's stream ended well.
     func done() -> [UInt8]
     /// What the client gets when the stream broke.
@@ -77,8 +79,10 @@ final class ResponsesTranslation: AnswerTranslation {
 
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         guard case .object(let chunk)? = try? JSONParser.parse(data) else { return [] }
-        return render { translator in translator.chunk(chunk) }
+        return event(parsed: chunk)
     }
+
+    func event(parsed chunk: JSONObject) -> [UInt8] { render { translator in translator.chunk(chunk) } }
 
     func done() -> [UInt8] {
         render { translator in
@@ -137,8 +141,10 @@ final class MessagesTranslation: AnswerTranslation {
 
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         guard case .object(let chunk)? = try? JSONParser.parse(data) else { return [] }
-        return Self.frames(stream.withLock { $0.chunk(chunk) })
+        return event(parsed: chunk)
     }
+
+    func event(parsed chunk: JSONObject) -> [UInt8] { Self.frames(stream.withLock { $0.chunk(chunk) }) }
 
     func done() -> [UInt8] { Self.frames(stream.withLock { $0.finish() }) }
 
@@ -146,10 +152,46 @@ final class MessagesTranslation: AnswerTranslation {
         Self.frames(stream.withLock { $0.fail(status: error.status, message: error.message) })
     }
 
-    private static func frames(_ events: [JSONObject]) -> [UInt8] {
+    static func frames(_ events: [JSONObject]) -> [UInt8] {
         var bytes: [UInt8] = []
         for event in events { bytes += MessagesStream.frame(event) }
         return bytes
+    }
+}
+
+/// Anthropic's Messages API answer from an upstream's Responses API (`ModelTurn(response:)`, `MessagesAnswer`,
+/// `MessagesStream.responsesEvent`).
+final class MessagesFromResponsesTranslation: AnswerTranslation {
+    private let id: String
+    private let model: String
+    private let stream: Mutex<MessagesStream>
+
+    init(id: String, model: String) {
+        self.id = id
+        self.model = model
+        // A Responses API's output tokens count reasoning, whoever serves it.
+        self.stream = Mutex(MessagesStream(id: id, model: model, completionIncludesReasoning: true))
+    }
+
+    func json(_ answer: ByteBuffer, model upstream: String?) throws(ProxyError) -> (body: ByteBuffer, usage: Usage?) {
+        guard case .object(let response)? = try? JSONParser.parse(answer.readableBytesView) else {
+            throw ProxyError.upstreamBadResponse(upstream ?? "the upstream", reason: "its answer is not a JSON object")
+        }
+        let turn = ModelTurn(response: response)
+        return (ByteBuffer(bytes: MessagesAnswer.render(turn, id: id, model: model)), turn.usage)
+    }
+
+    func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        guard case .object(let object)? = try? JSONParser.parse(data) else { return [] }
+        return event(parsed: object)
+    }
+
+    func event(parsed event: JSONObject) -> [UInt8] { MessagesTranslation.frames(stream.withLock { $0.responsesEvent(event) }) }
+
+    func done() -> [UInt8] { MessagesTranslation.frames(stream.withLock { $0.finish() }) }
+
+    func failed(_ error: ProxyError) -> [UInt8] {
+        MessagesTranslation.frames(stream.withLock { $0.fail(status: error.status, message: error.message) })
     }
 }
 
@@ -169,28 +211,44 @@ extension ModelTurn {
     }
 }
 
-/// What a surface does to a request before the engine runs it, and to each attempt's answer.
+/// What a surface does to a request before the engine runs it, and to each attempt's answer: the upstream APIs it
+/// can go to, in order of preference, each with its translation (none for the client's own API).
 struct SurfaceAdapter: Sendable {
-    /// An adapter.
-    init(
-        native: UpstreamEndpoint? = nil, errorBody: (@Sendable (ProxyError, Redactor) -> JSONValue)? = nil,
-        translate:
-            @escaping @Sendable (JSONObject) throws(ProxyError) -> (
-                JSONObject, @Sendable (Deployment) -> any AnswerTranslation
-            )
-    ) {
-        self.native = native
-        self.errorBody = errorBody
-        self.translate = translate
+    /// The maker of an upstream request body from the client's, and of each attempt's answer translation.
+    typealias Translate =
+        @Sendable (JSONObject) throws(ProxyError) -> (
+            JSONObject, @Sendable (Deployment) -> any AnswerTranslation
+        )
+
+    /// One upstream API a surface's request can go to.
+    struct Form: Sendable {
+        /// Its place in `forms`.
+        let position: Int
+        /// The upstream endpoint.
+        let endpoint: UpstreamEndpoint
+        /// The request's translation for it; nil when it takes the client's request as it is.
+        let translate: Translate?
     }
 
-    /// The upstream request body for the client's, and the maker of each attempt's answer translation.
-    let translate: @Sendable (JSONObject) throws(ProxyError) -> (JSONObject, @Sendable (Deployment) -> any AnswerTranslation)
+    /// An adapter: `forms` in order of preference (a deployment gets the first whose endpoint it serves).
+    init(
+        forms: [(endpoint: UpstreamEndpoint, translate: Translate?)],
+        errorBody: (@Sendable (ProxyError, Redactor) -> JSONValue)? = nil,
+        check: @escaping @Sendable (JSONObject) throws(ProxyError) -> Void
+    ) {
+        self.forms = forms.enumerated().map {
+            Form(position: $0.offset, endpoint: $0.element.endpoint, translate: $0.element.translate)
+        }
+        self.errorBody = errorBody
+        self.check = check
+    }
+
+    /// The upstream APIs, in order of preference.
+    let forms: [Form]
     /// The body of an error answer in the surface's own envelope; nil for OpenAI's.
     let errorBody: (@Sendable (ProxyError, Redactor) -> JSONValue)?
-    /// The upstream endpoint that takes the client's request as it is, where a provider serves it (xAI's Responses
-    /// API): such deployments get the request natively, the others translated.
-    let native: UpstreamEndpoint?
+    /// Refuses a body no upstream would take (what is required, the types of what is given), before any attempt.
+    let check: @Sendable (JSONObject) throws(ProxyError) -> Void
 
     /// The adapter of a surface the upstream does not speak, or nil for one relayed as is.
     static func forSurface(_ surface: ClientSurface) -> SurfaceAdapter? {
@@ -201,29 +259,57 @@ struct SurfaceAdapter: Sendable {
         }
     }
 
-    /// Anthropic's Messages API over Chat Completions, with Anthropic's error envelope.
+    /// Anthropic's Messages API: to an upstream's Responses API where it has one (xAI, OpenAI), else over Chat
+    /// Completions; with Anthropic's error envelope.
     static let messages = SurfaceAdapter(
-        errorBody: { error, redactor in MessagesAnswer.errorBody(status: error.status, message: redactor.redact(error.message)) },
-        translate: { body throws(ProxyError) in
-            let translated: (chat: JSONObject, stream: Bool, model: String)
-            switch MessagesRequest.toChat(body) {
-            case .success(let value): translated = value
-            case .failure(let error): throw ProxyError.invalidRequest(error.message, param: error.param)
+        forms: [(.responses, messagesToResponses), (.chatCompletions, messagesToChat)],
+        errorBody: { error, redactor in MessagesAnswer.errorBody(status: error.status, message: redactor.redact(error.message)) }
+    ) { body throws(ProxyError) in
+        guard let model = body["model"]?.stringValue, !model.isEmpty else {
+            throw ProxyError.invalidRequest("model: Field required", param: "model")
+        }
+        guard body["max_tokens"]?.intValue != nil else {
+            throw ProxyError.invalidRequest("max_tokens: Field required", param: "max_tokens")
+        }
+        guard case .array? = body["messages"] else {
+            throw ProxyError.invalidRequest("messages: Field required", param: "messages")
+        }
+    }
+
+    private static let messagesToChat: Translate = { body throws(ProxyError) in
+        let translated: (chat: JSONObject, stream: Bool, model: String)
+        switch MessagesRequest.toChat(body) {
+        case .success(let value): translated = value
+        case .failure(let error): throw ProxyError.invalidRequest(error.message, param: error.param)
+        }
+        let id = "msg_" + Hex.random128()
+        let model = translated.model
+        return (
+            translated.chat,
+            { deployment in
+                MessagesTranslation(
+                    id: id, model: model, completionIncludesReasoning: deployment.provider?.completionIncludesReasoning ?? false)
             }
-            let id = "msg_" + Hex.random128()
-            let model = translated.model
-            return (
-                translated.chat,
-                { deployment in
-                    MessagesTranslation(
-                        id: id, model: model,
-                        completionIncludesReasoning: deployment.provider?.completionIncludesReasoning ?? false)
-                }
-            )
-        })
+        )
+    }
+
+    private static let messagesToResponses: Translate = { body throws(ProxyError) in
+        let translated: (responses: JSONObject, stream: Bool, model: String)
+        switch MessagesRequest.toResponses(body) {
+        case .success(let value): translated = value
+        case .failure(let error): throw ProxyError.invalidRequest(error.message, param: error.param)
+        }
+        let id = "msg_" + Hex.random128()
+        let model = translated.model
+        return (translated.responses, { _ in MessagesFromResponsesTranslation(id: id, model: model) })
+    }
 
     /// OpenAI's Responses API: natively to a provider that serves it, else over Chat Completions.
-    static let responses = SurfaceAdapter(native: .responses) { body throws(ProxyError) in
+    static let responses = SurfaceAdapter(forms: [(.responses, nil), (.chatCompletions, responsesToChat)]) {
+        body throws(ProxyError) in try ProxyEngine.check(body, endpoint: .responses)
+    }
+
+    private static let responsesToChat: Translate = { body throws(ProxyError) in
         let translated: TranslatedResponsesRequest
         switch ResponsesRequest.toChat(body) {
         case .success(let value): translated = value

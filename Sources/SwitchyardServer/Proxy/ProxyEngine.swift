@@ -278,8 +278,7 @@ public struct ProxyEngine: Sendable {
         }
         let endpoint = surface.upstream
         var body: JSONObject
-        var translation: (@Sendable (Deployment) -> any AnswerTranslation)?
-        var native: NativeRequest?
+        var native: SurfaceRequest?
         /// The deployment a follow-up to a native upstream's response must go to (it keeps the response, for its key).
         var pinned: String?
         if let adapter = SurfaceAdapter.forSurface(surface) {
@@ -287,15 +286,12 @@ public struct ProxyEngine: Sendable {
             // A response this proxy made by translation and kept: its conversation goes in front of this input,
             // so the request stands alone for a native upstream and a translated one alike.
             if surface == .responses { (object, pinned) = await expandingPreviousResponse(object, caller: caller) }
-            if let nativeEndpoint = adapter.native {
-                // Translated only if a deployment needs it (what cannot be translated, such as server-side tools,
-                // still goes to the native ones); the client's body stands for the request meanwhile.
-                try Self.check(object, endpoint: nativeEndpoint)
-                native = NativeRequest(body: object, endpoint: nativeEndpoint, adapter: adapter)
-                body = object
-            } else {
-                (body, translation) = try adapter.translate(object)
-            }
+            // Translated for each deployment's upstream API when one is first tried (what cannot be translated,
+            // such as server-side tools, still goes to the native ones); the client's body stands for the request
+            // meanwhile. A body any upstream would refuse is refused now.
+            try adapter.check(object)
+            native = SurfaceRequest(body: object, adapter: adapter)
+            body = object
         } else {
             body = try Self.parseBody(buffer, endpoint: endpoint)
         }
@@ -344,7 +340,7 @@ public struct ProxyEngine: Sendable {
                 // The answer carries the attempted retries and fallbacks already (`RelayContext.answerHeaders`).
                 return try await withRetries(
                     pinned.flatMap { id in deployments.filter { $0.id == id }.nilIfEmpty } ?? deployments, request: request,
-                    body: body, endpoint: endpoint, translation: translation, native: native,
+                    body: body, endpoint: endpoint, native: native,
                     requestID: requestID, started: started, promptTokens: promptTokens,
                     fallbackAvailable: fallbackAvailable(alias, chain: chain, index: index), record: &record)
             } catch {
@@ -394,7 +390,7 @@ public struct ProxyEngine: Sendable {
     /// `fallbackAvailable`: a fallback alias can take the request, so deployments cooling down may be skipped.
     private func withRetries(
         _ original: [Deployment], request: Request, body: JSONObject, endpoint: UpstreamEndpoint,
-        translation: (@Sendable (Deployment) -> any AnswerTranslation)?, native: NativeRequest?, requestID: String,
+        native: SurfaceRequest?, requestID: String,
         started: ContinuousClock.Instant, promptTokens: Int, fallbackAvailable: Bool, record: inout RequestRecord
     ) async throws(ProxyError) -> Response {
         var tried: Set<String> = []
@@ -429,8 +425,7 @@ public struct ProxyEngine: Sendable {
             do {
                 let response = try await attemptOnce(
                     request, body: body, endpoint: endpoint, deployment: deployment, slot: slot,
-                    translation: translation?(deployment), native: native, requestID: requestID, started: started,
-                    record: &record)
+                    native: native, requestID: requestID, started: started, record: &record)
                 slot.recordSuccess(latency: ContinuousClock.now - attemptStarted)
                 return response
             } catch {
@@ -491,20 +486,24 @@ public struct ProxyEngine: Sendable {
     /// One attempt against one deployment: normalize for it, build its headers, send and relay.
     private func attemptOnce(
         _ request: Request, body: JSONObject, endpoint: UpstreamEndpoint, deployment: Deployment, slot: DeploymentSlot,
-        translation: (any AnswerTranslation)?, native: NativeRequest?, requestID: String, started: ContinuousClock.Instant,
+        native: SurfaceRequest?, requestID: String, started: ContinuousClock.Instant,
         record: inout RequestRecord
     ) async throws -> Response {
         let alias = deployment.alias
         record.deploymentID = deployment.id
         record.provider = deployment.providerName
-        var (body, endpoint, translation) = (body, endpoint, translation)
+        var (body, endpoint) = (body, endpoint)
+        var translation: (any AnswerTranslation)?
         if let native {
-            if deployment.serves(native.endpoint) {
-                // The provider speaks the client's API: the request goes as it is.
-                (body, endpoint, translation) = (native.body, native.endpoint, nil)
-            } else {
-                let translated = try native.translated.get()
+            // The first upstream API of the surface's that the deployment serves: the client's own (the request
+            // goes as it is) or one it is translated for.
+            let form = native.form(for: deployment)
+            endpoint = form.endpoint
+            if form.translate != nil {
+                let translated = try native.translated(form).get()
                 (body, translation) = (translated.body, translated.answer(deployment))
+            } else {
+                body = native.body
             }
         }
         guard let provider = deployment.provider, deployment.serves(endpoint) else {
@@ -531,7 +530,7 @@ public struct ProxyEngine: Sendable {
         let context = RelayContext(
             engine: self, deployment: deployment, slot: slot, requestID: requestID, started: started, record: record,
             stripUsageChunk: normalized.stripUsageChunk, translation: translation, nativeResponses: endpoint == .responses,
-            keepsResponse: endpoint == .responses && body["store"]?.boolValue != false)
+            keepsResponse: endpoint == .responses && translation == nil && body["store"]?.boolValue != false)
         if provider.isBuiltIn {
             return BuiltInMockResponder.respond(to: normalized, endpoint: endpoint, context: context)
         }
@@ -554,37 +553,45 @@ public struct ProxyEngine: Sendable {
             normalized.body, to: deployment, endpoint: endpoint, headers: headers, stream: record.stream, context: context)
     }
 
-    /// A client's request as it is, for the deployments whose provider speaks its API natively, and its translation
-    /// for the others, made the first time one is tried.
-    final class NativeRequest: Sendable {
+    /// A client's request to a surface of its own (`SurfaceAdapter`): as it is, for the deployments whose provider
+    /// speaks its API, and its translation for each other upstream API, made the first time a deployment needs it.
+    final class SurfaceRequest: Sendable {
         let body: JSONObject
-        let endpoint: UpstreamEndpoint
         private let adapter: SurfaceAdapter
-        private let made = Mutex<Result<Translated, ProxyError>?>(nil)
+        /// Translations made, by the position of their form in `adapter.forms`.
+        private let made = Mutex<[Int: Result<Translated, ProxyError>]>([:])
 
         struct Translated: Sendable {
             let body: JSONObject
             let answer: @Sendable (Deployment) -> any AnswerTranslation
         }
 
-        init(body: JSONObject, endpoint: UpstreamEndpoint, adapter: SurfaceAdapter) {
+        init(body: JSONObject, adapter: SurfaceAdapter) {
             self.body = body
-            self.endpoint = endpoint
             self.adapter = adapter
         }
 
-        /// The translated request (or why it cannot be), made once.
-        var translated: Result<Translated, ProxyError> {
-            made.withLock { made in
-                if let made { return made }
+        /// The form for `deployment`: the first whose endpoint it serves (the last when it serves none: the attempt
+        /// then says so).
+        func form(for deployment: Deployment) -> SurfaceAdapter.Form {
+            adapter.forms.first { deployment.serves($0.endpoint) } ?? adapter.forms[adapter.forms.count - 1]
+        }
+
+        /// The request translated by `form` (or why it cannot be), made once.
+        func translated(_ form: SurfaceAdapter.Form) -> Result<Translated, ProxyError> {
+            guard let translate = form.translate else {
+                return .failure(.invalidRequest("The request needs no translation.", code: "internal_error"))
+            }
+            return made.withLock { made in
+                if let result = made[form.position] { return result }
                 let result: Result<Translated, ProxyError>
                 do throws(ProxyError) {
-                    let (body, answer) = try adapter.translate(self.body)
+                    let (body, answer) = try translate(self.body)
                     result = .success(Translated(body: body, answer: answer))
                 } catch {
                     result = .failure(error)
                 }
-                made = result
+                made[form.position] = result
                 return result
             }
         }

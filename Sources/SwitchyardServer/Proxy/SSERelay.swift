@@ -219,17 +219,23 @@ final class SSERelay: @unchecked Sendable {
         guard data.containsBytes("response.") || data.containsBytes("\"error\""),
             case .object(let object)? = try? JSONParser.parse(data)
         else { return event }
+        let failed = readResponsesEvent(object)
+        return failed ? Array(context.engine.redactors.redactor.redact(String(decoding: event, as: UTF8.self)).utf8) : event
+    }
+
+    /// What a Responses API event says of the stream: `response.completed` (or `incomplete`, `failed`) ends it as
+    /// `[DONE]` ends a chat one, with its usage (and, completed, the response's id); an `error` event ends it as a
+    /// failure (`upstream_stream_error`). Whether the event carries an error.
+    private func readResponsesEvent(_ object: JSONObject) -> Bool {
         let type = object["type"]?.stringValue ?? ""
         let failed = type == "error" || type == "response.failed" || (object["error"] ?? .null) != .null
-        let relayed =
-            failed ? Array(context.engine.redactors.redactor.redact(String(decoding: event, as: UTF8.self)).utf8) : event
         if failed, type != "response.failed" {
             // The upstream's error ends the answer; the request is recorded as failed.
             sawDone = true
             failedInStream = ProxyError(
                 status: 502, type: "api_error", code: "upstream_stream_error",
                 message: "The upstream for \(deploymentID) ended the stream with an error event.")
-            return relayed
+            return true
         }
         switch type {
         case "response.completed", "response.incomplete", "response.failed":
@@ -240,7 +246,7 @@ final class SSERelay: @unchecked Sendable {
         default:
             break
         }
-        return relayed
+        return failed
     }
 
     /// An upstream event in the client's surface: usage is read as it passes (the translation carries it on too),
@@ -248,6 +254,22 @@ final class SSERelay: @unchecked Sendable {
     private func translate(_ event: SSEEvent, with translation: any AnswerTranslation) -> [UInt8]? {
         guard let data = event.data else { return nil }
         dataEvents += 1
+        if context.nativeResponses {
+            // The upstream speaks the Responses API: its events end the stream and carry the usage.
+            guard case .object(let object)? = try? JSONParser.parse(data) else { return nil }
+            if readResponsesEvent(object) {
+                let failure =
+                    failedInStream
+                    ?? ProxyError(
+                        status: 502, type: "api_error", code: "upstream_stream_error",
+                        message: object["response"]?.objectValue?["error"]?.objectValue?["message"]?.stringValue
+                            ?? "The upstream for \(deploymentID) failed the response.")
+                failedInStream = failure
+                return context.errorFrame(failure)
+            }
+            let frames = translation.event(parsed: object)
+            return sawDone ? frames + translation.done() : frames
+        }
         if event.isDone {
             sawDone = true
             return translation.done()
