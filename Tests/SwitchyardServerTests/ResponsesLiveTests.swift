@@ -211,6 +211,11 @@ import Testing
                 #expect(sent.body?.objectValue?["include"] == .array(["reasoning.encrypted_content"]))
                 let reasoning = answer.json?["output"]?.arrayValue?.first?.objectValue
                 #expect(reasoning?["encrypted_content"]?.stringValue?.hasPrefix("xai-mock-encrypted-") == true)
+                // `store: false`: nobody keeps it, and the upstream is not asked.
+                let asked = mock.recorder.requests.count
+                let unkept = try #require(answer.json?["id"]?.stringValue)
+                #expect(try await send(.GET, url + "/" + unkept).status == 404)
+                #expect(mock.recorder.requests.count == asked)
                 #expect(
                     try await eventually {
                         proxy.logs.lines.contains {
@@ -300,6 +305,7 @@ import Testing
                 try await withProxy(yaml: yaml) { proxy in
                     let url = proxy.url + "/v1/responses"
                     var lastNative = ""
+                    var lastDeployment = ""
                     for conversation in 0..<4 {
                         let start = try await send(
                             .POST, url, json: .object(["model": "both", "input": .string("start \(conversation)")]))
@@ -320,9 +326,28 @@ import Testing
                             previous = try #require(next)
                         }
                         lastNative = previous
+                        lastDeployment = made
                     }
-                    // The proxy knows where a native response went, not its content.
+                    // A native response is read and deleted where it is kept: at the deployment that made it, with
+                    // that deployment's key; a deleted one is gone here too.
+                    let keeper = lastDeployment == "first" ? first : second
+                    let read = try await send(.GET, url + "/" + lastNative)
+                    #expect(read.status == 200, "\(read.text)")
+                    #expect(read.json?["id"] == .string(lastNative))
+                    #expect(read.json?["status"] == "completed")
+                    #expect(read.headers.first(name: "x-switchyard-deployment") == lastDeployment)
+                    let asked = try #require(keeper.recorder.requests.last)
+                    #expect(asked.path == "/v1/responses/" + lastNative)
+                    #expect(asked.body == .object(["method": "GET"]))
+                    #expect(asked.headers["authorization"] == "Bearer \(testKey)")
+                    let deleted = try await send(.DELETE, proxy.url + "/responses/" + lastNative)
+                    #expect(deleted.status == 200, "\(deleted.text)")
+                    #expect(deleted.json?["deleted"] == true)
+                    #expect(keeper.recorder.requests.last?.body == .object(["method": "DELETE"]))
                     #expect(try await send(.GET, url + "/" + lastNative).status == 404)
+                    let again = try await send(
+                        .POST, url, json: .object(["model": "both", "input": "x", "previous_response_id": .string(lastNative)]))
+                    #expect(again.status == 404, "the upstream forgot it too: \(again.text)")
                 }
             }
         }

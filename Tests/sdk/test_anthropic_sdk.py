@@ -1,4 +1,6 @@
-"""The official anthropic SDK, unchanged, against Switchyard's /v1/messages (translated for a chat upstream)."""
+"""The official anthropic SDK, unchanged, against Switchyard's /v1/messages: translated for an upstream with the
+Responses API (claude-sonnet-4-5 -> grok-code-fast-1, the mock speaking xAI's Responses API) and for a chat-only one
+(chat-only, an openai/ deployment)."""
 import os
 
 import anthropic
@@ -22,7 +24,10 @@ def client():
     return anthropic.Anthropic(base_url=URL, api_key=KEY, max_retries=0)
 
 
-@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "chat-only"])
+MODELS = ["claude-sonnet-4-5", "chat-only"]
+
+
+@pytest.mark.parametrize("model", MODELS)
 def test_messages_create(client, model):
     message = client.messages.create(
         model=model, max_tokens=256, system="Be brief.", messages=[{"role": "user", "content": "hello claude"}]
@@ -35,9 +40,10 @@ def test_messages_create(client, model):
     assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
 
 
-def test_messages_stream(client):
+@pytest.mark.parametrize("model", MODELS)
+def test_messages_stream(client, model):
     with client.messages.stream(
-        model="claude-sonnet-4-5", max_tokens=256, messages=[{"role": "user", "content": "stream claude"}]
+        model=model, max_tokens=256, messages=[{"role": "user", "content": "stream claude"}]
     ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
@@ -46,15 +52,16 @@ def test_messages_stream(client):
     assert final.usage.output_tokens > 0
 
 
-def test_messages_tool_round_trip(client):
+@pytest.mark.parametrize("model", MODELS)
+def test_messages_tool_round_trip(client, model):
     first = client.messages.create(
-        model="claude-sonnet-4-5", max_tokens=256, tools=TOOLS, messages=[{"role": "user", "content": "Paris"}]
+        model=model, max_tokens=256, tools=TOOLS, messages=[{"role": "user", "content": "Paris"}]
     )
     assert first.stop_reason == "tool_use"
     use = [block for block in first.content if block.type == "tool_use"][0]
     assert use.name == "get_weather" and use.input == {"city": "Paris"}
     second = client.messages.create(
-        model="claude-sonnet-4-5",
+        model=model,
         max_tokens=256,
         tools=TOOLS,
         messages=[
@@ -66,9 +73,10 @@ def test_messages_tool_round_trip(client):
     assert second.content[-1].text == "Tool said: sunny, 21 C"
 
 
-def test_streamed_tool_use(client):
+@pytest.mark.parametrize("model", MODELS)
+def test_streamed_tool_use(client, model):
     with client.messages.stream(
-        model="claude-sonnet-4-5", max_tokens=256, tools=TOOLS, messages=[{"role": "user", "content": "Rome"}]
+        model=model, max_tokens=256, tools=TOOLS, messages=[{"role": "user", "content": "Rome"}]
     ) as stream:
         final = stream.get_final_message()
     use = [block for block in final.content if block.type == "tool_use"][0]
@@ -76,9 +84,10 @@ def test_streamed_tool_use(client):
     assert final.stop_reason == "tool_use"
 
 
-def test_count_tokens(client):
+@pytest.mark.parametrize("model", MODELS)
+def test_count_tokens(client, model):
     counted = client.messages.count_tokens(
-        model="claude-sonnet-4-5", messages=[{"role": "user", "content": "count these words please"}], tools=TOOLS
+        model=model, messages=[{"role": "user", "content": "count these words please"}], tools=TOOLS
     )
     assert counted.input_tokens > 10
 

@@ -182,3 +182,15 @@ def test_responses_previous_response_id_continues_a_translated_conversation(clie
     client.responses.delete(first.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(first.id)
+
+
+def test_responses_previous_response_id_continues_a_native_conversation(client):
+    # xAI keeps the conversation; the proxy sends the follow-up, the retrieval and the deletion to the deployment
+    # (and key) that made it.
+    first = client.responses.create(model="grok-code-fast-1", input="My name is Ada.")
+    second = client.responses.create(model="grok-code-fast-1", previous_response_id=first.id, input="What is my name?")
+    assert second.status == "completed" and second.output_text == "You said: What is my name?"
+    assert client.responses.retrieve(first.id).output_text == "You said: My name is Ada."
+    client.responses.delete(first.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(first.id)

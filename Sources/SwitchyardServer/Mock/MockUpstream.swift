@@ -51,6 +51,11 @@ public struct MockUpstream: Sendable {
         router.post("/v1/completions") { request, _ in await self.handle(request, kind: .completions) }
         router.post("/v1/embeddings") { request, _ in await self.handle(request, kind: .embeddings) }
         router.post("/v1/responses") { request, _ in await self.handle(request, kind: .responses) }
+        // xAI keeps a response (unless `store` was false) for the key that made it: GET and DELETE by id.
+        router.get("/v1/responses/:id") { request, context in self.keptResponse(request, id: context.parameters.get("id")) }
+        router.delete("/v1/responses/:id") { request, context in
+            self.keptResponse(request, id: context.parameters.get("id"), delete: true)
+        }
         router.get("/_mock/requests") { _, _ in
             let items: [JSONValue] = self.recorder.requests.map { recorded in
                 .object([
@@ -269,6 +274,7 @@ public struct MockUpstream: Sendable {
             var response = ResponsesAnswer.response(
                 fromChat: chat, echo: responses.echo, ids: ids, createdAt: created, completionIncludesReasoning: false)
             response["output"] = .array((response["output"]?.arrayValue ?? []).map(sealed))
+            if responses.echo.store != false { responseIDs.keep(ids.response, .object(response)) }
             return Self.json(.object(response))
         }
         var translator = ResponsesStream(
@@ -283,12 +289,37 @@ public struct MockUpstream: Sendable {
                 events += translator.chunk(chunk)
             }
         }
+        if responses.echo.store != false, let response = events.last?["response"] {
+            responseIDs.keep(ids.response, response)
+        }
         return stream(
             events.map { event in
                 var event = event
                 if let item = event["item"] { event["item"] = sealed(item) }
                 return ResponsesStream.frame(event)
             })
+    }
+
+    /// A kept response, or its deletion; xAI's 404 for one it does not keep (or the wrong key's).
+    func keptResponse(_ request: Request, id: String?, delete: Bool = false) -> Response {
+        if options.recordRequests {
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            // A request without a body is recorded with its method, as `{"method": ...}`.
+            recorder.record(
+                RecordedRequest(
+                    path: request.uri.path, headers: headers, body: .object(["method": .string(request.method.rawValue)])))
+        }
+        let key = request.headers[.authorization].map { String($0.dropFirst(7)) }
+        if let required = options.requiredKey, key != required {
+            return Self.flatError(.unauthorized, code: "Unauthorized", message: "Incorrect API key provided.")
+        }
+        guard let id, let response = delete ? responseIDs.forget(id) : responseIDs.kept(id) else {
+            return Self.flatError(
+                .notFound, code: "Some requested entity was not found", message: "Response \(id ?? "") not found.")
+        }
+        if delete { return Self.json(.object(["id": .string(id), "object": "response", "deleted": true])) }
+        return Self.json(response)
     }
 
     /// `presence_penalty` as xAI names it in its errors: `presencePenalty`.
@@ -514,6 +545,8 @@ public struct MockUpstream: Sendable {
 /// The Responses ids a mock made.
 final class ResponseIDs: Sendable {
     private let ids = Mutex<Set<String>>([])
+    /// The responses kept (`store` not false), by id; at most 10,000, the oldest forgotten first.
+    private let responses = Mutex<(byID: [String: JSONValue], order: [String])>(([:], []))
 
     func insert(_ id: String) {
         ids.withLock { ids in
@@ -523,6 +556,25 @@ final class ResponseIDs: Sendable {
     }
 
     func contains(_ id: String) -> Bool { ids.withLock { $0.contains(id) } }
+
+    /// Keeps a response for GET and DELETE.
+    func keep(_ id: String, _ response: JSONValue) {
+        responses.withLock { kept in
+            if kept.byID.updateValue(response, forKey: id) == nil { kept.order.append(id) }
+            if kept.order.count > 10_000 {
+                for old in kept.order.prefix(1_000) { kept.byID.removeValue(forKey: old) }
+                kept.order.removeFirst(1_000)
+            }
+        }
+    }
+
+    func kept(_ id: String) -> JSONValue? { responses.withLock { $0.byID[id] } }
+
+    /// Forgets a kept response (a later `previous_response_id` naming it is not found either); nil when none.
+    func forget(_ id: String) -> JSONValue? {
+        ids.withLock { _ = $0.remove(id) }
+        return responses.withLock { $0.byID.removeValue(forKey: id) }
+    }
 }
 
 /// Numbers responses so every id is unique.

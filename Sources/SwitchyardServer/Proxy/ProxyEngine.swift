@@ -747,17 +747,16 @@ public struct ProxyEngine: Sendable {
         return (expanded, nil)
     }
 
-    /// `GET /v1/responses/{id}`, `DELETE /v1/responses/{id}` and `GET /v1/responses/{id}/input_items` for the
-    /// responses this proxy made by translation and kept.
+    /// `GET /v1/responses/{id}`, `DELETE /v1/responses/{id}` and `GET /v1/responses/{id}/input_items`: for the
+    /// responses this proxy made by translation and kept, from its store; for a native upstream's, from that upstream.
     public func storedResponseRoute(_ request: Request, id: String, inputItems: Bool = false) async -> Response {
         let requestID = Self.requestID(from: request)
         do throws(ProxyError) {
             let caller = try await authenticate(request)
-            // A native upstream's response is kept by that upstream: the proxy only knows where it went.
-            guard let stored = await storedResponse(id: id, for: caller), !stored.native else {
-                throw ProxyError(
-                    status: 404, type: "invalid_request_error", code: "not_found",
-                    message: "Response with id '\(id)' not found.")
+            guard let stored = await storedResponse(id: id, for: caller) else { throw Self.responseNotFound(id) }
+            // A native upstream's response is kept by that upstream: asked of the deployment that made it.
+            if stored.native {
+                return try await upstreamStoredResponse(request, stored: stored, inputItems: inputItems, requestID: requestID)
             }
             if request.method == .delete {
                 _ = accounting.responses.forget(id: id)
@@ -789,6 +788,63 @@ public struct ProxyEngine: Sendable {
         } catch {
             return errorResponse(error, requestID: requestID)
         }
+    }
+
+    static func responseNotFound(_ id: String) -> ProxyError {
+        ProxyError(
+            status: 404, type: "invalid_request_error", code: "not_found", message: "Response with id '\(id)' not found.")
+    }
+
+    /// `GET` or `DELETE` of a response a native upstream keeps (or `GET` of its input items), sent to the deployment
+    /// that made it with that deployment's key, and its answer relayed; a deleted one is forgotten here too.
+    private func upstreamStoredResponse(_ request: Request, stored: StoredResponse, inputItems: Bool, requestID: String)
+        async throws(ProxyError) -> Response
+    {
+        let id = stored.id
+        // Ids go into the upstream's path: only the letters an id is made of.
+        guard
+            id.utf8.allSatisfy({ byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+            }),
+            let deployment = table.deployments(for: stored.alias)?.first(where: { $0.id == stored.deployment }),
+            deployment.status.isEnabled, let base = deployment.baseURL?.value
+        else { throw Self.responseNotFound(id) }
+        let delete = request.method == .delete
+        var url = base + "/responses/" + id
+        if inputItems {
+            url += "/input_items"
+            if let query = request.uri.query, !query.isEmpty { url += "?" + query }
+        }
+        let headers = UpstreamHeaderSet(
+            deployment: deployment, clientHeaders: [(name: "x-request-id", value: requestID)], streaming: false)
+        let response: UpstreamResponse
+        do {
+            response = try await clients.post(
+                url, method: delete ? "DELETE" : "GET", headers: headers.fields, body: ByteBuffer(),
+                timeouts: deployment.timeouts, collectUpTo: UpstreamRelay.maxJSONBytes)
+        } catch {
+            throw (error as? ProxyError) ?? Self.classify(error, deployment: deployment.id)
+        }
+        guard case .collected(let body) = response.body else {
+            throw ProxyError.upstreamUnreachable(deployment.id, detail: "the answer was streamed, not read whole")
+        }
+        guard (200..<300).contains(response.status) else {
+            if response.status == 404 { throw Self.responseNotFound(id) }
+            throw UpstreamErrorMapper.map(
+                status: response.status, contentType: response.headers.value(of: "content-type") ?? "",
+                body: Array(body.readableBytesView), deployment: deployment.id, redactor: redactors.redactor,
+                retryAfter: nil)
+        }
+        if delete {
+            _ = accounting.responses.forget(id: id)
+            if let storage = accounting.storage { _ = try? await storage.deleteStoredResponse(id: id) }
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .requestID: requestID, .switchyardDeployment: deployment.id],
+            body: .init(byteBuffer: body))
     }
 
     // MARK: Anthropic's token count

@@ -15,15 +15,16 @@ public final class UpstreamClientPool: Service, Sendable {
         client = UpstreamHTTPClient(verification: verification)
     }
 
-    /// Sends a POST with a deployment's timeouts: connect, first byte (from now) and idle; with `collectUpTo`, the
+    /// Sends a POST (or `method`) with a deployment's timeouts: connect, first byte (from now) and idle; with `collectUpTo`, the
     /// body is read whole (at most that many bytes) before this returns, by `totalDeadline`.
     public func post(
-        _ url: String, headers: [UpstreamHeaderSet.Field], body: ByteBuffer, timeouts: Timeouts,
+        _ url: String, method: String = "POST", headers: [UpstreamHeaderSet.Field], body: ByteBuffer, timeouts: Timeouts,
         firstByteSeconds: Double? = nil, collectUpTo: Int? = nil, totalDeadline: NIODeadline? = nil
     ) async throws -> UpstreamResponse {
         let firstByte = firstByteSeconds ?? timeouts.firstByte ?? Timeouts.defaults.firstByte ?? 120
         return try await client.post(
-            url, headers: headers, body: body, connectTimeout: .milliseconds(Int64((timeouts.connect ?? 10) * 1000)),
+            url, method: method, headers: headers, body: body,
+            connectTimeout: .milliseconds(Int64((timeouts.connect ?? 10) * 1000)),
             firstByteDeadline: .now() + .milliseconds(Int64(firstByte * 1000)),
             idleTimeout: .milliseconds(Int64((timeouts.idle ?? 120) * 1000)), collectUpTo: collectUpTo,
             totalDeadline: totalDeadline)

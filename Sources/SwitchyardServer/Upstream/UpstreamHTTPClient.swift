@@ -98,8 +98,8 @@ public final class UpstreamHTTPClient: Sendable {
     /// response head arrives, or, with `collectUpTo`, once the whole body (at most that many bytes, by
     /// `totalDeadline`) has arrived.
     public func post(
-        _ url: String, headers: [UpstreamHeaderSet.Field], body: ByteBuffer, connectTimeout: TimeAmount,
-        firstByteDeadline: NIODeadline, idleTimeout: TimeAmount, collectUpTo: Int? = nil,
+        _ url: String, method: String = "POST", headers: [UpstreamHeaderSet.Field], body: ByteBuffer,
+        connectTimeout: TimeAmount, firstByteDeadline: NIODeadline, idleTimeout: TimeAmount, collectUpTo: Int? = nil,
         totalDeadline: NIODeadline? = nil
     ) async throws -> UpstreamResponse {
         guard !isShutDown.load(ordering: .relaxed) else { throw UpstreamClientError.shutDown }
@@ -107,7 +107,7 @@ public final class UpstreamHTTPClient: Sendable {
         // A body of usual size is copied behind the head: the request is then one buffer and one write.
         let inline = body.readableBytes <= 16 * 1024
         let head = try Self.renderHead(
-            path: path, host: target.hostHeader, headers: headers, contentLength: body.readableBytes,
+            method: method, path: path, host: target.hostHeader, headers: headers, contentLength: body.readableBytes,
             appending: inline ? body : nil)
         let request = UpstreamRequest(
             head: head, body: inline ? ByteBuffer() : body, deadline: firstByteDeadline, idleTimeout: idleTimeout,
@@ -127,17 +127,27 @@ public final class UpstreamHTTPClient: Sendable {
         return try await connection.send(request)
     }
 
-    /// The request line and header block of a POST, as bytes: written into the buffer's memory in one go and
+    /// The request line and header block of a POST (or `method`: GET and DELETE of kept responses), as bytes:
+    /// written into the buffer's memory in one go and
     /// handed to the socket as one buffer (NIO's encoder wrote each name, separator and value into the buffer one
     /// call at a time, and its header container checked each field again on the way in). A name or value with a line break or NUL is
     /// refused, as NIO's outbound header validation did. `body`, when given, follows the head in the same buffer.
     static func renderHead(
-        path: String, host: String, headers: [UpstreamHeaderSet.Field], contentLength: Int, appending body: ByteBuffer? = nil
+        method: String = "POST", path: String, host: String, headers: [UpstreamHeaderSet.Field], contentLength: Int,
+        appending body: ByteBuffer? = nil
     ) throws(UpstreamClientError) -> ByteBuffer {
         let estimate = 96 + path.utf8.count + host.utf8.count + headers.count * 64 + (body?.readableBytes ?? 0)
         var buffer = ByteBuffer()
         try buffer.writeRendered(estimate: estimate) { (head) throws(UpstreamClientError) in
-            head.add("POST ")
+            if method == "POST" {
+                head.add("POST ")
+            } else {
+                guard method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
+                    throw UpstreamClientError.invalidURL(method)
+                }
+                head.add(string: method)
+                head.add(" ")
+            }
             guard head.addChecked(path) else { throw UpstreamClientError.invalidURL(path) }
             head.add(" HTTP/1.1\r\n")
             try Self.field("host", host, to: &head)
