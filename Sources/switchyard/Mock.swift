@@ -10,7 +10,8 @@ struct Mock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a mock upstream that speaks xAI's dialect (for tests, demos and benchmarks).",
         discussion: """
-            Serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models like api.x.ai: flat error
+            Serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /v1/responses (POST, and GET
+            and DELETE of the responses it kept) like api.x.ai: flat error
             bodies, the model catalog's models and rejected parameters (--catalog merges a file over the built-in
             one), retired names answered by their successor, reasoning content, the usage chunk with
             cost_in_usd_ticks. A prompt containing FAULT:<name> picks a

@@ -243,6 +243,43 @@ import Testing
         }
     }
 
+    /// An OpenAI-compatible server that has the Responses API is told so per deployment, as in LiteLLM
+    /// (`model_info.supported_endpoints`): Responses and Messages requests go there natively; a name that is no API
+    /// disables that model alone, with a message naming it.
+    @Test func supportedEndpointsMakeAnOpenAICompatibleServersResponsesAPINative() async throws {
+        try await withMockUpstream { mock in
+            let yaml = """
+                model_list:
+                  - model_name: compatible
+                    litellm_params: {model: openai/grok-4.3, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+                    model_info: {supported_endpoints: ["/v1/chat/completions", "/v1/responses", "/v1/messages"]}
+                  - model_name: typo
+                    litellm_params: {model: openai/grok-4.3, api_base: "\(mock.baseURL)", api_key: \(testKey)}
+                    model_info: {supported_endpoints: ["/v1/respones"]}
+                """
+            try await withProxy(yaml: yaml) { proxy in
+                let answer = try await send(
+                    .POST, proxy.url + "/v1/responses", json: .object(["model": "compatible", "input": "as it is"]))
+                #expect(answer.status == 200, "\(answer.text)")
+                #expect(mock.recorder.requests.last?.path == "/v1/responses")
+                #expect(mock.recorder.requests.last?.body?.objectValue?["input"] == "as it is")
+                let message = try await send(
+                    .POST, proxy.url + "/v1/messages",
+                    json: .object([
+                        "model": "compatible", "max_tokens": 50,
+                        "messages": .array([.object(["role": "user", "content": "hi"])]),
+                    ]))
+                #expect(message.status == 200, "\(message.text)")
+                #expect(mock.recorder.requests.last?.path == "/v1/responses")
+                let plain = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("compatible", "still chat"))
+                #expect(plain.status == 200)
+                let disabled = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("typo", "x"))
+                #expect(disabled.status == 503, "\(disabled.text)")
+                #expect(disabled.error?["message"]?.stringValue?.contains("'/v1/respones'") == true, "\(disabled.text)")
+            }
+        }
+    }
+
     /// A translated response is kept (SQLite here, with the request log's retention): a follow-up by
     /// `previous_response_id` carries the conversation, even on a proxy started afterwards; another key cannot read
     /// it; `GET`, `input_items` and `DELETE` work on it; `store: false` keeps nothing.

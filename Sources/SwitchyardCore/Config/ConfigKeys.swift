@@ -25,7 +25,7 @@ enum ConfigKeys {
     static let modelInfo: Set<String> = [
         "id", "input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost",
         "input_cost_per_million", "output_cost_per_million", "cache_read_input_cost_per_million",
-        "max_input_tokens", "max_output_tokens", "max_tokens",
+        "max_input_tokens", "max_output_tokens", "max_tokens", "supported_endpoints",
     ]
     static let modelInfoIgnoredPrefixes = ["supports_"]
     static let modelInfoIgnored: Set<String> = [

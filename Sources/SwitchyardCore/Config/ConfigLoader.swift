@@ -469,6 +469,7 @@ struct ConfigWalker {
             case "cache_read_input_cost_per_million":
                 entry.prices.cachedInputPerToken = number(value, what).map { $0 / 1_000_000 }
             case "max_input_tokens": entry.maxInputTokens = integer(value, what)
+            case "supported_endpoints": entry.supportedEndpoints = stringList(value, what)
             default: break
             }
         }

@@ -51,6 +51,8 @@ public final class Deployment: Sendable {
     public let numRetries: Int?
     /// Local limits (`rpm`, `tpm`, `max_parallel_requests`, `model_info.max_input_tokens`).
     public let limits: DeploymentLimits
+    /// The upstream endpoints `model_info.supported_endpoints` says the server has; nil: the provider's.
+    public let supportedEndpoints: Set<UpstreamEndpoint>?
     /// The upstream headers that come from the config (profile, `extra_headers`, key), merged once.
     public let headerTemplate: UpstreamHeaderSet.Template
 
@@ -73,8 +75,10 @@ public final class Deployment: Sendable {
         weight: Double = 1,
         numRetries: Int? = nil,
         limits: DeploymentLimits = DeploymentLimits(),
-        facts: ModelFacts? = nil
+        facts: ModelFacts? = nil,
+        supportedEndpoints: Set<UpstreamEndpoint>? = nil
     ) {
+        self.supportedEndpoints = supportedEndpoints
         self.id = id
         self.alias = alias
         self.providerName = providerName
@@ -103,10 +107,12 @@ public final class Deployment: Sendable {
     /// `provider/model` as written.
     public var qualifiedModel: String { "\(providerName)/\(upstreamModel)" }
 
-    /// Whether the upstream serves `endpoint`: the provider's endpoints, and those it serves at its own default base
-    /// URL only (OpenAI's Responses API) when the deployment uses that URL.
+    /// Whether the upstream serves `endpoint`: those `model_info.supported_endpoints` names, where it is given (not
+    /// for the built-in mock); else the provider's endpoints, and those it serves at its own default base URL only
+    /// (OpenAI's Responses API) when the deployment uses that URL.
     public func serves(_ endpoint: UpstreamEndpoint) -> Bool {
         guard let provider else { return false }
+        if let supportedEndpoints, !provider.isBuiltIn { return supportedEndpoints.contains(endpoint) }
         if provider.endpoints.contains(endpoint) { return true }
         return provider.defaultURLEndpoints.contains(endpoint) && baseURL?.source == .providerDefault
     }

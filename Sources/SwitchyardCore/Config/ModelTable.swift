@@ -178,7 +178,8 @@ extension Deployment {
             id: id, alias: alias, providerName: providerName, provider: provider, upstreamModel: upstreamModel,
             baseURL: baseURL, apiKey: apiKey, status: .disabled(reason: reason, fix: fix), dropParams: dropParams,
             additionalDropParams: additionalDropParams, extraHeaders: extraHeaders, timeouts: timeouts, prices: prices,
-            location: location, weight: weight, numRetries: numRetries, limits: limits, facts: facts)
+            location: location, weight: weight, numRetries: numRetries, limits: limits, facts: facts,
+            supportedEndpoints: supportedEndpoints)
     }
 }
 
@@ -343,6 +344,28 @@ struct DeploymentResolver {
             }
         }
 
+        // `model_info.supported_endpoints`: the upstream endpoints this proxy sends to, written with or without
+        // `/v1`; other APIs LiteLLM lists there (its messages, images, audio...) say nothing to this proxy.
+        var supportedEndpoints: Set<UpstreamEndpoint>?
+        if let written = entry.supportedEndpoints {
+            var endpoints = Set<UpstreamEndpoint>()
+            for text in written {
+                var path = Substring(text.trimmingCharacters(in: .whitespaces))
+                if path.hasPrefix("/") { path = path.dropFirst() }
+                if path.hasPrefix("v1/") { path = path.dropFirst(3) }
+                if let endpoint = UpstreamEndpoint(rawValue: String(path)) {
+                    endpoints.insert(endpoint)
+                } else if !Self.otherAPIs.contains(where: { path.hasPrefix($0) }) {
+                    problems.append(
+                        (
+                            "model_info.supported_endpoints names '\(text)', which is no API this proxy knows",
+                            "use /v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses"
+                        ))
+                }
+            }
+            supportedEndpoints = endpoints
+        }
+
         let status: DeploymentStatus
         if let first = problems.first {
             let reason = problems.map(\.reason).joined(separator: "; ")
@@ -371,8 +394,14 @@ struct DeploymentResolver {
             limits: DeploymentLimits(
                 requestsPerMinute: entry.rpm.map { Int($0) }, tokensPerMinute: entry.tpm,
                 maxParallelRequests: entry.maxParallelRequests, maxInputTokens: entry.maxInputTokens),
-            facts: facts)
+            facts: facts, supportedEndpoints: supportedEndpoints)
     }
+
+    /// APIs LiteLLM's `supported_endpoints` may list that this proxy does not send upstream (ignored there).
+    static let otherAPIs = [
+        "messages", "images/", "audio/", "rerank", "moderations", "batches", "files", "realtime", "vector_stores",
+        "ocr", "search", "videos", "containers", "a2a", "mcp",
+    ]
 
     /// Why `text` is not a usable base URL, or nil.
     static func urlProblem(_ text: String) -> String? {

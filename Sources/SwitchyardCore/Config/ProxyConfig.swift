@@ -112,6 +112,9 @@ public struct DeploymentEntry: Sendable, Equatable {
     public var maxParallelRequests: Int?
     /// `model_info.max_input_tokens`.
     public var maxInputTokens: Int?
+    /// `model_info.supported_endpoints` as written (LiteLLM's: `/v1/responses` there makes an OpenAI-compatible
+    /// server's Responses API native).
+    public var supportedEndpoints: [String]?
     /// Where the entry starts.
     public var location: SourceLocation?
     /// 0-based position in `model_list`.
