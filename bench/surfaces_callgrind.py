@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Instructions per request for each API surface, against one mock: a chat completion relayed as is (to an xai/ and
-to an openai/ deployment), a Responses request relayed natively (xai/), and a Responses request and an Anthropic
-Messages request translated for a Chat Completions upstream (openai/).
+to an openai/ deployment), a Responses request relayed natively (xai/), a Responses request and an Anthropic
+Messages request translated for a Chat Completions upstream (openai/), and a Messages request translated for xAI's
+Responses API.
 
     python3 bench/surfaces_callgrind.py [--requests 1000] [--runs 1]
 
@@ -38,6 +39,7 @@ CASES = {
     "responses (native, xai)": dict(path="/v1/responses", model="grok", api="responses"),
     "responses (translated, chat upstream)": dict(path="/v1/responses", model="chat-only", api="responses"),
     "messages (translated, chat upstream)": dict(path="/v1/messages", model="chat-only", api="messages"),
+    "messages (translated, responses upstream)": dict(path="/v1/messages", model="grok", api="messages"),
 }
 
 

@@ -98,6 +98,49 @@ import Testing
         #expect(ModelTurn(response: completed).finish == .toolCalls)
     }
 
+    static let responses = [
+        """
+        {"id":"resp_1","object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},
+         "instructions":null,"tools":[{"type":"function","name":"f","parameters":{"type":"object"}}],"model":"grok-4.3",
+         "output":[
+          {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"Think"},{"type":"summary_text","text":"ing."}]},
+          {"type":"message","id":"msg_1","role":"assistant","content":[{"type":"output_text","text":"Hel","annotations":[]},
+            {"type":"output_text","text":"lo \\"you\\"\\n"},{"type":"refusal","refusal":"no"}]},
+          {"type":"function_call","id":"fc_1","call_id":"call_1","name":"f","arguments":"{\\"a\\":1}"}],
+         "usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":4},"output_tokens":9,
+           "output_tokens_details":{"reasoning_tokens":6},"total_tokens":19,"cost_in_usd_ticks":77}}
+        """,
+        #"{"status":"completed","output":[{"type":"reasoning","summary":[],"content":[{"type":"reasoning_text","text":"raw"}]},{"type":"function_call","id":"fc_2","name":"g"},7,{"type":"message","content":[5,{"type":"output_text","text":"x"}]}]}"#,
+        #"{"output":[{"type":"message","content":[{"type":"output_text","text":"a"}]}],"output":[],"status":"incomplete","incomplete_details":{"reason":"content_filter"},"usage":null}"#,
+        #"{"model":7,"output":{"type":"message"},"incomplete_details":null,"usage":{"input_tokens":1,"output_tokens":2}}"#,
+    ]
+
+    @Test(arguments: responses) func theResponseByteReaderMeansWhatTheParsedResponseMeans(_ text: String) throws {
+        let slow = ModelTurn(response: try Self.parsed(text))
+        let fast = try #require(
+            Array(text.utf8).withUnsafeBufferPointer { ModelTurn(responseBytes: $0) }, "plain JSON is read without the parser")
+        #expect(fast == slow)
+    }
+
+    @Test func mangledResponsesAreReadAsTheParserReadsThemOrLeftToIt() {
+        let alphabet = Array(" {}[]\":,0123456789aeinorst\\nul".utf8)
+        var generator = SplitMix(seed: 0x7E57_0024)
+        var agreed = 0
+        for round in 0..<4_000 {
+            var bytes = Array(Self.responses[round % Self.responses.count].utf8)
+            generator.mangle(&bytes, alphabet: alphabet)
+            let fast = bytes.withUnsafeBufferPointer { ModelTurn(responseBytes: $0) }
+            guard case .object(let object)? = try? JSONParser.parse(bytes) else {
+                #expect(fast == nil, "round \(round): \(String(decoding: bytes, as: UTF8.self))")
+                continue
+            }
+            guard let fast else { continue }
+            agreed += 1
+            #expect(fast == ModelTurn(response: object), "round \(round): \(String(decoding: bytes, as: UTF8.self))")
+        }
+        #expect(agreed >= 500, "\(agreed) mangled responses were read by the byte reader")
+    }
+
     /// What the writer makes is JSON, commas and all, whatever it is given.
     @Test func theWriterMakesJSONTheParserReadsBack() throws {
         var writer = JSONWriter(capacity: 8)

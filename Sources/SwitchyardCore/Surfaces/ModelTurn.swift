@@ -221,3 +221,130 @@ extension ModelTurn {
         }
     }
 }
+
+extension ModelTurn {
+    /// A Responses API `response` read straight from its bytes, as `init(response:)` reads the parsed object (the last
+    /// of repeated keys wins, a field of another type counts as absent), without building the value: an upstream's
+    /// response repeats the request's settings and is mostly skipped. Nil when the bytes are not plainly one JSON
+    /// object: the caller parses them then.
+    public init?(responseBytes bytes: UnsafeBufferPointer<UInt8>) {
+        var reader = JSONByteReader(bytes: bytes)
+        var model: String?
+        var status: String?
+        var reason: String?
+        var items: [OutputItem] = []
+        var usage: (usage: Usage?, ticks: String?)?
+        let read = reader.members { reader, key in
+            if reader.keyIs(key, "model") { return reader.string(into: &model) }
+            if reader.keyIs(key, "status") { return reader.string(into: &status) }
+            if reader.keyIs(key, "usage") {
+                usage = Self.usage(&reader, completionIncludesReasoning: true)
+                return usage != nil
+            }
+            if reader.keyIs(key, "incomplete_details") {
+                reason = nil
+                guard reader.peek(UInt8(ascii: "{")) else { return reader.skipValue(depth: 1) }
+                return reader.members { reader, key in
+                    reader.keyIs(key, "reason") ? reader.string(into: &reason) : reader.skipValue(depth: 2)
+                }
+            }
+            guard reader.keyIs(key, "output") else { return reader.skipValue(depth: 1) }
+            items = []
+            guard reader.peek(UInt8(ascii: "[")) else { return reader.skipValue(depth: 1) }
+            return reader.elements { reader, _ in
+                guard reader.peek(UInt8(ascii: "{")) else { return reader.skipValue(depth: 2) }
+                var item = OutputItem()
+                guard item.read(&reader) else { return false }
+                items.append(item)
+                return true
+            }
+        }
+        guard read, reader.atEnd else { return nil }
+        var turn = ModelTurn()
+        turn.model = model
+        for item in items {
+            switch item.type {
+            case "reasoning":
+                let summary = item.summary ?? []
+                for part in summary.isEmpty ? item.content ?? [] : summary {
+                    if let text = part.text { turn.reasoning += text }
+                }
+            case "message":
+                for part in item.content ?? [] where part.isObject {
+                    if part.type == "output_text", let text = part.text { turn.text += text }
+                    if let refusal = part.refusal { turn.refusal = (turn.refusal ?? "") + refusal }
+                }
+            case "function_call":
+                turn.toolCalls.append(
+                    ToolCall(
+                        id: item.callID ?? item.id ?? "call_\(turn.toolCalls.count)", name: item.name ?? "",
+                        arguments: item.arguments ?? ""))
+            default: continue
+            }
+        }
+        if status == "incomplete" {
+            turn.finish = reason == "content_filter" ? .contentFilter : .length
+        } else {
+            turn.finish = turn.toolCalls.isEmpty ? .stop : .toolCalls
+        }
+        turn.usage = usage?.usage
+        turn.costTicks = usage?.ticks
+        self = turn
+    }
+
+    /// The fields of an output item `init(responseBytes:)` keeps.
+    private struct OutputItem {
+        var type: String?
+        var summary: [Part]?
+        var content: [Part]?
+        var callID: String?
+        var id: String?
+        var name: String?
+        var arguments: String?
+
+        /// A summary or content part: whether it is an object, and its fields.
+        struct Part {
+            var isObject = false
+            var type: String?
+            var text: String?
+            var refusal: String?
+        }
+
+        mutating func read(_ reader: inout JSONByteReader) -> Bool {
+            reader.members { reader, key in
+                if reader.keyIs(key, "type") { return reader.string(into: &type) }
+                if reader.keyIs(key, "call_id") { return reader.string(into: &callID) }
+                if reader.keyIs(key, "id") { return reader.string(into: &id) }
+                if reader.keyIs(key, "name") { return reader.string(into: &name) }
+                if reader.keyIs(key, "arguments") { return reader.string(into: &arguments) }
+                if reader.keyIs(key, "summary") { return Self.parts(&reader, into: &summary) }
+                if reader.keyIs(key, "content") { return Self.parts(&reader, into: &content) }
+                return reader.skipValue(depth: 3)
+            }
+        }
+
+        /// An array of parts into `slot` (nil for a value that is not an array).
+        static func parts(_ reader: inout JSONByteReader, into slot: inout [Part]?) -> Bool {
+            slot = nil
+            guard reader.peek(UInt8(ascii: "[")) else { return reader.skipValue(depth: 3) }
+            var parts: [Part] = []
+            let read = reader.elements { reader, _ in
+                guard reader.peek(UInt8(ascii: "{")) else {
+                    parts.append(Part())
+                    return reader.skipValue(depth: 4)
+                }
+                var part = Part(isObject: true)
+                let read = reader.members { reader, key in
+                    if reader.keyIs(key, "type") { return reader.string(into: &part.type) }
+                    if reader.keyIs(key, "text") { return reader.string(into: &part.text) }
+                    if reader.keyIs(key, "refusal") { return reader.string(into: &part.refusal) }
+                    return reader.skipValue(depth: 5)
+                }
+                parts.append(part)
+                return read
+            }
+            slot = parts
+            return read
+        }
+    }
+}

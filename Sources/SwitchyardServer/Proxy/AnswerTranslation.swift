@@ -174,10 +174,15 @@ final class MessagesFromResponsesTranslation: AnswerTranslation {
     }
 
     func json(_ answer: ByteBuffer, model upstream: String?) throws(ProxyError) -> (body: ByteBuffer, usage: Usage?) {
-        guard case .object(let response)? = try? JSONParser.parse(answer.readableBytesView) else {
+        let turn: ModelTurn
+        // Read from the bytes; parsed when they are unusual.
+        if let fast = answer.withUnsafeReadableBytes({ ModelTurn(responseBytes: $0.bindMemory(to: UInt8.self)) }) {
+            turn = fast
+        } else if case .object(let response)? = try? JSONParser.parse(answer.readableBytesView) {
+            turn = ModelTurn(response: response)
+        } else {
             throw ProxyError.upstreamBadResponse(upstream ?? "the upstream", reason: "its answer is not a JSON object")
         }
-        let turn = ModelTurn(response: response)
         return (ByteBuffer(bytes: MessagesAnswer.render(turn, id: id, model: model)), turn.usage)
     }
 

@@ -558,8 +558,9 @@ public struct ProxyEngine: Sendable {
     final class SurfaceRequest: Sendable {
         let body: JSONObject
         private let adapter: SurfaceAdapter
-        /// Translations made, by the position of their form in `adapter.forms`.
-        private let made = Mutex<[Int: Result<Translated, ProxyError>]>([:])
+        /// Translations made, by the position of their form in `adapter.forms` (an array: a dictionary cost ~1,500
+        /// instructions a request).
+        private let made: Mutex<[Result<Translated, ProxyError>?]>
 
         struct Translated: Sendable {
             let body: JSONObject
@@ -569,6 +570,7 @@ public struct ProxyEngine: Sendable {
         init(body: JSONObject, adapter: SurfaceAdapter) {
             self.body = body
             self.adapter = adapter
+            self.made = Mutex(Array(repeating: nil, count: adapter.forms.count))
         }
 
         /// The form for `deployment`: the first whose endpoint it serves (the last when it serves none: the attempt
