@@ -164,6 +164,11 @@ import Testing
         writer.key("e")
         writer.encoded(Array("12.50".utf8))
         writer.endObject()
+        var numbers = JSONWriter(capacity: 1)
+        numbers.beginArray()
+        for number in [Int.min, -1, 9, 10, 12_345, Int.max] { numbers.int(number) }
+        numbers.endArray()
+        #expect(String(decoding: numbers.bytes, as: UTF8.self) == "[\(Int.min),-1,9,10,12345,\(Int.max)]")
         let value = try JSONParser.parse(array: writer.bytes)
         #expect(
             value

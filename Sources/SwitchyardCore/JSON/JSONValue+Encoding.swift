@@ -1,3 +1,26 @@
+/// Where JSON text is written: a byte array, or a `JSONWriter`'s buffer. The encoder is generic over it, so each
+/// kind of output gets its own specialized code.
+public protocol JSONByteSink {
+    /// Appends one byte.
+    mutating func append(_ byte: UInt8)
+    /// Appends bytes.
+    mutating func append(bytes: UnsafeRawBufferPointer)
+}
+
+extension JSONByteSink {
+    /// Appends a literal's bytes.
+    @inlinable
+    public mutating func append(static text: StaticString) {
+        text.withUTF8Buffer { append(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+extension Array: JSONByteSink where Element == UInt8 {
+    /// Appends bytes.
+    @inlinable
+    public mutating func append(bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
+}
+
 extension JSONValue {
     /// The compact JSON text of this value as UTF-8 bytes; `capacity` is a hint of its size (a request's own
     /// size, say), which spares the copies of a growing buffer.
@@ -14,11 +37,13 @@ extension JSONValue {
     }
 
     /// Appends the compact JSON text of this value to `output`.
-    public func encode(into output: inout [UInt8]) {
+    public func encode<Sink: JSONByteSink>(into output: inout Sink) {
         switch self {
-        case .null: output.append(contentsOf: "null".utf8)
-        case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
-        case .number(let text): output.append(contentsOf: text.utf8)
+        case .null: output.append(static: "null")
+        case .bool(let value): value ? output.append(static: "true") : output.append(static: "false")
+        case .number(let text):
+            var text = text
+            text.withUTF8 { output.append(bytes: UnsafeRawBufferPointer($0)) }
         case .string(let text): Self.encodeString(text, into: &output)
         case .array(let values):
             output.append(UInt8(ascii: "["))
@@ -33,7 +58,7 @@ extension JSONValue {
                 if position > 0 { output.append(UInt8(ascii: ",")) }
                 // A member unchanged since the document was parsed is its text again.
                 if let text = object.parsedText(at: position) {
-                    output.append(contentsOf: text)
+                    text.withUnsafeBytes { output.append(bytes: $0) }
                     continue
                 }
                 Self.encodeString(member.key, into: &output)
@@ -45,7 +70,7 @@ extension JSONValue {
     }
 
     /// Appends `text` as a quoted, escaped JSON string. Runs of bytes that need no escape are copied whole.
-    public static func encodeString(_ text: String, into output: inout [UInt8]) {
+    public static func encodeString<Sink: JSONByteSink>(_ text: String, into output: inout Sink) {
         output.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { bytes in
@@ -53,7 +78,9 @@ extension JSONValue {
             while true {
                 // Plain bytes are found eight at a time and copied as one run.
                 let position = JSONStringScan.plainRun(in: bytes, from: runStart).end
-                if runStart < position { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<position])) }
+                if runStart < position {
+                    output.append(bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart..<position]))
+                }
                 guard position < bytes.count else { break }
                 let byte = bytes[position]
                 runStart = position + 1
@@ -64,7 +91,7 @@ extension JSONValue {
                 case 0x0D: output.append(UInt8(ascii: "r"))
                 case 0x09: output.append(UInt8(ascii: "t"))
                 default:
-                    output.append(contentsOf: "u00".utf8)
+                    output.append(static: "u00")
                     output.append(hexDigit(byte >> 4))
                     output.append(hexDigit(byte & 0x0F))
                 }

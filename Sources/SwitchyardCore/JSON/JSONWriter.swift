@@ -4,83 +4,129 @@
 ///
 /// Values from a client or an upstream (`value(_:)`, `string(_:)`) are escaped as `JSONValue` encodes them, so the
 /// text is always valid JSON; a test parses what each writer makes.
-public struct JSONWriter: Sendable {
-    /// The text so far.
-    public private(set) var bytes: [UInt8]
+public struct JSONWriter: JSONByteSink {
+    /// Owns the memory the writer writes into (the writer itself keeps its address, length and room, so a write is
+    /// a bounds check and a store: an `Array` append cost ~100 instructions). Not to be copied while in use.
+    private final class Storage {
+        var base: UnsafeMutablePointer<UInt8>
+
+        init(capacity: Int) { base = .allocate(capacity: capacity) }
+
+        deinit { base.deallocate() }
+    }
+
+    private let storage: Storage
+    private var base: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
     /// Whether the next member or element is the first of its container (no comma before it).
     private var first = true
 
-    /// A writer with room for `capacity` bytes.
+    /// A writer with room for `capacity` bytes (it grows as needed).
     public init(capacity: Int = 1024) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        let capacity = max(capacity, 16)
+        storage = Storage(capacity: capacity)
+        base = storage.base
+        self.capacity = capacity
+    }
+
+    /// The text so far.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// Calls `body` with the text so far, without copying it.
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(extra) }
+    }
+
+    private mutating func grow(_ extra: Int) {
+        let newCapacity = max(capacity * 2, count + extra)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.update(from: base, count: count)
+        base.deallocate()
+        storage.base = grown
+        base = grown
+        capacity = newCapacity
+    }
+
+    /// Appends one byte (`JSONByteSink`).
+    @inline(__always)
+    public mutating func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    /// Appends bytes (`JSONByteSink`).
+    @inline(__always)
+    public mutating func append(bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        reserve(bytes.count)
+        UnsafeMutableRawPointer(base + count).copyMemory(from: source, byteCount: bytes.count)
+        count += bytes.count
     }
 
     /// Opens an object (as a value: after `key(_:)`, in an array, or at the top).
     public mutating func beginObject() {
         separate()
-        bytes.append(UInt8(ascii: "{"))
+        append(UInt8(ascii: "{"))
         first = true
     }
 
     /// Closes the object opened last.
     public mutating func endObject() {
-        bytes.append(UInt8(ascii: "}"))
+        append(UInt8(ascii: "}"))
         first = false
     }
 
     /// Opens an array.
     public mutating func beginArray() {
         separate()
-        bytes.append(UInt8(ascii: "["))
+        append(UInt8(ascii: "["))
         first = true
     }
 
     /// Closes the array opened last.
     public mutating func endArray() {
-        bytes.append(UInt8(ascii: "]"))
+        append(UInt8(ascii: "]"))
         first = false
     }
 
-    /// A member's key, quoted and followed by `:`; its value comes next. `key` must need no escaping (at most 60
-    /// bytes). Written with one append: a key is most of what a rendered answer's writer does.
+    /// A member's key, quoted and followed by `:`; its value comes next. `key` must need no escaping. Written in
+    /// one go: keys are most of what a rendered answer's writer writes.
     public mutating func key(_ key: StaticString) {
-        let comma = !first
-        first = true
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in
-            var count = 0
-            if comma {
-                scratch[0] = UInt8(ascii: ",")
-                count = 1
-            }
-            scratch[count] = UInt8(ascii: "\"")
+        let length = key.utf8CodeUnitCount
+        reserve(length + 4)
+        if !first {
+            base[count] = UInt8(ascii: ",")
             count += 1
-            key.withUTF8Buffer { name in
-                assert(name.count <= 60, "a key of at most 60 bytes")
-                for byte in name.prefix(60) {
-                    scratch[count] = byte
-                    count += 1
-                }
-            }
-            scratch[count] = UInt8(ascii: "\"")
-            scratch[count + 1] = UInt8(ascii: ":")
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[..<(count + 2)]))
         }
+        first = true
+        base[count] = UInt8(ascii: "\"")
+        UnsafeMutableRawPointer(base + count + 1).copyMemory(from: key.utf8Start, byteCount: length)
+        base[count + 1 + length] = UInt8(ascii: "\"")
+        base[count + 2 + length] = UInt8(ascii: ":")
+        count += length + 3
     }
 
     /// A string made of a fixed prefix and a part that needs no escaping (an id: `resp_` and hex digits).
     public mutating func string(prefix: StaticString, _ plain: String) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        prefix.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: plain.utf8)
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
+        append(static: prefix)
+        var plain = plain
+        plain.withUTF8 { append(bytes: UnsafeRawBufferPointer($0)) }
+        append(UInt8(ascii: "\""))
     }
 
     /// A string value.
     public mutating func string(_ text: String) {
         separate()
-        JSONValue.encodeString(text, into: &bytes)
+        JSONValue.encodeString(text, into: &self)
     }
 
     /// A string value, or `null`.
@@ -91,33 +137,40 @@ public struct JSONWriter: Sendable {
     /// An integer value (its digits written here: `String(value)` was most of the cost of a usage object).
     public mutating func int(_ value: Int) {
         separate()
-        if value >= 0, value < 10 { return bytes.append(UInt8(ascii: "0") + UInt8(value)) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { scratch in
-            var position = 24
-            var rest = value.magnitude
-            repeat {
-                position -= 1
-                scratch[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
-            if value < 0 {
-                position -= 1
-                scratch[position] = UInt8(ascii: "-")
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[position...]))
+        reserve(21)
+        if value >= 0, value < 10 {
+            base[count] = UInt8(ascii: "0") + UInt8(value)
+            count += 1
+            return
         }
+        var digits = 0
+        var rest = value.magnitude
+        repeat {
+            digits += 1
+            rest /= 10
+        } while rest > 0
+        if value < 0 {
+            base[count] = UInt8(ascii: "-")
+            count += 1
+        }
+        rest = value.magnitude
+        for position in stride(from: count + digits - 1, through: count, by: -1) {
+            base[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+        count += digits
     }
 
     /// A literal piece of JSON (`null`, `true`, `[]`, `{"type":"text"}`): one whole value.
     public mutating func literal(_ json: StaticString) {
         separate()
-        json.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        append(static: json)
     }
 
     /// Any value, encoded.
     public mutating func value(_ value: JSONValue) {
         separate()
-        value.encode(into: &bytes)
+        value.encode(into: &self)
     }
 
     /// A value, or `literal` (the API's default) when there is none.
@@ -128,12 +181,13 @@ public struct JSONWriter: Sendable {
     /// The text of one whole value already encoded (`raw` must be valid JSON).
     public mutating func encoded(_ raw: some Collection<UInt8>) {
         separate()
-        bytes.append(contentsOf: raw)
+        for byte in raw { append(byte) }
     }
 
     /// A comma before an element that follows another (a member's value follows its key with none).
+    @inline(__always)
     private mutating func separate() {
-        if !first { bytes.append(UInt8(ascii: ",")) }
+        if !first { append(UInt8(ascii: ",")) }
         first = false
     }
 }
