@@ -479,9 +479,12 @@ final class RawConnection: @unchecked Sendable {
     func close() { _ = Glibc.close(fd) }
 
     /// Whether bytes (or the peer's close) are waiting to be read, without waiting.
-    var hasSomethingToRead: Bool {
+    var hasSomethingToRead: Bool { waitReadable(milliseconds: 0) }
+
+    /// Whether there is something to read (or the peer closed) within `milliseconds`.
+    func waitReadable(milliseconds: Int32) -> Bool {
         var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        return poll(&entry, 1, 0) > 0
+        return poll(&entry, 1, milliseconds) > 0
     }
 
     /// Ends the sending side (the peer reads the end of the stream); answers can still be read.

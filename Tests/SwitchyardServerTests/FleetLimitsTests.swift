@@ -116,6 +116,16 @@ import Testing
         }
     }
 
+    /// Whether an instance logged one of the documented exceptions to the fleet's bound: counts still late after
+    /// the wait, or an exchange that failed.
+    static func fleetDegraded(_ proxies: [ProxyHandle]) -> Bool {
+        proxies.contains { proxy in
+            proxy.logs.lines.contains {
+                $0.contains("its older counts are used") || $0.contains("fleet counts could not be exchanged")
+            }
+        }
+    }
+
     /// Admits requests alternately on the two instances, one at a time; returns the statuses.
     static func alternate(_ proxies: [ProxyHandle], count: Int, key: String?, model: String = "m") async throws -> [Int] {
         var statuses: [Int] = []
@@ -140,7 +150,13 @@ import Testing
                     // Each instance alone would admit 10: 20 in all. The fleet admits 10, 11 at most (N - 1 over).
                     let statuses = try await Self.alternate([first, second], count: 30, key: key)
                     let admitted = statuses.filter { $0 == 200 }.count
-                    #expect(admitted >= 10 && admitted <= 11, "\(statuses)")
+                    if Self.fleetDegraded([first, second]) {
+                        // A loaded machine made an instance's counts late past the wait (or the exchange fail):
+                        // the documented exceptions, bounded by what each instance admits alone.
+                        #expect(admitted >= 10 && admitted <= 20, "\(statuses)")
+                    } else {
+                        #expect(admitted >= 10 && admitted <= 11, "\(statuses)")
+                    }
                     #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses)")
                     // After several syncs the minute's count still holds on both.
                     try await Task.sleep(for: .seconds(1))
@@ -191,7 +207,8 @@ import Testing
                         // A deployment's rpm: 6 for the fleet, not 6 per instance.
                         let statuses = try await Self.alternate([first, second], count: 16, key: nil, model: "capped")
                         let admitted = statuses.filter { $0 == 200 }.count
-                        #expect(admitted >= 6 && admitted <= 7, "\(statuses)")
+                        let most = Self.fleetDegraded([first, second]) ? 12 : 7
+                        #expect(admitted >= 6 && admitted <= most, "\(statuses)")
                         #expect(mock.recorder.requests.count == admitted)
 
                         // A key's max_parallel_requests: 2 in flight across both instances (3 at most), not 2 each.
@@ -210,7 +227,7 @@ import Testing
                             return try await group.reduce(into: [Int]()) { $0.append($1) }
                         }
                         let running = results.filter { $0 == 200 }.count
-                        #expect(running >= 2 && running <= 3, "\(results)")
+                        #expect(running >= 2 && running <= (Self.fleetDegraded([first, second]) ? 4 : 3), "\(results)")
                         #expect(results.allSatisfy { $0 == 200 || $0 == 429 }, "\(results)")
                     }
                 }

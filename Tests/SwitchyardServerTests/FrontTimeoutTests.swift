@@ -102,18 +102,19 @@ import Testing
                 // A header value that never ends, a byte every 50 ms, until the proxy answers (for at most 8 s): were
                 // the timeout counted from the latest byte, no answer would come while bytes keep coming. Sending
                 // stops as soon as the answer is there, inside the 2 s the proxy lingers after its 408 (bytes still
-                // arriving after that close would reset the connection and lose the 408).
-                var sent = 0
-                var answered = false
+                // arriving after that close would reset the connection and lose the 408). The pacing is a wait for
+                // the answer on a thread of its own: a sleeping task on a busy pool once woke after the linger.
                 let head = Array("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-slow: ".utf8)
-                while sent < 160 {
-                    if connection.hasSomethingToRead {
-                        answered = true
-                        break
+                let (sent, answered) = try await offPool { () -> (Int, Bool) in
+                    var sent = 0
+                    while sent < 160 {
+                        if connection.waitReadable(milliseconds: sent == 0 ? 0 : 50) { return (sent, true) }
+                        do { try connection.send(bytes: [sent < head.count ? head[sent] : UInt8(ascii: "z")]) } catch {
+                            break
+                        }
+                        sent += 1
                     }
-                    do { try connection.send(bytes: [sent < head.count ? head[sent] : UInt8(ascii: "z")]) } catch { break }
-                    sent += 1
-                    try await Task.sleep(for: .milliseconds(50))
+                    return (sent, false)
                 }
                 #expect(answered, "no answer while a byte came every 50 ms (\(sent) sent)")
                 let rest = String(decoding: try await offPool { try connection.readToEnd() }, as: UTF8.self)

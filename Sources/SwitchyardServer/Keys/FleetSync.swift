@@ -132,6 +132,13 @@ final class FleetSync: Service, Sendable {
                     metadata: ["late_by_seconds": .stringConvertible(tick - oldest)])
                 return
             }
+            if let tick, let oldest = view.oldestPublication, oldest < tick - interval / 4 {
+                // The documented exception: until its counts arrive, the fleet may admit what the late instance
+                // used since it last published once more.
+                logger.info(
+                    "fleet counts of an instance are still late; its older counts are used",
+                    metadata: ["late_by_seconds": .stringConvertible(tick - oldest)])
+            }
             state.keptForLate = 0
             Self.apply(view, published: published.keys, slots: published.slots, engine: engine)
             state.lastExchange = Date().timeIntervalSince1970
