@@ -147,6 +147,15 @@ import Testing
         #expect(error.param == "messages.0.content.0")
     }
 
+    /// A keep-alive is Anthropic's `ping`, never before `message_start`, never after the end.
+    @Test func keepAlivesArePingsInsideTheMessage() {
+        var stream = MessagesStream(id: "m", model: "x", completionIncludesReasoning: true)
+        #expect(stream.keepAlive().compactMap { $0["type"]?.stringValue } == ["message_start", "ping"])
+        #expect(stream.keepAlive().compactMap { $0["type"]?.stringValue } == ["ping"])
+        _ = stream.finish()
+        #expect(stream.keepAlive().isEmpty)
+    }
+
     /// A Responses API stream (as the mock speaks it: reasoning summary, text, two function calls, usage in
     /// `response.completed`) becomes Anthropic's event sequence, and ends with the message the whole answer is.
     @Test func aResponsesStreamBecomesAnthropicsEventSequence() throws {

@@ -168,6 +168,24 @@ import Testing
         }
     }
 
+    /// The upstream's keep-alives (comments, during a long think) reach an Anthropic client as `ping` events, over
+    /// either upstream API, after `message_start`; the message ends as usual. (The mock sends one before every
+    /// stream, as xAI sometimes does; this fault two more.)
+    @Test(arguments: ["coder", "chat-coder"]) func upstreamKeepAlivesArePings(_ alias: String) async throws {
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: config(mock)) { proxy in
+                let answer = try await send(
+                    .POST, proxy.url + "/v1/messages", json: messages(alias, "FAULT:keepalive", stream: true),
+                    headers: anthropicHeaders)
+                #expect(answer.status == 200)
+                let names = answer.text.split(separator: "\n").filter { $0.hasPrefix("event: ") }.map { $0.dropFirst(7) }
+                #expect(names.filter { $0 == "ping" }.count == 3, "\(answer.text)")
+                #expect(names.first == "message_start" && names.last == "message_stop", "\(answer.text)")
+                #expect(!answer.text.contains(": keepalive"))
+            }
+        }
+    }
+
     @Test func errorsAreInAnthropicsEnvelopeWithItsStatuses() async throws {
         try await withMockUpstream { mock in
             try await withProxy(yaml: config(mock)) { proxy in

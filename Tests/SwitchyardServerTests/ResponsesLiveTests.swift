@@ -239,6 +239,14 @@ import Testing
                 let broken = try await send(
                     .POST, url, json: .object(["model": "native", "input": "FAULT:abrupt", "stream": true]))
                 #expect(responsesEvents(broken).last?["type"] == "error", "\(broken.text)")
+                // The upstream's keep-alives (the mock's first, the fault's two) are relayed as they are, natively;
+                // translated, as comments.
+                for model in ["native", "g"] {
+                    let kept = try await send(
+                        .POST, url, json: .object(["model": .string(model), "input": "FAULT:keepalive", "stream": true]))
+                    #expect(kept.text.components(separatedBy: ": keepalive\n\n").count == 4, "\(model): \(kept.text)")
+                    #expect(responsesEvents(kept).last?["type"] == "response.completed", "\(model): \(kept.text)")
+                }
             }
         }
     }

@@ -322,6 +322,13 @@ public struct MessagesStream: Sendable {
     /// An event as SSE bytes: `event: TYPE` and its JSON on one `data:` line.
     public static func frame(_ event: JSONObject) -> [UInt8] { ResponsesStream.frame(event) }
 
+    /// Anthropic's keep-alive event, sent where the upstream sent one (after `message_start`, the first time: a
+    /// message's stream starts with it).
+    public mutating func keepAlive() -> [JSONObject] {
+        guard !ended else { return [] }
+        return opening() + [["type": "ping"]]
+    }
+
     private mutating func opening() -> [JSONObject] {
         guard !started else { return [] }
         started = true

@@ -210,7 +210,9 @@ public struct MockUpstream: Sendable {
                 message: "This model's maximum prompt length is \(window) but the request contains \(promptTokens) tokens.")
         }
         let prompt = MockCompletion.lastUserText(in: body)
-        if let fault = await fault(in: prompt, body: body, key: key, model: model) { return fault }
+        if let fault = await fault(in: prompt, body: body, key: key, model: model, responses: responses?.echo) {
+            return fault
+        }
         if options.firstByteLatency > .zero { try? await Self.pause(for: options.firstByteLatency) }
         let number = counter.next()
         let id = "\(Hex.uuid().prefix(8))-\(number)"
@@ -385,7 +387,9 @@ public struct MockUpstream: Sendable {
     }
 
     /// A fault chosen by a magic word in the prompt, or nil.
-    func fault(in prompt: String, body: JSONObject, key: String, model: MockModel) async -> Response? {
+    func fault(in prompt: String, body: JSONObject, key: String, model: MockModel, responses: ResponsesEcho? = nil) async
+        -> Response?
+    {
         // Searched on the prompt's bytes in place: Foundation's `range(of:)` was a tenth of the mock's CPU per
         // request, and walking `String.UTF8View` indices still a twentieth.
         var text = prompt
@@ -456,33 +460,59 @@ public struct MockUpstream: Sendable {
             guard streaming else { return nil }
             let completion = makeCompletion(id: "think", model: model, prompt: prompt, body: body)
             let includeUsage = body["stream_options"]?.objectValue?["include_usage"]?.boolValue == true
-            return stream(completion.streamFrames(includeUsage: includeUsage), thinkFirst: .seconds(2))
+            return stream(
+                Self.inAPI(completion.streamFrames(includeUsage: includeUsage), responses), thinkFirst: .seconds(2))
         case "abrupt", "stall", "error-event", "keepalive":
             guard streaming else { return Self.text(.ok, "{\"id\":\"chatcmpl-trunc", contentType: "application/json") }
             let completion = makeCompletion(id: "fault", model: model, prompt: prompt, body: body)
             var frames = Array(completion.streamFrames(includeUsage: false).prefix(3))
             switch word {
             case "error-event":
+                frames = Self.inAPI(frames, responses)
+                let message = "Internal failure while generating; key \(key)"
+                // xAI's error event: a chat stream's `{"error": {...}}`, the Responses API's `error` event.
                 frames.append(
-                    MockCompletion.frame(
-                        JSONValue.object([
-                            "error": .object([
-                                "message": .string("Internal failure while generating; key \(key)"), "type": "server_error",
-                                "code": "500",
-                            ])
-                        ]).encodedBytes()))
+                    responses == nil
+                        ? MockCompletion.frame(
+                            JSONValue.object([
+                                "error": .object(["message": .string(message), "type": "server_error", "code": "500"])
+                            ]).encodedBytes())
+                        : ResponsesStream.frame(
+                            ["type": "error", "code": "server_error", "message": .string(message), "sequence_number": 99]))
+                return stream(frames)
             case "stall":
-                return stream(frames, stallAfter: .seconds(5))
+                return stream(Self.inAPI(frames, responses), stallAfter: .seconds(5))
             case "keepalive":
-                frames = completion.streamFrames(includeUsage: false)
+                frames = completion.streamFrames(includeUsage: responses != nil)
                 frames.insert(Array(": keepalive\n\n".utf8), at: 1)
                 frames.insert(Array(": keepalive\n\n".utf8), at: 3)
             default: break
             }
-            return stream(frames)
+            return stream(Self.inAPI(frames, responses))
         default:
             return nil
         }
+    }
+
+    /// A fault's chat frames as the request's API has them: as they are, or (`responses`: a Responses API request)
+    /// the Responses events they make, ending where they end (a stream cut short stays cut short); comments stay.
+    static func inAPI(_ frames: [[UInt8]], _ responses: ResponsesEcho?) -> [[UInt8]] {
+        guard let responses else { return frames }
+        var translator = ResponsesStream(
+            echo: responses, ids: ResponsesAnswer.IDs(stem: "mockfault"), createdAt: Int(Date().timeIntervalSince1970),
+            completionIncludesReasoning: false)
+        var events = translator.start().map(ResponsesStream.frame)
+        for frame in frames {
+            let event = SSEEvent(bytes: frame)
+            if event.isCommentOnly {
+                events.append(frame)
+            } else if event.isDone {
+                events += translator.finish().map(ResponsesStream.frame)
+            } else if let data = event.data, case .object(let chunk)? = try? JSONParser.parse(data) {
+                events += translator.chunk(chunk).map(ResponsesStream.frame)
+            }
+        }
+        return events
     }
 
     /// Waits `duration`: on the event loop running the handler (where the front runs it), with a timer of the

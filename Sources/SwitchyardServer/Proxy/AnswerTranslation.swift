@@ -16,9 +16,15 @@ protocol AnswerTranslation: AnyObject, Sendable {
     func done() -> [UInt8]
     /// What the client gets when the stream broke.
     func failed(_ error: ProxyError) -> [UInt8]
+    /// What the client gets for an upstream keep-alive (a comment-only event), so that nothing between them
+    /// closes a quiet stream: Anthropic's `ping` event, else a comment.
+    func keepAlive() -> [UInt8]
 }
 
 extension AnswerTranslation {
+    /// A comment line: every SSE client skips it.
+    func keepAlive() -> [UInt8] { Array(": keepalive\n\n".utf8) }
+
     /// A whole stream of upstream frames (the built-in mock's), translated.
     func translate(frames: [[UInt8]]) -> [UInt8] {
         var output: [UInt8] = []
@@ -148,6 +154,8 @@ final class MessagesTranslation: AnswerTranslation {
 
     func done() -> [UInt8] { Self.frames(stream.withLock { $0.finish() }) }
 
+    func keepAlive() -> [UInt8] { MessagesTranslation.frames(stream.withLock { $0.keepAlive() }) }
+
     func failed(_ error: ProxyError) -> [UInt8] {
         Self.frames(stream.withLock { $0.fail(status: error.status, message: error.message) })
     }
@@ -194,6 +202,8 @@ final class MessagesFromResponsesTranslation: AnswerTranslation {
     func event(parsed event: JSONObject) -> [UInt8] { MessagesTranslation.frames(stream.withLock { $0.responsesEvent(event) }) }
 
     func done() -> [UInt8] { MessagesTranslation.frames(stream.withLock { $0.finish() }) }
+
+    func keepAlive() -> [UInt8] { MessagesTranslation.frames(stream.withLock { $0.keepAlive() }) }
 
     func failed(_ error: ProxyError) -> [UInt8] {
         MessagesTranslation.frames(stream.withLock { $0.fail(status: error.status, message: error.message) })

@@ -250,8 +250,10 @@ final class SSERelay: @unchecked Sendable {
     }
 
     /// An upstream event in the client's surface: usage is read as it passes (the translation carries it on too),
-    /// an error event ends the answer in the surface's way, comments are not passed on.
+    /// an error event ends the answer in the surface's way, a keep-alive comment is the surface's keep-alive.
     private func translate(_ event: SSEEvent, with translation: any AnswerTranslation) -> [UInt8]? {
+        // A keep-alive goes on in the surface's way (Anthropic's `ping`); other events without data do not.
+        if event.isCommentOnly { return translation.keepAlive() }
         guard let data = event.data else { return nil }
         dataEvents += 1
         if context.nativeResponses {
