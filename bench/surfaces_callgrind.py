@@ -47,6 +47,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--stream", action="store_true", help="streamed requests (the mock's default 8 chunks)")
     args = parser.parse_args()
     port = run.free_port()
     mock = run.start_mock(port)
@@ -56,15 +57,15 @@ def main():
         for name, options in CASES.items():
             values = []
             for _ in range(args.runs):
-                once = run.callgrind_total(port, args.requests, config=path, **options)
-                twice = run.callgrind_total(port, 2 * args.requests, config=path, **options)
+                once = run.callgrind_total(port, args.requests, config=path, stream=args.stream, **options)
+                twice = run.callgrind_total(port, 2 * args.requests, config=path, stream=args.stream, **options)
                 values.append((twice - once) // args.requests)
                 print(f"{name}: {values[-1]:,} instructions per request", file=sys.stderr)
             results[name] = int(statistics.median(values))
     finally:
         mock.stop()
     chat = results["chat (relayed)"]
-    print(json.dumps({"requests": args.requests, "instructions_per_request": results,
+    print(json.dumps({"requests": args.requests, "stream": args.stream, "instructions_per_request": results,
                       "vs_chat_percent": {name: round(100 * (value / chat - 1), 1) for name, value in results.items()}},
                      indent=2))
 

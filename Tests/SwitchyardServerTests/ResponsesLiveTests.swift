@@ -399,6 +399,31 @@ import Testing
     }
 }
 
+/// Which native Responses events the relay parses: those that end the stream or carry an error, not the deltas.
+@Suite struct ResponsesEventScanTests {
+    @Test(arguments: [
+        (#"{"type":"response.completed","response":{}}"#, true),
+        (#"{"type": "response.incomplete"}"#, true),
+        (#"{"sequence_number":9,"type":"response.failed"}"#, true),
+        (#"{"type":"error","code":"x","message":"y"}"#, true),
+        (#"{"type":"response.output_text.delta","delta":"the response.com"}"#, false),
+        (#"{"type":"response.created","response":{"error":null}}"#, true),
+        (#"{"type":"response.output_item.added","item":{"type":"message"}}"#, false),
+        (#"{"type":"response.in_progress"}"#, false),
+        (#"response.faile"#, false),
+    ])
+    func onlyEndsAndErrorsAreParsed(_ event: String, _ parsed: Bool) {
+        #expect(SSERelay.mayEndOrFail(Array(event.utf8)) == parsed, "\(event)")
+        // As the Responses API frames it: an `event:` line, then the data; other shapes are not read in place.
+        let framed = Array("event: x\ndata: \(event)\n\n".utf8)
+        let data = framed.withUnsafeBufferPointer { SSERelay.namedEventData($0).map { Array($0) } }
+        #expect(data == Array(event.utf8))
+        for other in ["data: \(event)\n\n", "event: x\r\ndata: \(event)\n\n", "event: x\ndata: a\ndata: b\n\n"] {
+            #expect(Array(other.utf8).withUnsafeBufferPointer { SSERelay.namedEventData($0) } == nil, "\(other)")
+        }
+    }
+}
+
 /// The response store's memory: the newest `recentLimit` responses, whatever was kept or forgotten before.
 @Suite struct ResponseStoreTests {
     static func response(_ number: Int) -> StoredResponse {
