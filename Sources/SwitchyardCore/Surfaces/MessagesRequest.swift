@@ -205,22 +205,39 @@ public enum MessagesRequest {
         }
     }
 
-    /// The Responses input items for one Anthropic message (a user's tool results first, as `function_call_output`).
-    static func inputItems(_ item: JSONValue, index: Int) -> Result<[JSONValue], TranslationError> {
+    /// One Anthropic message's role and content: plain text, or blocks.
+    enum MessageContent {
+        case text(role: String, String)
+        case blocks(role: String, [JSONValue])
+    }
+
+    /// A message's role (user or assistant) and content (a string or a list of blocks), or the error naming which.
+    static func roleAndBlocks(_ item: JSONValue, index: Int) -> Result<MessageContent, TranslationError> {
         guard let object = item.objectValue, let role = object["role"]?.stringValue, role == "user" || role == "assistant"
         else {
             return .failure(
                 TranslationError(param: "messages.\(index).role", message: "messages.\(index).role: must be user or assistant"))
         }
-        let blocks: [JSONValue]
         switch object["content"] {
-        case .string(let text)?: return .success([.object(["role": .string(role), "content": .string(text)])])
-        case .array(let list)?: blocks = list
+        case .string(let text)?: return .success(.text(role: role, text))
+        case .array(let list)?: return .success(.blocks(role: role, list))
         default:
             return .failure(
                 TranslationError(
                     param: "messages.\(index).content", message: "messages.\(index).content: must be a string or a list of blocks"
                 ))
+        }
+    }
+
+    /// The Responses input items for one Anthropic message (a user's tool results first, as `function_call_output`).
+    static func inputItems(_ item: JSONValue, index: Int) -> Result<[JSONValue], TranslationError> {
+        let role: String
+        let blocks: [JSONValue]
+        switch roleAndBlocks(item, index: index) {
+        case .success(.text(let sender, let text)):
+            return .success([.object(["role": .string(sender), "content": .string(text)])])
+        case .success(.blocks(let sender, let list)): (role, blocks) = (sender, list)
+        case .failure(let error): return .failure(error)
         }
         var results: [JSONValue] = []
         var parts: [JSONValue] = []
@@ -284,20 +301,13 @@ public enum MessagesRequest {
 
     /// The chat messages for one Anthropic message (a user's tool results come first, as `tool` messages).
     static func message(_ item: JSONValue, index: Int) -> Result<[JSONValue], TranslationError> {
-        guard let object = item.objectValue, let role = object["role"]?.stringValue, role == "user" || role == "assistant"
-        else {
-            return .failure(
-                TranslationError(param: "messages.\(index).role", message: "messages.\(index).role: must be user or assistant"))
-        }
+        let role: String
         let blocks: [JSONValue]
-        switch object["content"] {
-        case .string(let text)?: return .success([.object(["role": .string(role), "content": .string(text)])])
-        case .array(let list)?: blocks = list
-        default:
-            return .failure(
-                TranslationError(
-                    param: "messages.\(index).content", message: "messages.\(index).content: must be a string or a list of blocks"
-                ))
+        switch roleAndBlocks(item, index: index) {
+        case .success(.text(let sender, let text)):
+            return .success([.object(["role": .string(sender), "content": .string(text)])])
+        case .success(.blocks(let sender, let list)): (role, blocks) = (sender, list)
+        case .failure(let error): return .failure(error)
         }
         var results: [JSONValue] = []
         var parts: [JSONValue] = []
