@@ -110,6 +110,9 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
     /// firing checks the deadline again (so a read costs a clock reading, not a timer).
     private var timer: Scheduled<Void>?
     private var timerFires: NIODeadline?
+    /// Whether a deadline that found nothing read yet was put off once, so that bytes already in the socket are
+    /// read before the connection is judged silent (a busy loop can run the timer before the read).
+    private var silenceRechecked = false
     /// Closing after a 408 while the client may still be sending: what it sends is read and dropped.
     private var lingering = false
 
@@ -685,6 +688,13 @@ final class CompletionFront: ChannelDuplexHandler, RemovableChannelHandler, @unc
         timerFires = nil
         guard let context, let deadline else { return }
         if NIODeadline.now() < deadline { return schedule(at: deadline, on: context.eventLoop) }
+        if case .idle = state, !readARequest, pending.readableBytes == 0, discarding == 0, !silenceRechecked {
+            // Nothing read yet: bytes the client did send may be waiting behind this timer on a busy loop, and a
+            // client that sent a partial head is owed a 408, not a silent close. Looked at again shortly.
+            silenceRechecked = true
+            context.read()
+            return schedule(at: NIODeadline.now() + .milliseconds(50), on: context.eventLoop)
+        }
         self.deadline = nil
         let waitingForBytes: Bool
         switch state {
