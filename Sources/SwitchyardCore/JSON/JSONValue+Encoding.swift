@@ -1,13 +1,13 @@
 /// Where JSON text is written: a byte array, or a `JSONWriter`'s buffer. The encoder is generic over it, so each
 /// kind of output gets its own specialized code.
-public protocol JSONByteSink {
+public protocol JSONByteSink: ~Copyable {
     /// Appends one byte.
     mutating func append(_ byte: UInt8)
     /// Appends bytes.
     mutating func append(bytes: UnsafeRawBufferPointer)
 }
 
-extension JSONByteSink {
+extension JSONByteSink where Self: ~Copyable {
     /// Appends a literal's bytes.
     @inlinable
     public mutating func append(static text: StaticString) {
@@ -37,7 +37,7 @@ extension JSONValue {
     }
 
     /// Appends the compact JSON text of this value to `output`.
-    public func encode<Sink: JSONByteSink>(into output: inout Sink) {
+    public func encode<Sink: JSONByteSink & ~Copyable>(into output: inout Sink) {
         switch self {
         case .null: output.append(static: "null")
         case .bool(let value): value ? output.append(static: "true") : output.append(static: "false")
@@ -70,7 +70,7 @@ extension JSONValue {
     }
 
     /// Appends `text` as a quoted, escaped JSON string. Runs of bytes that need no escape are copied whole.
-    public static func encodeString<Sink: JSONByteSink>(_ text: String, into output: inout Sink) {
+    public static func encodeString<Sink: JSONByteSink & ~Copyable>(_ text: String, into output: inout Sink) {
         output.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { bytes in

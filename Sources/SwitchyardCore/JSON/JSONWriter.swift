@@ -4,18 +4,10 @@
 ///
 /// Values from a client or an upstream (`value(_:)`, `string(_:)`) are escaped as `JSONValue` encodes them, so the
 /// text is always valid JSON; a test parses what each writer makes.
-public struct JSONWriter: JSONByteSink {
-    /// Owns the memory the writer writes into (the writer itself keeps its address, length and room, so a write is
-    /// a bounds check and a store: an `Array` append cost ~100 instructions). Not to be copied while in use.
-    private final class Storage {
-        var base: UnsafeMutablePointer<UInt8>
-
-        init(capacity: Int) { base = .allocate(capacity: capacity) }
-
-        deinit { base.deallocate() }
-    }
-
-    private let storage: Storage
+public struct JSONWriter: JSONByteSink, ~Copyable {
+    /// The memory written into, owned by the writer (not copyable: a copy could outlive a growth of the other).
+    /// Its address, length and room are the writer's own fields, so a write is a bounds check and a store (an
+    /// `Array` append cost ~100 instructions).
     private var base: UnsafeMutablePointer<UInt8>
     private var count = 0
     private var capacity: Int
@@ -25,10 +17,11 @@ public struct JSONWriter: JSONByteSink {
     /// A writer with room for `capacity` bytes (it grows as needed).
     public init(capacity: Int = 1024) {
         let capacity = max(capacity, 16)
-        storage = Storage(capacity: capacity)
-        base = storage.base
+        base = .allocate(capacity: capacity)
         self.capacity = capacity
     }
+
+    deinit { base.deallocate() }
 
     /// The text so far.
     public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
@@ -48,7 +41,6 @@ public struct JSONWriter: JSONByteSink {
         let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
         grown.update(from: base, count: count)
         base.deallocate()
-        storage.base = grown
         base = grown
         capacity = newCapacity
     }
