@@ -134,30 +134,37 @@ public struct JSONByteReader {
         slot = nil
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return skipValue(depth: 0) }
         let start = index
+        guard let escaped = skipString() else { return false }
+        if escaped {
+            slot = (try? JSONParser.parse(array: Array(bytes[start..<index])))?.stringValue
+            return slot != nil
+        }
+        slot = String(decoding: UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(index - 1)]), as: UTF8.self)
+        return true
+    }
+
+    /// Skips the string at the cursor (its opening quote), checking its escapes; whether it had any, or nil when it is
+    /// not well formed.
+    mutating func skipString() -> Bool? {
         index += 1
         var escaped = false
         while index < bytes.count {
             index = JSONStringScan.plainRun(in: bytes, from: index).end
-            guard index < bytes.count else { return false }
+            guard index < bytes.count else { return nil }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
-                if escaped {
-                    slot = (try? JSONParser.parse(array: Array(bytes[start..<index])))?.stringValue
-                    return slot != nil
-                }
-                slot = String(decoding: UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(index - 1)]), as: UTF8.self)
-                return true
+                return escaped
             }
-            if byte < 0x20 { return false }
+            if byte < 0x20 { return nil }
             if byte == UInt8(ascii: "\\") {
-                guard escape() else { return false }
+                guard escape() else { return nil }
                 escaped = true
             } else {
                 index += 1
             }
         }
-        return false
+        return nil
     }
 
     /// The range of the value at the cursor (consumed), or nil when it is not well formed.
@@ -206,23 +213,7 @@ public struct JSONByteReader {
         guard index < bytes.count, depth < 64 else { return false }
         switch bytes[index] {
         case UInt8(ascii: "\""):
-            index += 1
-            while index < bytes.count {
-                index = JSONStringScan.plainRun(in: bytes, from: index).end
-                guard index < bytes.count else { return false }
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    index += 1
-                    return true
-                }
-                if byte < 0x20 { return false }
-                if byte == UInt8(ascii: "\\") {
-                    guard escape() else { return false }
-                } else {
-                    index += 1
-                }
-            }
-            return false
+            return skipString() != nil
         case UInt8(ascii: "{"):
             return members { reader, _ in reader.skipValue(depth: depth + 1) }
         case UInt8(ascii: "["):

@@ -11,68 +11,35 @@
 public enum MessagesRequest {
     /// Translates a Messages body.
     public static func toChat(_ body: JSONObject) -> Result<(chat: JSONObject, stream: Bool, model: String), TranslationError> {
-        guard let model = body["model"]?.stringValue, !model.isEmpty else {
-            return .failure(TranslationError(param: "model", message: "model: Field required"))
+        let common: Common
+        switch Common.read(body) {
+        case .success(let value): common = value
+        case .failure(let error): return .failure(error)
         }
-        guard let maxTokens = body["max_tokens"], maxTokens.intValue != nil else {
-            return .failure(TranslationError(param: "max_tokens", message: "max_tokens: Field required"))
-        }
-        var chat: JSONObject = ["model": .string(model), "max_tokens": maxTokens]
+        var chat: JSONObject = ["model": .string(common.model), "max_tokens": common.maxTokens]
         var messages: [JSONValue] = []
-        switch body["system"] {
-        case .string(let text)?: messages.append(.object(["role": "system", "content": .string(text)]))
-        case .array(let blocks)?:
-            let text = blocks.compactMap { $0.objectValue?["text"]?.stringValue }.joined(separator: "\n")
-            messages.append(.object(["role": "system", "content": .string(text)]))
-        case nil, .null?: break
-        default: return .failure(TranslationError(param: "system", message: "system: must be a string or a list of text blocks"))
-        }
-        guard case .array(let list)? = body["messages"] else {
-            return .failure(TranslationError(param: "messages", message: "messages: Field required"))
-        }
-        for (index, item) in list.enumerated() {
+        if let system = common.system { messages.append(.object(["role": "system", "content": .string(system)])) }
+        for (index, item) in common.messages.enumerated() {
             switch message(item, index: index) {
             case .success(let translated): messages.append(contentsOf: translated)
             case .failure(let error): return .failure(error)
             }
         }
         chat["messages"] = .array(messages)
-
-        if case .array(let tools)? = body["tools"], !tools.isEmpty {
-            var converted: [JSONValue] = []
-            for (index, tool) in tools.enumerated() {
-                switch clientTool(tool, index: index) {
-                case .success(let function): converted.append(.object(["type": "function", "function": .object(function)]))
-                case .failure(let error): return .failure(error)
-                }
-            }
-            chat["tools"] = .array(converted)
+        if let tools = common.tools {
+            chat["tools"] = .array(tools.map { .object(["type": "function", "function": .object($0)]) })
         }
-        if let choice = body["tool_choice"]?.objectValue {
-            switch choice["type"]?.stringValue {
-            case "auto"?: chat["tool_choice"] = "auto"
-            case "any"?: chat["tool_choice"] = "required"
-            case "none"?: chat["tool_choice"] = "none"
-            case "tool"?:
-                guard let name = choice["name"]?.stringValue else {
-                    return .failure(TranslationError(param: "tool_choice.name", message: "tool_choice.name: Field required"))
-                }
-                chat["tool_choice"] = .object(["type": "function", "function": .object(["name": .string(name)])])
-            default:
-                return .failure(
-                    TranslationError(param: "tool_choice.type", message: "tool_choice.type: must be auto, any, tool or none"))
-            }
-            if choice["disable_parallel_tool_use"]?.boolValue == true { chat["parallel_tool_calls"] = false }
+        switch common.toolChoice {
+        case .mode(let mode)?: chat["tool_choice"] = .string(mode)
+        case .function(let name)?:
+            chat["tool_choice"] = .object(["type": "function", "function": .object(["name": .string(name)])])
+        case nil: break
         }
-        if let effort = reasoningEffort(body) { chat["reasoning_effort"] = .string(effort) }
+        if common.oneToolAtATime { chat["parallel_tool_calls"] = false }
+        if let effort = common.reasoningEffort { chat["reasoning_effort"] = .string(effort) }
         if let stops = body["stop_sequences"], stops != .null, stops.arrayValue?.isEmpty == false { chat["stop"] = stops }
-        for name in ["temperature", "top_p"] {
-            if let value = body[name], value != .null { chat[name] = value }
-        }
-        if let user = body["metadata"]?.objectValue?["user_id"], user != .null { chat["user"] = user }
-        let stream = body["stream"]?.boolValue ?? false
-        if stream { chat["stream"] = true }
-        return .success((chat, stream, model))
+        common.pass(into: &chat)
+        return .success((chat, common.stream, common.model))
     }
 
     /// Translates a Messages body for an upstream that has the Responses API (xAI's, OpenAI's): `system` becomes
@@ -86,68 +53,122 @@ public enum MessagesRequest {
     public static func toResponses(_ body: JSONObject) -> Result<
         (responses: JSONObject, stream: Bool, model: String), TranslationError
     > {
-        guard let model = body["model"]?.stringValue, !model.isEmpty else {
-            return .failure(TranslationError(param: "model", message: "model: Field required"))
+        let common: Common
+        switch Common.read(body) {
+        case .success(let value): common = value
+        case .failure(let error): return .failure(error)
         }
-        guard let maxTokens = body["max_tokens"], maxTokens.intValue != nil else {
-            return .failure(TranslationError(param: "max_tokens", message: "max_tokens: Field required"))
-        }
-        var request: JSONObject = ["model": .string(model), "max_output_tokens": maxTokens, "store": false]
-        switch body["system"] {
-        case .string(let text)?: request["instructions"] = .string(text)
-        case .array(let blocks)?:
-            request["instructions"] = .string(blocks.compactMap { $0.objectValue?["text"]?.stringValue }.joined(separator: "\n"))
-        case nil, .null?: break
-        default: return .failure(TranslationError(param: "system", message: "system: must be a string or a list of text blocks"))
-        }
-        guard case .array(let list)? = body["messages"] else {
-            return .failure(TranslationError(param: "messages", message: "messages: Field required"))
-        }
+        var request: JSONObject = ["model": .string(common.model), "max_output_tokens": common.maxTokens, "store": false]
+        if let system = common.system { request["instructions"] = .string(system) }
         var input: [JSONValue] = []
-        for (index, item) in list.enumerated() {
+        for (index, item) in common.messages.enumerated() {
             switch inputItems(item, index: index) {
             case .success(let items): input.append(contentsOf: items)
             case .failure(let error): return .failure(error)
             }
         }
         request["input"] = .array(input)
-        if case .array(let tools)? = body["tools"], !tools.isEmpty {
-            var converted: [JSONValue] = []
-            for (index, tool) in tools.enumerated() {
-                switch clientTool(tool, index: index) {
-                case .success(let function):
+        if let tools = common.tools {
+            request["tools"] = .array(
+                tools.map { function in
                     var flat: JSONObject = ["type": "function"]
                     for (key, value) in function { flat[key] = value }
-                    converted.append(.object(flat))
-                case .failure(let error): return .failure(error)
-                }
-            }
-            request["tools"] = .array(converted)
+                    return .object(flat)
+                })
         }
-        if let choice = body["tool_choice"]?.objectValue {
-            switch choice["type"]?.stringValue {
-            case "auto"?: request["tool_choice"] = "auto"
-            case "any"?: request["tool_choice"] = "required"
-            case "none"?: request["tool_choice"] = "none"
-            case "tool"?:
-                guard let name = choice["name"]?.stringValue else {
-                    return .failure(TranslationError(param: "tool_choice.name", message: "tool_choice.name: Field required"))
-                }
-                request["tool_choice"] = .object(["type": "function", "name": .string(name)])
+        switch common.toolChoice {
+        case .mode(let mode)?: request["tool_choice"] = .string(mode)
+        case .function(let name)?: request["tool_choice"] = .object(["type": "function", "name": .string(name)])
+        case nil: break
+        }
+        if common.oneToolAtATime { request["parallel_tool_calls"] = false }
+        if let effort = common.reasoningEffort { request["reasoning"] = .object(["effort": .string(effort)]) }
+        common.pass(into: &request)
+        return .success((request, common.stream, common.model))
+    }
+
+    /// What both translations read the same way: the required fields, `system` as text, client tools, the tool
+    /// choice, the thinking budget as an effort, and the parameters passed as they are.
+    struct Common {
+        enum ToolChoice {
+            /// `auto`, `required` or `none`.
+            case mode(String)
+            /// One named function.
+            case function(String)
+        }
+
+        var model: String
+        var maxTokens: JSONValue
+        var system: String?
+        var messages: [JSONValue]
+        /// Each tool's name, description and parameters.
+        var tools: [JSONObject]?
+        var toolChoice: ToolChoice?
+        /// `disable_parallel_tool_use`.
+        var oneToolAtATime = false
+        var reasoningEffort: String?
+        var stream: Bool
+        private var passed: JSONObject = [:]
+
+        static func read(_ body: JSONObject) -> Result<Common, TranslationError> {
+            guard let model = body["model"]?.stringValue, !model.isEmpty else {
+                return .failure(TranslationError(param: "model", message: "model: Field required"))
+            }
+            guard let maxTokens = body["max_tokens"], maxTokens.intValue != nil else {
+                return .failure(TranslationError(param: "max_tokens", message: "max_tokens: Field required"))
+            }
+            let system: String?
+            switch body["system"] {
+            case .string(let text)?: system = text
+            case .array(let blocks)?: system = blocks.compactMap { $0.objectValue?["text"]?.stringValue }.joined(separator: "\n")
+            case nil, .null?: system = nil
             default:
-                return .failure(
-                    TranslationError(param: "tool_choice.type", message: "tool_choice.type: must be auto, any, tool or none"))
+                return .failure(TranslationError(param: "system", message: "system: must be a string or a list of text blocks"))
             }
-            if choice["disable_parallel_tool_use"]?.boolValue == true { request["parallel_tool_calls"] = false }
+            guard case .array(let messages)? = body["messages"] else {
+                return .failure(TranslationError(param: "messages", message: "messages: Field required"))
+            }
+            var common = Common(
+                model: model, maxTokens: maxTokens, system: system, messages: messages,
+                reasoningEffort: MessagesRequest.reasoningEffort(body), stream: body["stream"]?.boolValue ?? false)
+            if case .array(let tools)? = body["tools"], !tools.isEmpty {
+                var converted: [JSONObject] = []
+                for (index, tool) in tools.enumerated() {
+                    switch clientTool(tool, index: index) {
+                    case .success(let function): converted.append(function)
+                    case .failure(let error): return .failure(error)
+                    }
+                }
+                common.tools = converted
+            }
+            if let choice = body["tool_choice"]?.objectValue {
+                switch choice["type"]?.stringValue {
+                case "auto"?: common.toolChoice = .mode("auto")
+                case "any"?: common.toolChoice = .mode("required")
+                case "none"?: common.toolChoice = .mode("none")
+                case "tool"?:
+                    guard let name = choice["name"]?.stringValue else {
+                        return .failure(TranslationError(param: "tool_choice.name", message: "tool_choice.name: Field required"))
+                    }
+                    common.toolChoice = .function(name)
+                default:
+                    return .failure(
+                        TranslationError(param: "tool_choice.type", message: "tool_choice.type: must be auto, any, tool or none"))
+                }
+                common.oneToolAtATime = choice["disable_parallel_tool_use"]?.boolValue == true
+            }
+            for name in ["temperature", "top_p"] {
+                if let value = body[name], value != .null { common.passed[name] = value }
+            }
+            if let user = body["metadata"]?.objectValue?["user_id"], user != .null { common.passed["user"] = user }
+            if common.stream { common.passed["stream"] = true }
+            return .success(common)
         }
-        if let effort = reasoningEffort(body) { request["reasoning"] = .object(["effort": .string(effort)]) }
-        for name in ["temperature", "top_p"] {
-            if let value = body[name], value != .null { request[name] = value }
+
+        /// `temperature`, `top_p`, `metadata.user_id` as `user`, and `stream`, as both APIs take them.
+        func pass(into request: inout JSONObject) {
+            for (key, value) in passed { request[key] = value }
         }
-        if let user = body["metadata"]?.objectValue?["user_id"], user != .null { request["user"] = user }
-        let stream = body["stream"]?.boolValue ?? false
-        if stream { request["stream"] = true }
-        return .success((request, stream, model))
     }
 
     /// The reasoning effort `thinking.budget_tokens` asks for (under 4,096 low, under 16,384 medium, else high), when
