@@ -45,6 +45,9 @@ public protocol SQLBackend: Sendable {
     var numberedPlaceholders: Bool { get }
     /// Opens a connection.
     func connect(logger: Logger) async throws -> SQLConnectionHandle
+    /// A statement that makes other writers of `table` wait until this transaction ends (readers do not wait);
+    /// nil where a transaction's first write already does it (SQLite).
+    func writerLock(_ table: String) -> String?
 }
 
 /// An SQLite file, through sqlite-nio and sqlite-kit: one connection, write-ahead logging so readers (the CLI) and
@@ -56,6 +59,7 @@ public struct SQLiteBackend: SQLBackend {
 
     public var description: String { "sqlite:\(path)" }
     public var doubleType: String { "REAL" }
+    public func writerLock(_ table: String) -> String? { nil }
     public var numberedPlaceholders: Bool { false }
 
     public func connect(logger: Logger) async throws -> SQLConnectionHandle {
@@ -94,6 +98,7 @@ public struct PostgresBackend: SQLBackend {
     }
 
     public var doubleType: String { "DOUBLE PRECISION" }
+    public func writerLock(_ table: String) -> String? { "LOCK TABLE \(table) IN SHARE ROW EXCLUSIVE MODE" }
     public var numberedPlaceholders: Bool { true }
 
     public func connect(logger: Logger) async throws -> SQLConnectionHandle {

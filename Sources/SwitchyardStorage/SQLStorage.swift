@@ -8,7 +8,7 @@ import SwitchyardCore
 /// use and again after it drops; calls take turns, so a transaction's statements run together.
 public final class SQLStorage: Storage, CustomStringConvertible {
     /// The schema version this build writes.
-    public static let currentVersion = 5
+    public static let currentVersion = 6
 
     let backend: any SQLBackend
     let logger: Logger
@@ -192,6 +192,20 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                 input TEXT NOT NULL, response TEXT NOT NULL, deployment TEXT, native BIGINT NOT NULL)
             """,
             "CREATE INDEX IF NOT EXISTS switchyard_responses_created ON switchyard_responses (created_at)",
+        ],
+        // 6: the run-time configuration (laid over the file's) and its audit: one row per change, numbered.
+        [
+            """
+            CREATE TABLE IF NOT EXISTS switchyard_config (
+                kind TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, changed_at {double} NOT NULL,
+                changed_by TEXT NOT NULL, PRIMARY KEY (kind, name))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS switchyard_config_audit (
+                revision BIGINT PRIMARY KEY, time {double} NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL,
+                name TEXT NOT NULL, action TEXT NOT NULL, body_before TEXT, body_after TEXT)
+            """,
+            "CREATE INDEX IF NOT EXISTS switchyard_config_audit_name ON switchyard_config_audit (kind, name, revision)",
         ],
     ]
 
@@ -652,6 +666,101 @@ public final class SQLStorage: Storage, CustomStringConvertible {
     public func deleteStoredResponse(id: String) async throws -> Bool {
         try await exclusive { database in
             !(try await database.raw("DELETE FROM switchyard_responses WHERE id = \(bind: id) RETURNING id").all()).isEmpty
+        }
+    }
+
+    // MARK: Run-time configuration
+
+    public func configRecords() async throws -> (revision: Int, records: [ConfigRecord]) {
+        try await transaction { database in
+            let revision = try await Self.configRevision(database)
+            let rows = try await database.raw("SELECT * FROM switchyard_config ORDER BY kind, name").all()
+            let records = try rows.map { row in
+                ConfigRecord(
+                    kind: try row.decode(column: "kind", as: String.self), name: try row.decode(column: "name", as: String.self),
+                    body: try row.decode(column: "body", as: String.self),
+                    changedAt: try row.decode(column: "changed_at", as: Double.self),
+                    changedBy: try row.decode(column: "changed_by", as: String.self))
+            }
+            return (revision, records)
+        }
+    }
+
+    public func configRevision() async throws -> Int {
+        try await exclusive { database in try await Self.configRevision(database) }
+    }
+
+    static func configRevision(_ database: any SQLDatabase) async throws -> Int {
+        let row = try await database.raw("SELECT MAX(revision) AS revision FROM switchyard_config_audit").first()
+        return try row?.decode(column: "revision", as: Int?.self) ?? 0
+    }
+
+    /// How often a change is tried when another instance took its revision number first (a database whose
+    /// `writerLock` does not serialize writers).
+    static let configChangeAttempts = 5
+
+    public func change(config changes: [ConfigChange]) async throws -> Int {
+        var attempt = 1
+        let lock = backend.writerLock("switchyard_config_audit")
+        while true {
+            do {
+                return try await transaction { database in
+                    if let lock { try await database.raw(SQLQueryString(lock)).run() }
+                    for change in changes { try await Self.apply(change, database) }
+                    return try await Self.configRevision(database)
+                }
+            } catch {
+                guard attempt < Self.configChangeAttempts, !(error is StorageError) else { throw error }
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(20 * attempt))
+            }
+        }
+    }
+
+    /// One change and its audit row. The audit row is written first, reading the body before in the same statement:
+    /// SQLite takes its write lock with that first statement (a read first could deadlock two writers), and two
+    /// PostgreSQL writers that pick the same revision collide on its key (the change is tried again).
+    static func apply(_ change: ConfigChange, _ database: any SQLDatabase) async throws {
+        try await database.raw(
+            """
+            INSERT INTO switchyard_config_audit (revision, time, actor, kind, name, action, body_before, body_after)
+            SELECT COALESCE(MAX(revision), 0) + 1, \(bind: change.time), \(bind: change.actor), \(bind: change.kind),
+                \(bind: change.name), \(bind: change.action),
+                (SELECT body FROM switchyard_config WHERE kind = \(bind: change.kind) AND name = \(bind: change.name)),
+                \(bind: change.body)
+            FROM switchyard_config_audit
+            """
+        ).run()
+        try await database.raw(
+            "DELETE FROM switchyard_config WHERE kind = \(bind: change.kind) AND name = \(bind: change.name)"
+        ).run()
+        if let body = change.body {
+            try await database.raw(
+                """
+                INSERT INTO switchyard_config (kind, name, body, changed_at, changed_by)
+                VALUES (\(bind: change.kind), \(bind: change.name), \(bind: body), \(bind: change.time), \(bind: change.actor))
+                """
+            ).run()
+        }
+    }
+
+    public func configAudit(kind: String?, name: String?, limit: Int) async throws -> [ConfigAuditRow] {
+        try await exclusive { database in
+            var sql: SQLQueryString = "SELECT * FROM switchyard_config_audit WHERE 1 = 1"
+            if let kind { sql = sql + " AND kind = \(bind: kind)" }
+            if let name { sql = sql + " AND name = \(bind: name)" }
+            sql = sql + " ORDER BY revision DESC LIMIT \(literal: max(1, min(limit, 10_000)))"
+            return try await database.raw(sql).all().map { row in
+                ConfigAuditRow(
+                    revision: try row.decode(column: "revision", as: Int.self),
+                    time: try row.decode(column: "time", as: Double.self),
+                    actor: try row.decode(column: "actor", as: String.self),
+                    kind: try row.decode(column: "kind", as: String.self),
+                    name: try row.decode(column: "name", as: String.self),
+                    action: try row.decode(column: "action", as: String.self),
+                    before: try row.decode(column: "body_before", as: String?.self),
+                    after: try row.decode(column: "body_after", as: String?.self))
+            }
         }
     }
 

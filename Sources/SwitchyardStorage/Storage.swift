@@ -42,6 +42,14 @@ public protocol Storage: Sendable {
     func storedResponse(id: String) async throws -> StoredResponse?
     /// Forgets a kept response; false when there was none.
     func deleteStoredResponse(id: String) async throws -> Bool
+    /// The run-time configuration: every record, and the newest revision, read together.
+    func configRecords() async throws -> (revision: Int, records: [ConfigRecord])
+    /// The newest revision of the run-time configuration (0 when it was never changed): what instances poll.
+    func configRevision() async throws -> Int
+    /// Applies changes in one transaction, each with its audit row; returns the new revision.
+    func change(config changes: [ConfigChange]) async throws -> Int
+    /// Audit rows, newest first, optionally of one kind and name.
+    func configAudit(kind: String?, name: String?, limit: Int) async throws -> [ConfigAuditRow]
     /// Closes the connection.
     func close() async
 }

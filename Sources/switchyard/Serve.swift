@@ -113,6 +113,8 @@ struct Serve: AsyncParsableCommand {
         let source = ConfigSource(path: path) { Self.reloadTable(path: path, strict: strict, models: models) }
         let server = ProxyServer(table: table, logger: logger, redactors: redactors, source: source, gracePeriod: gracePeriod)
         let host = self.host
+        // The database's run-time models serve from the first request.
+        await server.runtime.load()
         do {
             try await server.run(host: host, port: port, watchInterval: watch ? .seconds(1) : nil) { boundPort in
                 say("listening on http://\(host):\(boundPort)")

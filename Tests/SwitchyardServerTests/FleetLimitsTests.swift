@@ -122,6 +122,7 @@ import Testing
         proxies.contains { proxy in
             proxy.logs.lines.contains {
                 $0.contains("its older counts are used") || $0.contains("fleet counts could not be exchanged")
+                    || $0.contains("an instance's counts are gone")
             }
         }
     }

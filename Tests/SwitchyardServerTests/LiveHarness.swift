@@ -90,6 +90,8 @@ func withProxy<T: Sendable>(
         ProxyLogHandler(label: label, level: logLevel, format: .json, redactors: redactors, sink: sink)
     }
     let server = ProxyServer(table: table, logger: logger, redactors: redactors)
+    // As `serve` does: the database's run-time models serve from the first request.
+    await server.runtime.load()
     return try await withServices({ onRunning in server.services(host: "127.0.0.1", port: 0, onRunning: onRunning) }) { port in
         try await body(ProxyHandle(port: port, logs: sink, table: table))
     }
@@ -115,6 +117,7 @@ func withReloadableProxy<T: Sendable>(
     }
     let server = ProxyServer(
         table: table, logger: logger, redactors: redactors, source: ConfigSource(path: path, load: load))
+    await server.runtime.load()
     return try await withServices({ onRunning in server.services(host: "127.0.0.1", port: 0, onRunning: onRunning) }) { port in
         try await body(ProxyHandle(port: port, logs: sink, table: table), server)
     }

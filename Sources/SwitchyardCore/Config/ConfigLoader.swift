@@ -50,6 +50,41 @@ public enum ConfigLoader {
     }
 }
 
+/// One model entry read on its own: the entry when there is no error, and every finding either way.
+public struct ModelEntryResult: Sendable {
+    /// The entry; nil when any diagnostic is an error.
+    public let entry: DeploymentEntry?
+    /// Every error and warning.
+    public let diagnostics: [ConfigDiagnostic]
+
+    /// Whether it must be refused.
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+}
+
+extension ConfigLoader {
+    /// Reads one `model_list` entry written as JSON or YAML: a run-time `/model/new` body, or one the database
+    /// keeps. The checks are the file's, stricter in two ways: an unknown key is an error, and a key (`api_key`, or
+    /// a credential header) must be an `os.environ/NAME` reference, never a literal.
+    public static func parseModelEntry(_ text: String, path: String) -> ModelEntryResult {
+        var walker = ConfigWalker(file: path, strict: true)
+        let root: YAMLNode?
+        do {
+            root = try YAMLReader.read(text)
+        } catch {
+            walker.report(yamlError: error)
+            return ModelEntryResult(entry: nil, diagnostics: walker.diagnostics)
+        }
+        guard let root, !walker.isNull(root) else {
+            walker.error("the model entry is empty", fix: "send model_name and litellm_params", at: nil)
+            return ModelEntryResult(entry: nil, diagnostics: walker.diagnostics)
+        }
+        let entry = walker.readModelEntry(root, index: 0, label: "the model entry")
+        if let entry { walker.refuseLiteralSecrets(root, alias: entry.alias) }
+        let hasErrors = walker.diagnostics.contains { $0.severity == .error }
+        return ModelEntryResult(entry: hasErrors ? nil : entry, diagnostics: walker.diagnostics)
+    }
+}
+
 /// Walks the YAML node tree, collecting typed values and located diagnostics.
 struct ConfigWalker {
     let file: String
@@ -261,13 +296,12 @@ struct ConfigWalker {
         }
     }
 
-    mutating func readModelEntry(_ node: YAMLNode, index: Int) -> DeploymentEntry? {
-        guard let mapping = mapping(node, "model_list entry \(index + 1)") else { return nil }
-        checkKeys(mapping, section: "model_list entry \(index + 1)", known: ConfigKeys.modelEntry, ignored: [])
+    mutating func readModelEntry(_ node: YAMLNode, index: Int, label: String? = nil) -> DeploymentEntry? {
+        let label = label ?? "model_list entry \(index + 1)"
+        guard let mapping = mapping(node, label) else { return nil }
+        checkKeys(mapping, section: label, known: ConfigKeys.modelEntry, ignored: [])
         guard let aliasNode = value(mapping, "model_name"), !isNull(aliasNode) else {
-            error(
-                "model_list entry \(index + 1) has no model_name", fix: "add model_name: <public alias> to the entry",
-                at: node)
+            error("\(label) has no model_name", fix: "add model_name: <public alias> to the entry", at: node)
             return nil
         }
         guard let alias = string(aliasNode, "model_name") else { return nil }
@@ -296,6 +330,33 @@ struct ConfigWalker {
             readModelInfo(info, section: "model_info of \(alias)", into: &entry)
         }
         return entry
+    }
+
+    /// A run-time entry's key and credential headers must name environment variables: the database and its audit
+    /// rows never hold a secret.
+    mutating func refuseLiteralSecrets(_ node: YAMLNode, alias: String) {
+        guard case .mapping(let pairs, _) = node, let paramsNode = value(pairs, "litellm_params") ?? value(pairs, "params"),
+            case .mapping(let params, _) = paramsNode
+        else { return }
+        let fix = "set the secret in the proxy's environment and write os.environ/NAME in its place"
+        if let key = value(params, "api_key"), case .scalar(let text, _, _) = key, !isNull(key),
+            !text.hasPrefix(ConfigString.environmentPrefix)
+        {
+            error(
+                "litellm_params.api_key of \(alias) is a literal key; a run-time model names it as os.environ/NAME", fix: fix,
+                at: key)
+        }
+        for name in ["extra_headers", "headers"] {
+            guard let headers = value(params, name), case .mapping(let fields, _) = headers else { continue }
+            for field in fields {
+                guard let header = field.key.scalarText, HeaderPolicy.isSensitive(header),
+                    case .scalar(let text, _, _) = field.value, !text.hasPrefix(ConfigString.environmentPrefix)
+                else { continue }
+                error(
+                    "litellm_params.\(name).\(header) of \(alias) is a literal credential; a run-time model names it as os.environ/NAME",
+                    fix: fix, at: field.value)
+            }
+        }
     }
 
     mutating func readParams(_ params: [YAMLPair], section: String, into entry: inout DeploymentEntry) {

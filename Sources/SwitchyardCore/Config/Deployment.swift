@@ -55,6 +55,8 @@ public final class Deployment: Sendable {
     public let supportedEndpoints: Set<UpstreamEndpoint>?
     /// The upstream headers that come from the config (profile, `extra_headers`, key), merged once.
     public let headerTemplate: UpstreamHeaderSet.Template
+    /// Whether the entry is the file's or the database's.
+    public let origin: DeploymentOrigin
 
     /// Creates a deployment (tests and the resolver).
     public init(
@@ -76,8 +78,10 @@ public final class Deployment: Sendable {
         numRetries: Int? = nil,
         limits: DeploymentLimits = DeploymentLimits(),
         facts: ModelFacts? = nil,
-        supportedEndpoints: Set<UpstreamEndpoint>? = nil
+        supportedEndpoints: Set<UpstreamEndpoint>? = nil,
+        origin: DeploymentOrigin = .file
     ) {
+        self.origin = origin
         self.supportedEndpoints = supportedEndpoints
         self.id = id
         self.alias = alias

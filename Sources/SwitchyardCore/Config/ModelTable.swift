@@ -15,13 +15,33 @@ public struct ModelTable: Sendable {
     /// The operator's model catalog file (`model_catalog`), resolved, for `--watch`.
     public let catalogFile: String?
     private let byAlias: [String: [Int]]
+    /// The file's config, before the run-time entries are laid over it.
+    public let base: ProxyConfig
+    /// The run-time configuration laid over `base`.
+    public let runtime: RuntimeConfig
+    /// The environment it was resolved against (without the config's `environment_variables`).
+    public let environment: EnvironmentSnapshot
+    /// The providers it was resolved with.
+    let registry: ProviderRegistry
+    /// The aliases `restricted(to:)` kept; empty: all.
+    public let restriction: [String]
 
     /// Aliases in first-appearance order.
     public let aliases: [String]
 
-    /// Resolves `config` against `environment` using `registry`.
-    public init(config: ProxyConfig, environment: EnvironmentSnapshot, registry: ProviderRegistry = .standard) {
-        var environment = environment
+    /// Resolves `config`, with `runtime`'s entries laid over it, against `environment` using `registry`. Problems of
+    /// the run-time entries themselves are reported with the others.
+    public init(
+        config base: ProxyConfig, environment original: EnvironmentSnapshot, registry: ProviderRegistry = .standard,
+        runtime: RuntimeConfig = .empty
+    ) {
+        self.base = base
+        self.runtime = runtime
+        self.environment = original
+        self.registry = registry
+        self.restriction = []
+        let config = base.overlaid(with: runtime)
+        var environment = original
         for (name, value) in config.environmentVariables { environment.values[name] = value }
         var resolver = DeploymentResolver(
             environment: environment, registry: registry, settings: config.settings, catalog: config.catalog)
@@ -41,7 +61,7 @@ public struct ModelTable: Sendable {
             }
             deployments.append(deployment)
         }
-        var diagnostics = resolver.diagnostics
+        var diagnostics = runtime.diagnostics + resolver.diagnostics
         let known = Set(config.deployments.map(\.alias))
         let named =
             (config.settings.fallbacks.merging(config.settings.contextWindowFallbacks) { $0 + $1 }).flatMap {
@@ -110,11 +130,22 @@ public struct ModelTable: Sendable {
         guard !names.isEmpty else { return (self, []) }
         let unknown = names.filter { byAlias[$0] == nil }
         let wanted = Set(names)
-        return (ModelTable(copying: self, keeping: { wanted.contains($0.alias) }), unknown)
+        return (ModelTable(copying: self, restriction: names, keeping: { wanted.contains($0.alias) }), unknown)
     }
 
-    private init(copying table: ModelTable, keeping keep: (Deployment) -> Bool) {
+    /// The same file and environment with another run-time configuration laid over it (and the same restriction).
+    public func with(runtime: RuntimeConfig) -> ModelTable {
+        ModelTable(config: base, environment: environment, registry: registry, runtime: runtime)
+            .restricted(to: restriction).table
+    }
+
+    private init(copying table: ModelTable, restriction: [String], keeping keep: (Deployment) -> Bool) {
         let kept = table.deployments.filter(keep)
+        self.base = table.base
+        self.runtime = table.runtime
+        self.environment = table.environment
+        self.registry = table.registry
+        self.restriction = restriction
         self.deployments = kept
         self.settings = table.settings
         self.masterKey = table.masterKey
@@ -179,7 +210,7 @@ extension Deployment {
             baseURL: baseURL, apiKey: apiKey, status: .disabled(reason: reason, fix: fix), dropParams: dropParams,
             additionalDropParams: additionalDropParams, extraHeaders: extraHeaders, timeouts: timeouts, prices: prices,
             location: location, weight: weight, numRetries: numRetries, limits: limits, facts: facts,
-            supportedEndpoints: supportedEndpoints)
+            supportedEndpoints: supportedEndpoints, origin: origin)
     }
 }
 
@@ -394,7 +425,7 @@ struct DeploymentResolver {
             limits: DeploymentLimits(
                 requestsPerMinute: entry.rpm.map { Int($0) }, tokensPerMinute: entry.tpm,
                 maxParallelRequests: entry.maxParallelRequests, maxInputTokens: entry.maxInputTokens),
-            facts: facts, supportedEndpoints: supportedEndpoints)
+            facts: facts, supportedEndpoints: supportedEndpoints, origin: entry.origin)
     }
 
     /// APIs LiteLLM's `supported_endpoints` may list that this proxy does not send upstream (ignored there).

@@ -119,6 +119,8 @@ public struct DeploymentEntry: Sendable, Equatable {
     public var location: SourceLocation?
     /// 0-based position in `model_list`.
     public var index: Int
+    /// The file, or the database (run-time configuration).
+    public var origin = DeploymentOrigin.file
 
     /// Creates an entry.
     public init(alias: String, model: String, index: Int, location: SourceLocation? = nil) {

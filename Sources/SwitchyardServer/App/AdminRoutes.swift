@@ -5,7 +5,8 @@ import SwitchyardCore
 /// LiteLLM's key and spend routes, behind the master key: `/key/generate`, `/key/info`, `/key/update`,
 /// `/key/delete`, `/key/list`, `/spend/logs`, `/global/spend/report`.
 enum AdminRoutes {
-    static func add(to router: Router<BasicRequestContext>, store: EngineStore) {
+    static func add(to router: Router<BasicRequestContext>, store: EngineStore, runtime: RuntimeConfigSync) {
+        addRuntimeRoutes(to: router, store: store, runtime: runtime)
         router.post("/key/generate") { request, _ in
             await answer(request, store: store) { api, request throws(ProxyError) in
                 try await api.generate(try await body(request, store))
@@ -65,14 +66,54 @@ enum AdminRoutes {
 
     /// The request's JSON object body.
     static func body(_ request: Request, _ store: EngineStore) async throws(ProxyError) -> JSONObject {
+        try await bodyAndText(request).object
+    }
+
+    /// The request's JSON object body, and its text.
+    static func bodyAndText(_ request: Request) async throws(ProxyError) -> (object: JSONObject, text: String) {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: 1024 * 1024)
         } catch {
             throw .invalidRequest("The request body is too large or could not be read.", code: "invalid_json")
         }
-        if buffer.readableBytes == 0 { return JSONObject() }
-        return try ProxyEngine.parseObject(buffer)
+        if buffer.readableBytes == 0 { return (JSONObject(), "{}") }
+        return (try ProxyEngine.parseObject(buffer), String(buffer: buffer))
+    }
+
+    /// `/model/new`, `/model/update`, `/model/delete` and `/config/audit`, behind the master key.
+    static func addRuntimeRoutes(to router: Router<BasicRequestContext>, store: EngineStore, runtime: RuntimeConfigSync) {
+        @Sendable func api(_ engine: ProxyEngine) -> RuntimeModelAPI {
+            RuntimeModelAPI(
+                storage: engine.accounting.storage, actor: "master_key", table: { store.current.table },
+                applied: { reason in try await runtime.refresh(reason: reason) })
+        }
+        for prefix in ["", "/v1"] {
+            router.post(RouterPath(prefix + "/model/new")) { request, _ in
+                await answer(request, store: store) { _, request throws(ProxyError) in
+                    let (object, text) = try await bodyAndText(request)
+                    return try await api(store.current).create(object, text: text)
+                }
+            }
+            router.post(RouterPath(prefix + "/model/update")) { request, _ in
+                await answer(request, store: store) { _, request throws(ProxyError) in
+                    try await api(store.current).update(try await body(request, store))
+                }
+            }
+            router.post(RouterPath(prefix + "/model/delete")) { request, _ in
+                await answer(request, store: store) { _, request throws(ProxyError) in
+                    try await api(store.current).delete(try await body(request, store))
+                }
+            }
+        }
+        router.get("/config/audit") { request, _ in
+            await answer(request, store: store) { _, request throws(ProxyError) in
+                let parameters = request.uri.queryParameters
+                return try await api(store.current).audit(
+                    kind: parameters.get("kind"), name: parameters.get("name"),
+                    limit: try integer(parameters.get("limit"), "limit") ?? 100)
+            }
+        }
     }
 
     /// A whole-number query parameter, when given.

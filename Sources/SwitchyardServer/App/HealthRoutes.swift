@@ -18,6 +18,7 @@ enum HealthRoutes {
                 "status": draining ? "draining" : "ready",
                 "models": .object(["enabled": .int(enabled), "disabled": .int(engine.table.deployments.count - enabled)]),
                 "version": .string(SwitchyardVersion.current),
+                "config_revision": .int(engine.table.runtime.revision),
             ])
             var response = ProxyEngine.jsonResponse(body, requestID: ProxyEngine.requestID(from: request))
             // A load balancer stops sending new requests to a draining instance.

@@ -14,6 +14,8 @@ public struct ProxyServer: Sendable {
     public let source: ConfigSource?
     /// Overrides `general_settings.shutdown_grace_period`.
     public let gracePeriod: Double?
+    /// Keeps the run-time configuration (models changed through `/model/*`) in step with the database.
+    public let runtime: RuntimeConfigSync
 
     /// The engine new requests use.
     public var engine: ProxyEngine { store.current }
@@ -34,38 +36,17 @@ public struct ProxyServer: Sendable {
                 logger: logger))
         self.source = source
         self.gracePeriod = gracePeriod
+        self.runtime = RuntimeConfigSync(storage: accounting.storage, store: store, logger: logger)
     }
 
     /// Reads the config again: an invalid one is logged and rejected, and the old one keeps serving; a valid one
-    /// serves new requests at once, and deployments it leaves unchanged keep their counters and breakers.
+    /// serves new requests at once, with the run-time configuration in force laid over it, and deployments it leaves
+    /// unchanged keep their counters and breakers.
     @discardableResult
     public func reload(from source: ConfigSource, reason: String) -> ReloadOutcome {
-        let old = store.current
-        let table: ModelTable
-        switch source.load() {
-        case .failure(let error):
-            old.logger.error(
-                "config reload rejected; the previous config keeps serving",
-                metadata: ["config": .string(source.path), "reason": .string(reason), "problems": .string(error.description)])
-            return .rejected(error.description)
-        case .success(let loaded): table = loaded
-        }
-        old.redactors.update(old.redactors.redactor.adding(secrets: table.secrets))
-        let next = ProxyEngine(
-            table: table, clients: old.clients, redactors: old.redactors, requestLog: old.requestLog,
-            accounting: old.accounting, logger: old.logger, lifecycle: old.lifecycle, carryingOver: old.router)
-        store.replace(with: next)
-        let enabled = table.deployments.filter(\.status.isEnabled)
-        let kept = enabled.filter { next.router.shares($0, with: old.router) }.count
-        for diagnostic in table.diagnostics { old.logger.warning("\(diagnostic.description)") }
-        old.logger.info(
-            "config reloaded",
-            metadata: [
-                "config": .string(source.path), "reason": .string(reason), "enabled": .stringConvertible(enabled.count),
-                "deployments": .stringConvertible(table.deployments.count), "kept_state": .stringConvertible(kept),
-                "aliases": .string(table.enabledAliases.joined(separator: ",")),
-            ])
-        return .applied(deployments: enabled.count, kept: kept)
+        store.change(what: source.path, reason: reason) { old in
+            source.load().map { $0.with(runtime: old.runtime) }
+        } ?? .rejected("nothing to reload")
     }
 
     /// The routes; each request runs on the engine in force when it arrived.
@@ -101,7 +82,7 @@ public struct ProxyServer: Sendable {
         }
         router.get("/metrics") { request, _ in await store.current.metrics(request) }
         HealthRoutes.add(to: router, store: store)
-        AdminRoutes.add(to: router, store: store)
+        AdminRoutes.add(to: router, store: store, runtime: runtime)
         return router
     }
 
@@ -138,6 +119,7 @@ public struct ProxyServer: Sendable {
         {
             services.append(FleetSync(storage: storage, store: store, interval: interval, logger: engine.logger))
         }
+        if engine.accounting.storage != nil { services.append(runtime) }
         services += [
             engine.requestLog, engine.clients,
             DrainingService(

@@ -80,6 +80,8 @@ final class FleetSync: Service, Sendable {
         var lastExchange = Date().timeIntervalSince1970
         var failing = false
         var alone = true
+        /// Live instances in the last view, this one included.
+        var instances = 1
         /// Reads in a row that kept the previous shares because an instance's counts of the tick were late.
         var keptForLate = 0
     }
@@ -146,6 +148,14 @@ final class FleetSync: Service, Sendable {
                 state.failing = false
                 logger.info("fleet counts exchanged again", metadata: ["instances": .stringConvertible(view.instances)])
             }
+            if view.instances < state.instances {
+                // An instance stopped, or has not published for `liveWithin` (a stalled process or database
+                // connection): the documented exception, its use of the limits no longer counts here.
+                logger.info(
+                    "fleet: an instance's counts are gone (stopped, or not published for \(liveWithin) s); limits are shared by the others",
+                    metadata: ["instances": .stringConvertible(view.instances)])
+            }
+            state.instances = view.instances
             state.alone = view.instances == 1
             engine.accounting.fleet.withLock { $0 = FleetStatus(interval: interval, instances: view.instances) }
         } catch {

@@ -940,11 +940,13 @@ public struct ProxyEngine: Sendable {
                 info["served_by"] = .string(retirement.servedBy)
             }
             info["completion_tokens_include_reasoning"] = .bool(deployment.provider?.completionIncludesReasoning ?? false)
-            return .object([
-                "model_name": .string(deployment.alias),
-                "litellm_params": .object(["model": .string(deployment.qualifiedModel)]),
-                "model_info": .object(info),
-            ])
+            return .object(
+                RuntimeModelAPI.describe(
+                    [
+                        "model_name": .string(deployment.alias),
+                        "litellm_params": .object(["model": .string(deployment.qualifiedModel)]),
+                        "model_info": .object(info),
+                    ], origin: deployment.origin))
         }
         return Self.jsonResponse(.object(["data": .array(data)]), requestID: requestID)
     }

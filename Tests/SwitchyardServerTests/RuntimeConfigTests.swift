@@ -1,0 +1,334 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import SwitchyardCore
+@testable import SwitchyardServer
+@testable import SwitchyardStorage
+
+/// The environment run-time models name their keys in.
+let runtimeEnvironment = ["RUNTIME_KEY": testKey]
+
+/// A `/model/new` body for alias `alias` on `mock`, its key named as `os.environ/RUNTIME_KEY`.
+func newModel(_ alias: String, mock: MockHandle, model: String = "xai/grok-3-mini", id: String? = nil) -> JSONValue {
+    var object: JSONObject = [
+        "model_name": .string(alias),
+        "litellm_params": .object([
+            "model": .string(model), "api_base": .string(mock.baseURL), "api_key": "os.environ/RUNTIME_KEY",
+        ]),
+    ]
+    if let id { object["model_info"] = .object(["id": .string(id)]) }
+    return .object(object)
+}
+
+/// The ids `/model/info` lists, with each one's model_info.
+func modelInfo(_ proxy: ProxyHandle) async throws -> [String: JSONObject] {
+    let answer = try await send(.GET, proxy.url + "/model/info", headers: master)
+    var byID: [String: JSONObject] = [:]
+    for item in answer.json?["data"]?.arrayValue ?? [] {
+        if let info = item.objectValue?["model_info"]?.objectValue, let id = info["id"]?.stringValue { byID[id] = info }
+    }
+    return byID
+}
+
+/// Audit rows through the route, newest first.
+func auditRows(_ proxy: ProxyHandle, query: String = "") async throws -> [JSONObject] {
+    let answer = try await send(.GET, proxy.url + "/config/audit" + query, headers: master)
+    return answer.json?["data"]?.arrayValue?.compactMap(\.objectValue) ?? []
+}
+
+/// Models added, changed and removed at run time through the admin routes, on SQLite and PostgreSQL.
+@Suite struct RuntimeModelTests {
+    @Test(arguments: Backend.allCases)
+    func modelAddedAtRunTimeServesAndSurvivesARestart(_ backend: Backend) async throws {
+        let database = try await backend.newURL()
+        try await withMockUpstream { mock in
+            let yaml = keysConfig(mock: mock, database: database)
+            let id = try await withProxy(yaml: yaml, environment: runtimeEnvironment, logLevel: .info) { proxy in
+                #expect(
+                    try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("added", "hi"), headers: master).status
+                        == 404)
+                let made = try await send(.POST, proxy.url + "/model/new", json: newModel("added", mock: mock), headers: master)
+                #expect(made.status == 200, "\(made.text)")
+                let id = try #require(made.json?["model_info"]?.objectValue?["id"]?.stringValue)
+                #expect(made.json?["revision"]?.intValue == 1)
+                #expect(made.json?["model_info"]?.objectValue?["db_model"] == .bool(true))
+                // Served at once by the instance that made it, upstream with the key the entry names.
+                mock.recorder.reset()
+                let answer = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("added", "hi"), headers: master)
+                #expect(answer.status == 200, "\(answer.text)")
+                let upstream = try #require(mock.recorder.requests.last)
+                #expect(upstream.body?.objectValue?["model"]?.stringValue == "grok-3-mini")
+                #expect(upstream.headers["authorization"] == "Bearer \(testKey)")
+                let info = try await modelInfo(proxy)
+                #expect(info[id]?["source"] == "database")
+                #expect(info[id]?["updated_by"] == "master_key")
+                #expect(info["m-1"]?["source"] == "file")
+                #expect(info["m-1"]?["db_model"] == .bool(false))
+                // The audit row: who, what, and the body after.
+                let rows = try await auditRows(proxy)
+                #expect(rows.count == 1)
+                #expect(rows.first?["action"] == "create")
+                #expect(rows.first?["actor"] == "master_key")
+                #expect(rows.first?["name"]?.stringValue == id)
+                #expect(rows.first?["before"] == .null)
+                #expect(rows.first?["after"]?.objectValue?["model_name"] == "added")
+                let ready = try await send(.GET, proxy.url + "/health/readiness")
+                #expect(ready.json?["config_revision"]?.intValue == 1)
+                return id
+            }
+            // A new instance on the same database serves it from its first request.
+            try await withProxy(yaml: yaml, environment: runtimeEnvironment, logLevel: .info) { proxy in
+                let answer = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("added", "hi"), headers: master)
+                #expect(answer.status == 200, "\(answer.text)")
+                #expect(try await modelInfo(proxy)[id]?["source"] == "database")
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func anInvalidEntryIsRefusedWholeAndNothingIsWritten(_ backend: Backend) async throws {
+        let database = try await backend.newURL()
+        try await withMockUpstream { mock in
+            let yaml = keysConfig(mock: mock, database: database)
+            try await withProxy(yaml: yaml, environment: runtimeEnvironment, logLevel: .info) { proxy in
+                func refused(_ body: String, _ expected: String, status: Int = 400) async throws {
+                    let answer = try await send(.POST, proxy.url + "/model/new", raw: body, headers: master)
+                    #expect(answer.status == status, "\(body): \(answer.text)")
+                    let message = answer.json?["error"]?.objectValue?["message"]?.stringValue ?? ""
+                    #expect(message.contains(expected), "\(body): \(message)")
+                    #expect(!answer.text.contains("xai-literal-secret"))
+                }
+                let base = mock.baseURL
+                // A literal key: the database and its audit never hold a secret.
+                try await refused(
+                    #"{"model_name": "x", "litellm_params": {"model": "xai/grok-3-mini", "api_key": "xai-literal-secret-1234"}}"#,
+                    "litellm_params.api_key of x is a literal key")
+                try await refused(
+                    #"{"model_name": "x", "litellm_params": {"model": "xai/grok-3-mini", "api_key": "os.environ/RUNTIME_KEY", "extra_headers": {"Authorization": "Bearer xai-literal-secret-1234"}}}"#,
+                    "is a literal credential")
+                // A typo, located in the body as sent.
+                try await refused(
+                    #"{"model_name": "x", "litellm_params": {"modle": "xai/grok-3-mini", "api_key": "os.environ/RUNTIME_KEY"}}"#,
+                    "/model/new:1:")
+                try await refused(
+                    #"{"model_name": "x", "litellm_params": {"model": "xai/grok-3-mini", "api_key": "os.environ/RUNTIME_KEY", "tmp": 1}}"#,
+                    "unknown key 'tmp'")
+                // Reads, but would not serve.
+                try await refused(
+                    #"{"model_name": "x", "litellm_params": {"model": "xia/grok-3-mini", "api_base": "\#(base)", "api_key": "os.environ/RUNTIME_KEY"}}"#,
+                    "would not serve: unknown provider 'xia'")
+                try await refused(
+                    #"{"model_name": "x", "litellm_params": {"model": "xai/grok-3-mini", "api_base": "\#(base)", "api_key": "os.environ/NOT_SET_HERE"}}"#,
+                    "NOT_SET_HERE")
+                // Not JSON, not an object, an id taken.
+                try await refused(#"{"model_name": "x", "#, "not valid JSON")
+                try await refused(#"["x"]"#, "must be a JSON object")
+                try await refused(
+                    #"{"model_name": "x", "litellm_params": {"model": "xai/grok-3-mini", "api_base": "\#(base)", "api_key": "os.environ/RUNTIME_KEY"}, "model_info": {"id": "m-1"}}"#,
+                    "already exists", status: 409)
+                // Nothing was written, and everything still serves.
+                #expect(try await auditRows(proxy).isEmpty)
+                #expect(try await modelInfo(proxy).keys.sorted() == ["m-1", "n-1"])
+                #expect(
+                    try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("m", "hi"), headers: master).status
+                        == 200)
+                // A virtual key cannot change models.
+                let (key, _) = try await generateKey(proxy)
+                let forbidden = try await send(
+                    .POST, proxy.url + "/model/new", json: newModel("y", mock: mock), headers: bearer(key))
+                #expect(forbidden.status == 403)
+            }
+        }
+    }
+
+    @Test func updateAndDeleteReachTheFilesDeploymentsToo() async throws {
+        let database = try await Backend.sqlite.newURL()
+        try await withMockUpstream { mock in
+            let yaml = keysConfig(mock: mock, database: database)
+            try await withProxy(yaml: yaml, environment: runtimeEnvironment, logLevel: .info) { proxy in
+                // The file's m-1 has a literal key: the database never holds one, so the update must name a variable.
+                let literal = try await send(
+                    .POST, proxy.url + "/model/update",
+                    json: .object(["model_info": .object(["id": "m-1"]), "litellm_params": .object(["model": "xai/grok-3-mini"])]
+                    ),
+                    headers: master)
+                #expect(literal.status == 400)
+                #expect(literal.text.contains("litellm_params.api_key of m is a literal key"))
+                #expect(!literal.text.contains(testKey))
+                // Now m-1 sends grok-3-mini upstream; its other fields (the base URL, the prices) are kept.
+                let changed = try await send(
+                    .POST, proxy.url + "/model/update",
+                    json: .object([
+                        "model_info": .object(["id": "m-1"]),
+                        "litellm_params": .object(["model": "xai/grok-3-mini", "api_key": "os.environ/RUNTIME_KEY"]),
+                    ]), headers: master)
+                #expect(changed.status == 200, "\(changed.text)")
+                mock.recorder.reset()
+                #expect(
+                    try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("m", "hi"), headers: master).status
+                        == 200)
+                #expect(mock.recorder.requests.last?.body?.objectValue?["model"] == "grok-3-mini")
+                let info = try await modelInfo(proxy)
+                #expect(info["m-1"]?["source"] == "database")
+                #expect(info["m-1"]?["overrides_file"] == .bool(true))
+                #expect(info["m-1"]?["input_cost_per_token"]?.doubleValue == 0.000001)
+                // An update that would not serve changes nothing.
+                let broken = try await send(
+                    .POST, proxy.url + "/model/update",
+                    json: .object([
+                        "model_info": .object(["id": "m-1"]), "litellm_params": .object(["model": "nope/grok-3-mini"]),
+                    ]), headers: master)
+                #expect(broken.status == 400)
+                #expect(try await auditRows(proxy).count == 1)
+                // Deleting the file's n-1 hides it; an unknown id is a 404.
+                let deleted = try await send(.POST, proxy.url + "/model/delete", json: .object(["id": "n-1"]), headers: master)
+                #expect(deleted.status == 200, "\(deleted.text)")
+                #expect(
+                    try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("n", "hi"), headers: master).status
+                        == 404)
+                #expect(
+                    try await send(.POST, proxy.url + "/model/delete", json: .object(["id": "n-1"]), headers: master).status
+                        == 404)
+                #expect(
+                    try await send(
+                        .POST, proxy.url + "/model/update", json: .object(["model_info": .object(["id": "zz"])]), headers: master
+                    ).status == 404)
+                // A database model added then deleted is gone, and the audit has every step with before and after.
+                let made = try await send(
+                    .POST, proxy.url + "/model/new", json: newModel("added", mock: mock, id: "added-1"), headers: master)
+                #expect(made.status == 200, "\(made.text)")
+                #expect(
+                    try await send(.POST, proxy.url + "/model/delete", json: .object(["id": "added-1"]), headers: master).status
+                        == 200)
+                #expect(try await modelInfo(proxy).keys.sorted() == ["m-1"])
+                let rows = try await auditRows(proxy)
+                #expect(rows.map { $0["action"]?.stringValue ?? "" } == ["delete", "create", "delete", "update"])
+                #expect(rows.map { $0["revision"]?.intValue ?? 0 } == [4, 3, 2, 1])
+                #expect(rows[0]["after"] == .null)
+                #expect(rows[0]["before"]?.objectValue?["model_name"] == "added")
+                #expect(try await auditRows(proxy, query: "?name=m-1").count == 1)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aChangeReachesAnotherInstanceWithinTheCacheTTL(_ backend: Backend) async throws {
+        let database = try await backend.newURL()
+        try await withMockUpstream { mock in
+            let yaml = keysConfig(mock: mock, database: database, general: "user_api_key_cache_ttl: 0.2")
+            try await withProxy(yaml: yaml, environment: runtimeEnvironment, logLevel: .info) { first in
+                try await withProxy(yaml: yaml, environment: runtimeEnvironment, logLevel: .info) { second in
+                    let made = try await send(
+                        .POST, first.url + "/model/new", json: newModel("added", mock: mock, id: "added-1"), headers: master)
+                    #expect(made.status == 200, "\(made.text)")
+                    #expect(
+                        try await eventually {
+                            try await send(
+                                .POST, second.url + "/v1/chat/completions", json: chat("added", "hi"), headers: master
+                            ).status == 200
+                        })
+                    #expect(
+                        try await send(.POST, second.url + "/model/delete", json: .object(["id": "added-1"]), headers: master)
+                            .status == 200)
+                    #expect(
+                        try await eventually {
+                            try await send(
+                                .POST, first.url + "/v1/chat/completions", json: chat("added", "hi"), headers: master
+                            ).status == 404
+                        })
+                    // Both made a change; each sees both in the one audit.
+                    #expect(try await auditRows(first).map { $0["actor"]?.stringValue ?? "" } == ["master_key", "master_key"])
+                }
+            }
+        }
+    }
+
+    @Test func aFileReloadKeepsTheRunTimeChanges() async throws {
+        let database = try await Backend.sqlite.newURL()
+        try await withMockUpstream { mock in
+            let path = NSTemporaryDirectory() + "switchyard-runtime-\(UUID().uuidString.prefix(8)).yaml"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try keysConfig(mock: mock, database: database).write(toFile: path, atomically: true, encoding: .utf8)
+            try await withReloadableProxy(path: path, environment: runtimeEnvironment) { proxy, server in
+                let made = try await send(.POST, proxy.url + "/model/new", json: newModel("added", mock: mock), headers: master)
+                #expect(made.status == 200, "\(made.text)")
+                let hidden = try await send(.POST, proxy.url + "/model/delete", json: .object(["id": "n-1"]), headers: master)
+                #expect(hidden.status == 200)
+                // The file changes: m-1 is gone from it, a new alias comes.
+                let edited = keysConfig(mock: mock, database: database)
+                    .replacingOccurrences(of: "- model_name: m\n", with: "- model_name: renamed\n")
+                try edited.write(toFile: path, atomically: true, encoding: .utf8)
+                #expect(server.reload(from: try #require(server.source), reason: "test") != .rejected(""))
+                func status(_ alias: String) async throws -> Int {
+                    try await send(.POST, proxy.url + "/v1/chat/completions", json: chat(alias, "hi"), headers: master).status
+                }
+                #expect(try await status("renamed") == 200)
+                #expect(try await status("m") == 404)
+                #expect(try await status("added") == 200)
+                #expect(try await status("n") == 404)
+                #expect(server.engine.table.runtime.revision == 2)
+            }
+        }
+    }
+}
+
+/// The configuration tables on both databases: concurrent writers from two connections get distinct revisions.
+@Suite struct RuntimeConfigStorageTests {
+    @Test(arguments: Backend.allCases)
+    func concurrentChangesGetOneRevisionEach(_ backend: Backend) async throws {
+        let url = try await backend.newURL()
+        let first = try backend.storage(url)
+        let second = try backend.storage(url)
+        do {
+            try await Self.writeConcurrently(first, second)
+        } catch {
+            await first.close()
+            await second.close()
+            throw error
+        }
+        await first.close()
+        await second.close()
+    }
+
+    static func writeConcurrently(_ first: SQLStorage, _ second: SQLStorage) async throws {
+        try await first.migrate()
+        try await second.migrate()
+        #expect(try await first.configRevision() == 0)
+        let perWriter = 15
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (writer, storage) in [("a", first), ("b", second)] {
+                group.addTask {
+                    for index in 0..<perWriter {
+                        let body = #"{"n": \#(index)}"#
+                        _ = try await storage.change(config: [
+                            ConfigChange(
+                                kind: "model", name: "\(writer)\(index % 3)", body: body, action: "update", actor: writer,
+                                time: Double(index))
+                        ])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let rows = try await first.configAudit(kind: nil, name: nil, limit: 1000)
+        #expect(rows.map(\.revision) == Array((1...(2 * perWriter)).reversed()))
+        let (revision, records) = try await second.configRecords()
+        #expect(revision == 2 * perWriter)
+        #expect(records.map(\.name) == ["a0", "a1", "a2", "b0", "b1", "b2"])
+        // Each record's audit chain: every row's before is the previous row's after.
+        for name in ["a0", "b2"] {
+            let chain = try await first.configAudit(kind: "model", name: name, limit: 100).reversed().map { $0 }
+            #expect(chain.first?.before == nil)
+            for (earlier, later) in zip(chain, chain.dropFirst()) { #expect(later.before == earlier.after) }
+            #expect(records.first { $0.name == name }?.body == chain.last?.after)
+        }
+        // A removal is audited with its before, and the record goes.
+        let removed = try await first.change(config: [
+            ConfigChange(kind: "model", name: "a0", body: nil, action: "delete", actor: "t", time: 99)
+        ])
+        #expect(removed == 2 * perWriter + 1)
+        #expect(try await first.configAudit(kind: "model", name: "a0", limit: 1).first?.after == nil)
+        #expect(try await second.configRecords().records.count == 5)
+    }
+}
