@@ -18,6 +18,8 @@ public enum SQLValue: Sendable, Equatable {
     static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
     /// A double, or NULL for nil.
     static func real(_ value: Double?) -> SQLValue { value.map { .real($0) } ?? .null }
+    /// A whole number, or NULL for nil.
+    static func integer(_ value: Int?) -> SQLValue { value.map { .integer($0) } ?? .null }
 }
 
 /// An open connection a backend made.

@@ -176,6 +176,10 @@ public struct LogRow: Sendable, Equatable {
     public var prompt: String?
     /// Completion text, only with `store_prompts`.
     public var completion: String?
+    /// The feature endpoint the request named (run-time configuration).
+    public var feature: String?
+    /// The version of the feature's prompt it used.
+    public var promptVersion: Int?
 
     /// Creates a row.
     public init(
@@ -184,8 +188,11 @@ public struct LogRow: Sendable, Equatable {
         ttfbMs: Double? = nil, promptTokens: Int = 0, completionTokens: Int = 0, reasoningTokens: Int = 0,
         cachedTokens: Int = 0, cost: Double? = nil, upstreamCost: Double? = nil, costSource: String? = nil,
         requestSHA256: String? = nil,
-        stream: Bool = false, usageEstimated: Bool = false, prompt: String? = nil, completion: String? = nil
+        stream: Bool = false, usageEstimated: Bool = false, prompt: String? = nil, completion: String? = nil,
+        feature: String? = nil, promptVersion: Int? = nil
     ) {
+        self.feature = feature
+        self.promptVersion = promptVersion
         self.requestID = requestID
         self.time = time
         self.keyHash = keyHash

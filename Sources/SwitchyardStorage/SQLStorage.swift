@@ -193,7 +193,8 @@ public final class SQLStorage: Storage, CustomStringConvertible {
             """,
             "CREATE INDEX IF NOT EXISTS switchyard_responses_created ON switchyard_responses (created_at)",
         ],
-        // 6: the run-time configuration (laid over the file's) and its audit: one row per change, numbered.
+        // 6: the run-time configuration (laid over the file's) and its audit: one row per change, numbered; the
+        // feature endpoint and prompt version of each request.
         [
             """
             CREATE TABLE IF NOT EXISTS switchyard_config (
@@ -206,6 +207,8 @@ public final class SQLStorage: Storage, CustomStringConvertible {
                 name TEXT NOT NULL, action TEXT NOT NULL, body_before TEXT, body_after TEXT)
             """,
             "CREATE INDEX IF NOT EXISTS switchyard_config_audit_name ON switchyard_config_audit (kind, name, revision)",
+            "ALTER TABLE switchyard_request_log ADD COLUMN feature TEXT",
+            "ALTER TABLE switchyard_request_log ADD COLUMN prompt_version BIGINT",
         ],
     ]
 
@@ -343,6 +346,7 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         "request_id", "time", "key_hash", "key_alias", "alias", "deployment", "provider", "status", "error_code",
         "latency_ms", "ttfb_ms", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost",
         "upstream_cost", "cost_source", "request_sha256", "stream", "usage_estimated", "prompt", "completion",
+        "feature", "prompt_version",
     ]
 
     /// A row's values in `logColumns` order, appended to `binds`.
@@ -370,6 +374,8 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         binds.append(.integer(row.usageEstimated ? 1 : 0))
         binds.append(.text(row.prompt))
         binds.append(.text(row.completion))
+        binds.append(.text(row.feature))
+        binds.append(.integer(row.promptVersion))
     }
 
     /// `INSERT INTO switchyard_request_log (columns) VALUES (...), ...` for `rows` rows, with `?` placeholders or
@@ -442,7 +448,9 @@ public final class SQLStorage: Storage, CustomStringConvertible {
             stream: try row.decode(column: "stream", as: Int.self) != 0,
             usageEstimated: try row.decode(column: "usage_estimated", as: Int.self) != 0,
             prompt: try row.decode(column: "prompt", as: String?.self),
-            completion: try row.decode(column: "completion", as: String?.self))
+            completion: try row.decode(column: "completion", as: String?.self),
+            feature: try row.decode(column: "feature", as: String?.self),
+            promptVersion: try row.decode(column: "prompt_version", as: Int?.self))
     }
 
     /// Rows per INSERT statement: well under both databases' limits on bound values.

@@ -332,3 +332,260 @@ func auditRows(_ proxy: ProxyHandle, query: String = "") async throws -> [JSONOb
         #expect(try await second.configRecords().records.count == 5)
     }
 }
+
+/// Feature endpoints, prompt versions, flags, fallback chains and rate limits set at run time, on both databases.
+@Suite struct RuntimeFeatureTests {
+    static func post(_ proxy: ProxyHandle, _ path: String, _ body: JSONObject) async throws -> HTTPResult {
+        try await send(.POST, proxy.url + path, json: .object(body), headers: master)
+    }
+
+    /// The last request the mock received, as an object.
+    static func upstream(_ mock: MockHandle) -> JSONObject { mock.recorder.requests.last?.body?.objectValue ?? [:] }
+
+    static func messages(_ body: JSONObject) -> [(String, String)] {
+        (body["messages"]?.arrayValue ?? []).map {
+            ($0.objectValue?["role"]?.stringValue ?? "", $0.objectValue?["content"]?.stringValue ?? "")
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aFeatureSlugAppliesItsModelDefaultsAndActivePromptAndARollbackChangesTheNextRequest(_ backend: Backend)
+        async throws
+    {
+        let database = try await backend.newURL()
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: keysConfig(mock: mock, database: database), logLevel: .info) { proxy in
+                let made = try await Self.post(
+                    proxy, "/feature/new",
+                    [
+                        "slug": "document_summary", "model": "n",
+                        "defaults": .object(["temperature": 0.2, "max_tokens": 64]),
+                        "client_overrides": .array(["temperature"]),
+                    ])
+                #expect(made.status == 200, "\(made.text)")
+                let first = try await Self.post(
+                    proxy, "/prompt/new",
+                    ["slug": "document_summary", "system": "You summarise {{kind}} documents.", "user": "Summarise: {{ text }}"])
+                #expect(first.json?["version"]?.intValue == 1)
+                let variables: JSONValue = .object(["kind": "legal", "text": "abc"])
+                func call(_ extra: JSONObject) async throws -> HTTPResult {
+                    var body: JSONObject = ["model": "document_summary", "prompt_variables": variables]
+                    for (key, value) in extra { body[key] = value }
+                    return try await send(.POST, proxy.url + "/v1/chat/completions", json: .object(body), headers: master)
+                }
+                mock.recorder.reset()
+                let answer = try await call(["temperature": 0.9, "max_tokens": 999])
+                #expect(answer.status == 200, "\(answer.text)")
+                var sent = Self.upstream(mock)
+                #expect(sent["model"] == "grok-3-mini")
+                #expect(sent["temperature"]?.doubleValue == 0.9)  // the feature lets the client set it
+                // It does not for max_tokens (which xAI's reasoning models take as max_completion_tokens).
+                #expect((sent["max_tokens"] ?? sent["max_completion_tokens"])?.intValue == 64)
+                #expect(sent["prompt_variables"] == nil && sent["prompt_id"] == nil)
+                #expect(Self.messages(sent).map(\.0) == ["system", "user"])
+                #expect(Self.messages(sent).map(\.1) == ["You summarise legal documents.", "Summarise: abc"])
+                // A second version becomes active: the next request uses it.
+                let second = try await Self.post(
+                    proxy, "/prompt/new", ["slug": "document_summary", "system": "V2 for {{kind}}.", "user": "{{text}}"])
+                #expect(second.json?["version"]?.intValue == 2)
+                #expect(try await call([:]).status == 200)
+                sent = Self.upstream(mock)
+                #expect(Self.messages(sent).first?.1 == "V2 for legal.")
+                #expect(sent["temperature"]?.doubleValue == 0.2)
+                // A rollback to version 1 changes the next request.
+                let rolledBack = try await Self.post(proxy, "/prompt/activate", ["slug": "document_summary", "version": 1])
+                #expect(rolledBack.json?["previous_version"]?.intValue == 2)
+                #expect(try await call([:]).status == 200)
+                #expect(Self.messages(Self.upstream(mock)).first?.1 == "You summarise legal documents.")
+                // LiteLLM's prompt_id names the feature too; the client's messages follow the prompt's.
+                let byPromptID = try await send(
+                    .POST, proxy.url + "/v1/chat/completions",
+                    json: .object([
+                        "model": "m", "prompt_id": "document_summary", "prompt_variables": variables,
+                        "messages": .array([.object(["role": "user", "content": "and be brief"])]),
+                    ]), headers: master)
+                #expect(byPromptID.status == 200, "\(byPromptID.text)")
+                sent = Self.upstream(mock)
+                #expect(sent["model"] == "grok-3-mini")
+                #expect(Self.messages(sent).map(\.1).last == "and be brief")
+                // A missing variable is a 400 naming it; an unknown prompt_id a 404.
+                let missing = try await send(
+                    .POST, proxy.url + "/v1/chat/completions",
+                    json: .object(["model": "document_summary", "prompt_variables": .object(["kind": "x"])]), headers: master)
+                #expect(missing.status == 400)
+                #expect(missing.error?["message"]?.stringValue?.contains("'text'") == true)
+                #expect(missing.error?["param"] == "prompt_variables")
+                let unknown = try await send(
+                    .POST, proxy.url + "/v1/chat/completions",
+                    json: .object([
+                        "model": "m", "prompt_id": "nope", "messages": .array([.object(["role": "user", "content": "x"])]),
+                    ]),
+                    headers: master)
+                #expect(unknown.status == 404)
+                // No streaming when the feature says so; nothing at all when it is switched off.
+                #expect(
+                    try await Self.post(proxy, "/feature/update", ["slug": "document_summary", "stream_allowed": false]).status
+                        == 200)
+                #expect(try await call(["stream": true]).status == 400)
+                #expect(
+                    try await Self.post(proxy, "/feature/update", ["slug": "document_summary", "active": false]).status == 200)
+                #expect(try await call([:]).status == 403)
+                // Each request's log row names the feature and the prompt version.
+                let logs = try await send(.GET, proxy.url + "/spend/logs?limit=100", headers: master)
+                let rows = ((try? JSONParser.parse(logs.body))?.arrayValue ?? []).compactMap(\.objectValue).filter {
+                    $0["status"]?.intValue == 200
+                }
+                #expect(rows.count == 4)
+                #expect(Set(rows.compactMap { $0["feature"]?.stringValue }) == ["document_summary"])
+                #expect(rows.compactMap { $0["prompt_version"]?.intValue }.sorted() == [1, 1, 1, 2])
+                // Refused whole: a feature on an unknown alias, a slug that is an alias, a bad default.
+                for body: JSONObject in [
+                    ["slug": "x", "model": "nope"], ["slug": "m", "model": "n"],
+                    ["slug": "y", "model": "n", "defaults": .object(["temperature": "hot"])],
+                ] {
+                    #expect(try await Self.post(proxy, "/feature/new", body).status == 400, "\(body)")
+                }
+                let audit = try await auditRows(proxy, query: "?kind=feature")
+                #expect(
+                    audit.map { $0["action"]?.stringValue ?? "" } == [
+                        "update", "update", "activate", "activate", "activate", "create",
+                    ])
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aFlagOffRefusesWith403AndOverridesWin(_ backend: Backend) async throws {
+        let database = try await backend.newURL()
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: keysConfig(mock: mock, database: database), logLevel: .info) { proxy in
+                let (pro, _) = try await generateKey(proxy, ["metadata": .object(["tier": "pro"])])
+                let (free, _) = try await generateKey(proxy, ["metadata": .object(["tier": "free", "team": "labs"])])
+                let (named, _) = try await generateKey(proxy, ["key_alias": "vip", "metadata": .object(["tier": "free"])])
+                func status(_ key: String, _ extra: JSONObject) async throws -> HTTPResult {
+                    var body = chat("m", "hi").objectValue ?? [:]
+                    for (name, value) in extra { body[name] = value }
+                    return try await send(.POST, proxy.url + "/v1/chat/completions", json: .object(body), headers: bearer(key))
+                }
+                #expect(try await status(free, ["stream": true]).status == 200)
+                let set = try await Self.post(
+                    proxy, "/flag/set",
+                    [
+                        "name": "enable_streaming", "enabled": false,
+                        "overrides": .array([
+                            .object(["tier": "pro", "enabled": true]), .object(["key": "vip", "enabled": true]),
+                        ]),
+                    ])
+                #expect(set.status == 200, "\(set.text)")
+                let refused = try await status(free, ["stream": true])
+                #expect(refused.status == 403)
+                #expect(refused.error?["message"]?.stringValue?.contains("enable_streaming") == true)
+                #expect(refused.error?["code"] == "feature_flag_off")
+                #expect(try await status(free, [:]).status == 200)
+                #expect(try await status(pro, ["stream": true]).status == 200)
+                #expect(try await status(named, ["stream": true]).status == 200)
+                // Tool use off for a team; vision off for everyone but on for the pro tier.
+                #expect(
+                    try await Self.post(
+                        proxy, "/flag/set",
+                        [
+                            "name": "enable_tool_use", "enabled": true,
+                            "overrides": .array([.object(["team": "labs", "enabled": false])]),
+                        ]
+                    ).status == 200)
+                let tools: JSONObject = [
+                    "tools": .array([
+                        .object(["type": "function", "function": .object(["name": "f", "parameters": .object([:])])])
+                    ])
+                ]
+                #expect(try await status(free, tools).status == 403)
+                #expect(try await status(pro, tools).status == 200)
+                #expect(
+                    try await Self.post(
+                        proxy, "/flag/set",
+                        [
+                            "name": "enable_vision", "enabled": false,
+                            "overrides": .array([.object(["tier": "pro", "enabled": true])]),
+                        ]
+                    ).status == 200)
+                let image: JSONObject = [
+                    "messages": .array([
+                        .object([
+                            "role": "user",
+                            "content": .array([
+                                .object(["type": "image_url", "image_url": .object(["url": "data:image/png;base64,AA=="])])
+                            ]),
+                        ])
+                    ])
+                ]
+                #expect(try await status(named, image).status == 403)
+                #expect(try await status(pro, image).status == 200)
+                // Deleted: everything allowed again.
+                #expect(try await Self.post(proxy, "/flag/delete", ["name": "enable_streaming"]).status == 200)
+                #expect(try await status(free, ["stream": true]).status == 200)
+                #expect(try await Self.post(proxy, "/flag/set", ["name": "enable_streaming"]).status == 400)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func anOnBudgetExceededChainMovesASpentKeyToTheCheaperModel(_ backend: Backend) async throws {
+        let database = try await backend.newURL()
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: keysConfig(mock: mock, database: database), logLevel: .info) { proxy in
+                let (key, _) = try await generateKey(proxy, ["max_budget": 0.000_000_1])
+                func ask() async throws -> HTTPResult {
+                    try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("m", "hi"), headers: bearer(key))
+                }
+                #expect(try await ask().status == 200)
+                // Spent now: refused without a chain.
+                let refused = try await ask()
+                #expect(refused.status == 429)
+                #expect(refused.error?["code"] == "budget_exceeded")
+                let set = try await Self.post(
+                    proxy, "/fallback/set", ["model": "m", "trigger": "on_budget_exceeded", "chain": .array(["n"])])
+                #expect(set.status == 200, "\(set.text)")
+                mock.recorder.reset()
+                let moved = try await ask()
+                #expect(moved.status == 200, "\(moved.text)")
+                #expect(Self.upstream(mock)["model"] == "grok-3-mini")
+                // A chain to an alias that does not serve is refused.
+                let bad = try await Self.post(
+                    proxy, "/fallback/set", ["model": "m", "trigger": "on_budget_exceeded", "chain": .array(["nope"])])
+                #expect(bad.status == 400)
+                #expect(
+                    try await Self.post(proxy, "/fallback/delete", ["model": "m", "trigger": "on_budget_exceeded"]).status == 200)
+                #expect(try await ask().status == 429)
+            }
+        }
+    }
+
+    @Test func rateLimitConfigsApplyTheirHeadroomAndDailyLimits() async throws {
+        let database = try await Backend.sqlite.newURL()
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: keysConfig(mock: mock, database: database), logLevel: .info) { proxy in
+                func status(_ alias: String) async throws -> HTTPResult {
+                    try await send(.POST, proxy.url + "/v1/chat/completions", json: chat(alias, "hi"), headers: master)
+                }
+                // rpm 3 with 30% kept free: 2 a minute.
+                let set = try await Self.post(
+                    proxy, "/rate_limit/set", ["model": "m", "rpm": 3, "headroom": 0.3, "backoff": "fixed"])
+                #expect(set.status == 200, "\(set.text)")
+                #expect(try await status("m").status == 200)
+                #expect(try await status("m").status == 200)
+                let limited = try await status("m")
+                #expect(limited.status == 429)
+                #expect(limited.error?["message"]?.stringValue?.contains("2 requests per minute") == true)
+                // Two a day on n's deployment.
+                #expect(try await Self.post(proxy, "/rate_limit/set", ["model": "n-1", "rpd": 2]).status == 200)
+                #expect(try await status("n").status == 200)
+                #expect(try await status("n").status == 200)
+                let daily = try await status("n")
+                #expect(daily.status == 429)
+                #expect(daily.error?["message"]?.stringValue?.contains("2 requests per day") == true)
+                #expect(try await Self.post(proxy, "/rate_limit/set", ["model": "zz", "rpm": 1]).status == 400)
+                #expect(try await Self.post(proxy, "/rate_limit/set", ["model": "m", "headroom": 2]).status == 400)
+            }
+        }
+    }
+}

@@ -57,6 +57,8 @@ public final class Deployment: Sendable {
     public let headerTemplate: UpstreamHeaderSet.Template
     /// Whether the entry is the file's or the database's.
     public let origin: DeploymentOrigin
+    /// Backoff between retries after a 429; nil: the router's `retry_strategy`.
+    public let retryStrategy: RetryStrategy?
 
     /// Creates a deployment (tests and the resolver).
     public init(
@@ -79,9 +81,11 @@ public final class Deployment: Sendable {
         limits: DeploymentLimits = DeploymentLimits(),
         facts: ModelFacts? = nil,
         supportedEndpoints: Set<UpstreamEndpoint>? = nil,
-        origin: DeploymentOrigin = .file
+        origin: DeploymentOrigin = .file,
+        retryStrategy: RetryStrategy? = nil
     ) {
         self.origin = origin
+        self.retryStrategy = retryStrategy
         self.supportedEndpoints = supportedEndpoints
         self.id = id
         self.alias = alias
@@ -132,12 +136,15 @@ public struct DeploymentLimits: Sendable, Equatable {
     public var maxParallelRequests: Int?
     /// Largest prompt, in estimated tokens (`model_info.max_input_tokens`).
     public var maxInputTokens: Int?
+    /// Requests per UTC day, on this instance (a run-time rate-limit configuration's `rpd`).
+    public var requestsPerDay: Int?
 
     /// Limits; nil means none.
     public init(
         requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil, maxParallelRequests: Int? = nil,
-        maxInputTokens: Int? = nil
+        maxInputTokens: Int? = nil, requestsPerDay: Int? = nil
     ) {
+        self.requestsPerDay = requestsPerDay
         self.requestsPerMinute = requestsPerMinute
         self.tokensPerMinute = tokensPerMinute
         self.maxParallelRequests = maxParallelRequests
@@ -145,5 +152,7 @@ public struct DeploymentLimits: Sendable, Equatable {
     }
 
     /// Whether any rate or concurrency limit is set.
-    public var limitsTraffic: Bool { requestsPerMinute != nil || tokensPerMinute != nil || maxParallelRequests != nil }
+    public var limitsTraffic: Bool {
+        requestsPerMinute != nil || tokensPerMinute != nil || maxParallelRequests != nil || requestsPerDay != nil
+    }
 }

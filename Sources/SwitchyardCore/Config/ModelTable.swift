@@ -25,6 +25,10 @@ public struct ModelTable: Sendable {
     let registry: ProviderRegistry
     /// The aliases `restricted(to:)` kept; empty: all.
     public let restriction: [String]
+    /// Feature endpoints by slug (run-time configuration), each with its active prompt.
+    public let features: [String: FeatureEndpoint]
+    /// The capability flags (`enable_streaming`, `enable_tool_use`, `enable_vision`) that are set; empty: none.
+    public let capabilityFlags: [FlagCapability: FeatureFlag]
 
     /// Aliases in first-appearance order.
     public let aliases: [String]
@@ -40,6 +44,10 @@ public struct ModelTable: Sendable {
         self.environment = original
         self.registry = registry
         self.restriction = []
+        self.features = runtime.features
+        var flags: [FlagCapability: FeatureFlag] = [:]
+        for capability in FlagCapability.allCases { flags[capability] = runtime.flags[capability.rawValue] }
+        self.capabilityFlags = flags
         let config = base.overlaid(with: runtime)
         var environment = original
         for (name, value) in config.environmentVariables { environment.values[name] = value }
@@ -64,10 +72,17 @@ public struct ModelTable: Sendable {
         var diagnostics = runtime.diagnostics + resolver.diagnostics
         let known = Set(config.deployments.map(\.alias))
         let named =
-            (config.settings.fallbacks.merging(config.settings.contextWindowFallbacks) { $0 + $1 }).flatMap {
-                [$0.key] + $0.value
-            }
+            [
+                config.settings.fallbacks, config.settings.contextWindowFallbacks, config.settings.rateLimitFallbacks,
+                config.settings.budgetFallbacks,
+            ].flatMap { table in table.flatMap { [$0.key] + $0.value } }
             + config.settings.defaultFallbacks
+        for feature in runtime.features.values.sorted(by: { $0.slug < $1.slug }) where !known.contains(feature.model) {
+            diagnostics.append(
+                ConfigDiagnostic(
+                    .warning, "feature \(feature.slug) uses '\(feature.model)', which is not a model alias",
+                    fix: "point it at a model_name (feature/update)"))
+        }
         for alias in Set(named).sorted() where !known.contains(alias) {
             diagnostics.append(
                 ConfigDiagnostic(
@@ -146,6 +161,8 @@ public struct ModelTable: Sendable {
         self.environment = table.environment
         self.registry = table.registry
         self.restriction = restriction
+        self.features = table.features
+        self.capabilityFlags = table.capabilityFlags
         self.deployments = kept
         self.settings = table.settings
         self.masterKey = table.masterKey
@@ -210,7 +227,7 @@ extension Deployment {
             baseURL: baseURL, apiKey: apiKey, status: .disabled(reason: reason, fix: fix), dropParams: dropParams,
             additionalDropParams: additionalDropParams, extraHeaders: extraHeaders, timeouts: timeouts, prices: prices,
             location: location, weight: weight, numRetries: numRetries, limits: limits, facts: facts,
-            supportedEndpoints: supportedEndpoints, origin: origin)
+            supportedEndpoints: supportedEndpoints, origin: origin, retryStrategy: retryStrategy)
     }
 }
 
@@ -424,8 +441,9 @@ struct DeploymentResolver {
             numRetries: entry.numRetries,
             limits: DeploymentLimits(
                 requestsPerMinute: entry.rpm.map { Int($0) }, tokensPerMinute: entry.tpm,
-                maxParallelRequests: entry.maxParallelRequests, maxInputTokens: entry.maxInputTokens),
-            facts: facts, supportedEndpoints: supportedEndpoints, origin: entry.origin)
+                maxParallelRequests: entry.maxParallelRequests, maxInputTokens: entry.maxInputTokens,
+                requestsPerDay: entry.rpd),
+            facts: facts, supportedEndpoints: supportedEndpoints, origin: entry.origin, retryStrategy: entry.retryStrategy)
     }
 
     /// APIs LiteLLM's `supported_endpoints` may list that this proxy does not send upstream (ignored there).

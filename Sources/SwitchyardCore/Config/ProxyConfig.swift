@@ -121,6 +121,10 @@ public struct DeploymentEntry: Sendable, Equatable {
     public var index: Int
     /// The file, or the database (run-time configuration).
     public var origin = DeploymentOrigin.file
+    /// Requests per day (UTC), from a run-time rate-limit configuration.
+    public var rpd: Int?
+    /// Backoff between retries after a 429, from a run-time rate-limit configuration; nil: the router's.
+    public var retryStrategy: RetryStrategy?
 
     /// Creates an entry.
     public init(alias: String, model: String, index: Int, location: SourceLocation? = nil) {
@@ -208,6 +212,10 @@ public struct ProxySettings: Sendable, Equatable {
     public var fallbacks: [String: [String]] = [:]
     /// `context_window_fallbacks`: aliases to try when a prompt is too long for an alias.
     public var contextWindowFallbacks: [String: [String]] = [:]
+    /// Run-time `on_rate_limit` chains: tried instead of `fallbacks` when an alias failed with a 429.
+    public var rateLimitFallbacks: [String: [String]] = [:]
+    /// Run-time `on_budget_exceeded` chains: a key whose budget is spent is served by these instead of refused.
+    public var budgetFallbacks: [String: [String]] = [:]
     /// `default_fallbacks`: for aliases without their own.
     public var defaultFallbacks: [String] = []
     /// `max_fallbacks`.
@@ -278,6 +286,12 @@ public struct ProxySettings: Sendable, Equatable {
     /// The fallback aliases for `alias`, at most `maxFallbacks`, never `alias` itself.
     public func fallbackChain(for alias: String) -> [String] {
         Array((fallbacks[alias] ?? defaultFallbacks).filter { $0 != alias }.prefix(maxFallbacks))
+    }
+
+    /// The aliases to try when `alias` failed with a rate limit (a run-time `on_rate_limit` chain), at most
+    /// `maxFallbacks`; empty: `fallbackChain`'s.
+    public func rateLimitChain(for alias: String) -> [String] {
+        Array((rateLimitFallbacks[alias] ?? []).filter { $0 != alias }.prefix(maxFallbacks))
     }
 
     /// The aliases to try when `alias` rejects a prompt as too long, at most `maxFallbacks`.

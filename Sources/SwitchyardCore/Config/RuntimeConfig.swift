@@ -129,6 +129,16 @@ public struct RuntimeConfig: Sendable, Equatable {
     public var revision: Int
     /// Deployments by id, in id order.
     public var models: [RuntimeModel]
+    /// Feature endpoints by slug, each with its active prompt filled in.
+    public var features: [String: FeatureEndpoint] = [:]
+    /// Every prompt version, by slug and version.
+    public var prompts: [String: [Int: PromptVersion]] = [:]
+    /// Feature flags by name.
+    public var flags: [String: FeatureFlag] = [:]
+    /// Fallback chains by record name (`model:trigger`).
+    public var fallbacks: [String: FallbackChain] = [:]
+    /// Rate-limit configurations by alias or deployment id.
+    public var rateLimits: [String: RateLimitConfig] = [:]
     /// Records left out because they no longer read (warnings: everything else serves).
     public var diagnostics: [ConfigDiagnostic]
 
@@ -140,6 +150,30 @@ public struct RuntimeConfig: Sendable, Equatable {
         self.revision = revision
         self.models = models
         self.diagnostics = diagnostics
+    }
+
+    /// The record kinds, as the database names them.
+    public enum Kind: String, Sendable, CaseIterable {
+        case model, feature, prompt, flag, fallback
+        case rateLimit = "rate_limit"
+    }
+
+    /// The record name of a prompt version.
+    public static func promptName(slug: String, version: Int) -> String { "\(slug)#\(version)" }
+
+    /// The features with their active prompts filled in (a version that does not exist leaves the feature without
+    /// one, with a warning).
+    mutating func linkPrompts() {
+        for (slug, var feature) in features {
+            feature.prompt = feature.promptVersion.flatMap { prompts[slug]?[$0] }
+            if let version = feature.promptVersion, feature.prompt == nil {
+                diagnostics.append(
+                    ConfigDiagnostic(
+                        .warning, "feature \(slug): prompt version \(version) does not exist; it serves without a prompt",
+                        fix: "activate an existing version"))
+            }
+            features[slug] = feature
+        }
     }
 
     /// The model of an id, when the database has one.
@@ -164,12 +198,22 @@ public struct RuntimeConfig: Sendable, Equatable {
     public static func read(revision: Int, records: [ConfigRecord]) -> RuntimeConfig {
         var models: [RuntimeModel] = []
         var diagnostics: [ConfigDiagnostic] = []
+        var config = RuntimeConfig(revision: revision, models: [])
         for record in records.sorted(by: { ($0.kind, $0.name) < ($1.kind, $1.name) }) {
-            guard record.kind == modelKind else {
+            guard let kind = Kind(rawValue: record.kind) else {
                 diagnostics.append(
                     ConfigDiagnostic(
                         .warning, "the database holds a run-time '\(record.kind)' entry this build does not know; it is ignored",
                         fix: "upgrade Switchyard, or delete the entry"))
+                continue
+            }
+            guard kind == .model else {
+                if let problem = config.readEntry(kind: kind, record: record) {
+                    diagnostics.append(
+                        ConfigDiagnostic(
+                            .warning, "run-time \(record.kind) \(record.name) left out: \(problem)",
+                            fix: "change it through the admin API, or delete it"))
+                }
                 continue
             }
             var model = RuntimeModel(
@@ -191,7 +235,47 @@ public struct RuntimeConfig: Sendable, Equatable {
             }
             models.append(model)
         }
-        return RuntimeConfig(revision: revision, models: models, diagnostics: diagnostics)
+        config.models = models
+        config.diagnostics = diagnostics
+        config.linkPrompts()
+        return config
+    }
+
+    /// Reads one record of a kind other than `model` into this configuration; the problem when it does not read.
+    mutating func readEntry(kind: Kind, record: ConfigRecord) -> String? {
+        guard let object = (try? JSONParser.parse(record.body))?.objectValue else { return "its body is not a JSON object" }
+        switch kind {
+        case .model: return "not an entry of this kind"
+        case .feature:
+            switch FeatureEndpoint.read(object) {
+            case .success(let feature): features[feature.slug] = feature
+            case .failure(let error): return error.description
+            }
+        case .prompt:
+            guard let slug = object["slug"]?.stringValue, let version = object["version"]?.intValue else {
+                return "it has no slug and version"
+            }
+            switch PromptVersion.read(slug: slug, version: version, object) {
+            case .success(let prompt): prompts[slug, default: [:]][version] = prompt
+            case .failure(let error): return error.description
+            }
+        case .flag:
+            switch FeatureFlag.read(object) {
+            case .success(let flag): flags[flag.name] = flag
+            case .failure(let error): return error.description
+            }
+        case .fallback:
+            switch FallbackChain.read(object) {
+            case .success(let chain): fallbacks[chain.name] = chain
+            case .failure(let error): return error.description
+            }
+        case .rateLimit:
+            switch RateLimitConfig.read(object) {
+            case .success(let limit): rateLimits[limit.model] = limit
+            case .failure(let error): return error.description
+            }
+        }
+        return nil
     }
 }
 
@@ -208,6 +292,30 @@ extension ProxyConfig {
     /// This config with the run-time entries laid over it: a database deployment replaces the file's of the same id
     /// (in its place), a hidden one removes it, and the others are added after the file's.
     public func overlaid(with runtime: RuntimeConfig) -> ProxyConfig {
+        var result = overlaidModels(runtime)
+        for chain in runtime.fallbacks.values {
+            switch chain.trigger {
+            case .onError: result.settings.fallbacks[chain.model] = chain.chain
+            case .onRateLimit: result.settings.rateLimitFallbacks[chain.model] = chain.chain
+            case .onContextWindow: result.settings.contextWindowFallbacks[chain.model] = chain.chain
+            case .onBudgetExceeded: result.settings.budgetFallbacks[chain.model] = chain.chain
+            }
+        }
+        guard !runtime.rateLimits.isEmpty else { return result }
+        for (index, id) in result.deploymentIDs.enumerated() {
+            // A deployment's own configuration wins over its alias's.
+            guard let limit = runtime.rateLimits[id] ?? runtime.rateLimits[result.deployments[index].alias] else {
+                continue
+            }
+            if let rpm = limit.effective(limit.rpm) { result.deployments[index].rpm = Double(rpm) }
+            if let tpm = limit.effective(limit.tpm) { result.deployments[index].tpm = tpm }
+            if let rpd = limit.effective(limit.rpd) { result.deployments[index].rpd = rpd }
+            if let backoff = limit.backoff { result.deployments[index].retryStrategy = backoff }
+        }
+        return result
+    }
+
+    private func overlaidModels(_ runtime: RuntimeConfig) -> ProxyConfig {
         guard !runtime.models.isEmpty else { return self }
         var byID: [String: RuntimeModel] = [:]
         for model in runtime.models { byID[model.id] = model }

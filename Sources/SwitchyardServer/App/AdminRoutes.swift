@@ -83,8 +83,8 @@ enum AdminRoutes {
 
     /// `/model/new`, `/model/update`, `/model/delete` and `/config/audit`, behind the master key.
     static func addRuntimeRoutes(to router: Router<BasicRequestContext>, store: EngineStore, runtime: RuntimeConfigSync) {
-        @Sendable func api(_ engine: ProxyEngine) -> RuntimeModelAPI {
-            RuntimeModelAPI(
+        @Sendable func api(_ engine: ProxyEngine) -> RuntimeConfigAPI {
+            RuntimeConfigAPI(
                 storage: engine.accounting.storage, actor: "master_key", table: { store.current.table },
                 applied: { reason in try await runtime.refresh(reason: reason) })
         }
@@ -105,6 +105,40 @@ enum AdminRoutes {
                     try await api(store.current).delete(try await body(request, store))
                 }
             }
+        }
+        func post(
+            _ path: String, _ handler: @escaping @Sendable (RuntimeConfigAPI, JSONObject) async throws(ProxyError) -> JSONValue
+        ) {
+            router.post(RouterPath(path)) { request, _ in
+                await answer(request, store: store) { _, request throws(ProxyError) in
+                    try await handler(api(store.current), try await body(request, store))
+                }
+            }
+        }
+        func get(_ path: String, _ handler: @escaping @Sendable (RuntimeConfigAPI, Request) async throws(ProxyError) -> JSONValue)
+        {
+            router.get(RouterPath(path)) { request, _ in
+                await answer(request, store: store) { _, request throws(ProxyError) in
+                    try await handler(api(store.current), request)
+                }
+            }
+        }
+        post("/feature/new") { api, body throws(ProxyError) in try await api.setFeature(body, update: false) }
+        post("/feature/update") { api, body throws(ProxyError) in try await api.setFeature(body, update: true) }
+        post("/feature/delete") { api, body throws(ProxyError) in try await api.remove(.feature, body) }
+        get("/feature/list") { api, _ throws(ProxyError) in try await api.listFeatures() }
+        post("/prompt/new") { api, body throws(ProxyError) in try await api.newPrompt(body) }
+        post("/prompt/activate") { api, body throws(ProxyError) in try await api.activatePrompt(body) }
+        get("/prompt/list") { api, request throws(ProxyError) in
+            guard let slug = request.uri.queryParameters.get("slug") else {
+                throw .invalidRequest("'slug' is required.", param: "slug")
+            }
+            return try await api.listPrompts(slug: slug)
+        }
+        for (kind, path) in [(RuntimeConfig.Kind.flag, "flag"), (.fallback, "fallback"), (.rateLimit, "rate_limit")] {
+            post("/\(path)/set") { api, body throws(ProxyError) in try await api.set(kind, body) }
+            post("/\(path)/delete") { api, body throws(ProxyError) in try await api.remove(kind, body) }
+            get("/\(path)/list") { api, _ throws(ProxyError) in try await api.list(kind) }
         }
         router.get("/config/audit") { request, _ in
             await answer(request, store: store) { _, request throws(ProxyError) in

@@ -210,6 +210,7 @@ public struct AdminAPI: Sendable {
             "total_tokens": .int(row.promptTokens + row.completionTokens + row.reasoningTokens),
             "stream": .bool(row.stream), "usage_estimated": .bool(row.usageEstimated),
             "request_sha256": optional(row.requestSHA256),
+            "feature": optional(row.feature), "prompt_version": row.promptVersion.map { .int($0) } ?? .null,
         ]
         if let prompt = row.prompt { object["messages"] = .string(prompt) }
         if let completion = row.completion { object["response"] = .string(completion) }

@@ -131,7 +131,19 @@ public final class KeyCache: Sendable {
     }
 
     /// Checks a key for a request to `alias` and, if it may go ahead, counts it in flight and in this minute.
-    public func admit(token: String, alias: String, promptTokens: Int, now: Date = Date()) -> Admission {
+    /// What flags look at of a key: its alias, and the `tier` and `team` (or `team_id`) its metadata names.
+    public func identity(token: String) -> (alias: String?, tier: String?, team: String?)? {
+        guard let key = state.withLock({ $0.entries[token]?.key }) else { return nil }
+        let metadata = (try? JSONParser.parse(key.metadata))?.objectValue
+        return (
+            key.keyAlias, metadata?["tier"]?.stringValue,
+            metadata?["team"]?.stringValue ?? metadata?["team_id"]?.stringValue
+        )
+    }
+
+    public func admit(
+        token: String, alias: String, promptTokens: Int, now: Date = Date(), ignoringBudget: Bool = false
+    ) -> Admission {
         let second = Self.second()
         return state.withLock { state in
             guard var entry = state.entries[token] else { return .unknown }
@@ -156,7 +168,7 @@ public final class KeyCache: Sendable {
                 entry.key.budgetResetAt = Self.nextReset(after: resetAt, every: duration, now: now.timeIntervalSince1970)
             }
             let spend = entry.key.spend + entry.pending
-            if let budget = key.maxBudget, spend >= budget {
+            if let budget = key.maxBudget, spend >= budget, !ignoringBudget {
                 var message = String(
                     format: "This key's budget is spent: $%.6f of $%.6f", spend, budget)
                 if let resetAt = entry.key.budgetResetAt { message += "; it resets at \(KeyCache.iso(resetAt))" }

@@ -293,13 +293,19 @@ public struct ProxyEngine: Sendable {
             native = SurfaceRequest(body: object, adapter: adapter)
             body = object
         } else {
-            body = try Self.parseBody(buffer, endpoint: endpoint)
+            body = try Self.parseObject(buffer)
+            // A feature endpoint's slug (run-time configuration) stands for its alias, defaults and prompt.
+            if !table.features.isEmpty, endpoint == .chatCompletions, let feature = try applyFeature(&body) {
+                record.feature = feature.slug
+                record.promptVersion = feature.prompt?.version
+            }
+            try Self.check(body, endpoint: endpoint)
         }
         guard case .string(let requested)? = body["model"], !requested.isEmpty else {
             throw ProxyError.invalidRequest("'model' is required and must be a string naming a model alias.", param: "model")
         }
         // A name clients send that `model_group_alias` points at an alias (Claude Code's model names, say).
-        let alias = table.settings.aliasServing(requested)
+        var alias = table.settings.aliasServing(requested)
         record.traceID = request.headers[.traceParent].flatMap(TraceParent.init(header:))?.traceID
         record.alias = alias
         record.aliasKnown = table.deployments(for: alias) != nil
@@ -318,12 +324,24 @@ public struct ProxyEngine: Sendable {
         case .master: record.owner = ProxyEngine.masterOwner
         case .open: record.owner = nil
         }
+        if !table.capabilityFlags.isEmpty { try checkFlags(body, surface: surface, caller: caller) }
         switch caller {
         case .key(let token):
             record.keyHash = token
             switch accounting.keys.admit(token: token, alias: alias, promptTokens: promptTokens) {
             case .admitted(let lease): record.keyLease = lease
-            case .rejected(let error): throw error
+            case .rejected(let error):
+                // A spent key goes to the cheaper alias its `on_budget_exceeded` chain names, instead of a refusal.
+                guard error.code == "budget_exceeded",
+                    let moved = budgetFallback(token: token, alias: alias, promptTokens: promptTokens)
+                else { throw error }
+                logger.debug(
+                    "budget spent: falling back",
+                    metadata: ["request_id": .string(requestID), "from": .string(alias), "to": .string(moved.alias)])
+                alias = moved.alias
+                record.alias = alias
+                record.aliasKnown = true
+                record.keyLease = moved.lease
             case .unknown: throw ProxyError.unauthorized("This key was revoked. Ask for a new key.")
             }
         case .unverified(let token): record.keyLease = KeyLease(token: token, keyAlias: nil)
@@ -350,9 +368,12 @@ public struct ProxyEngine: Sendable {
                 if index == 0 {
                     if error.code == "model_not_found" { throw error }
                     let contextChain = table.settings.contextWindowChain(for: alias)
+                    let rateLimitChain = table.settings.rateLimitChain(for: alias)
                     chain +=
                         error.code == ProxyError.contextLengthExceeded && !contextChain.isEmpty
-                        ? contextChain : table.settings.fallbackChain(for: alias)
+                        ? contextChain
+                        : error.status == 429 && !rateLimitChain.isEmpty
+                            ? rateLimitChain : table.settings.fallbackChain(for: alias)
                 }
                 let fallsBack =
                     unknownFallback || RetryPolicy.isRetryable(error) || error.code == ProxyError.contextLengthExceeded
@@ -377,8 +398,13 @@ public struct ProxyEngine: Sendable {
     /// Without fallbacks configured (the common case) it is known without a lookup.
     private func fallbackAvailable(_ alias: String, chain: [String], index: Int) -> Bool {
         if index > 0 { return chain[(index + 1)...].contains(where: hasEnabledDeployment) }
-        if table.settings.fallbacks.isEmpty, table.settings.defaultFallbacks.isEmpty { return false }
-        return table.settings.fallbackChain(for: alias).contains(where: hasEnabledDeployment)
+        if table.settings.fallbacks.isEmpty, table.settings.defaultFallbacks.isEmpty,
+            table.settings.rateLimitFallbacks.isEmpty
+        {
+            return false
+        }
+        return (table.settings.fallbackChain(for: alias) + table.settings.rateLimitChain(for: alias))
+            .contains(where: hasEnabledDeployment)
     }
 
     private func hasEnabledDeployment(_ alias: String) -> Bool {
@@ -474,7 +500,8 @@ public struct ProxyEngine: Sendable {
                 do {
                     try await Task.sleep(
                         for: RetryPolicy.delay(
-                            attempt: attempt, base: table.settings.retryAfter, strategy: table.settings.retryStrategy,
+                            attempt: attempt, base: table.settings.retryAfter,
+                            strategy: deployment.retryStrategy ?? table.settings.retryStrategy,
                             retryAfter: proxyError.retryAfter))
                 } catch {
                     throw ProxyError.clientClosed
@@ -941,7 +968,7 @@ public struct ProxyEngine: Sendable {
             }
             info["completion_tokens_include_reasoning"] = .bool(deployment.provider?.completionIncludesReasoning ?? false)
             return .object(
-                RuntimeModelAPI.describe(
+                RuntimeConfigAPI.describe(
                     [
                         "model_name": .string(deployment.alias),
                         "litellm_params": .object(["model": .string(deployment.qualifiedModel)]),

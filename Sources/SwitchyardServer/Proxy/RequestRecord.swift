@@ -65,6 +65,10 @@ public struct RequestRecord: Sendable {
     public var promptText: String?
     /// The completion, only with `general_settings.store_prompts`.
     public var completionText: String?
+    /// The feature endpoint the request named.
+    public var feature: String?
+    /// The version of its prompt used.
+    public var promptVersion: Int?
 
     /// Creates a record.
     public init(requestID: String, route: String, status: Int) {
@@ -84,7 +88,7 @@ public struct RequestRecord: Sendable {
             reasoningTokens: usage?.reasoningTokens ?? 0, cachedTokens: usage?.cachedTokens ?? 0, cost: cost,
             upstreamCost: usage?.upstreamCostUSD, costSource: costSource?.rawValue, requestSHA256: requestSHA256, stream: stream,
             usageEstimated: usageEstimated, prompt: promptText,
-            completion: completionText)
+            completion: completionText, feature: feature, promptVersion: promptVersion)
     }
 
     /// The log metadata for the request's one info line.

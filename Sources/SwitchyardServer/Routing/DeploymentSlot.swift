@@ -1,3 +1,4 @@
+import Foundation
 import SwitchyardCore
 import Synchronization
 
@@ -29,6 +30,8 @@ public struct LocalLimitRejection: Sendable {
         case tokens
         /// `max_parallel_requests`.
         case parallel = "parallel requests"
+        /// `rpd` of a run-time rate-limit configuration.
+        case requestsPerDay = "requests per day"
     }
 
     /// The deployment.
@@ -78,6 +81,15 @@ public final class DeploymentSlot: Sendable {
         var tokens: MinuteWindow?
         /// The other instances' counts and this one's share, for fleet-wide limits.
         var fleet = FleetShare.alone
+        /// Requests taken on `day` (UTC days since 1970), for `requestsPerDay`.
+        var day: Int64 = 0
+        var dayRequests = 0
+    }
+
+    /// The UTC day of a Unix time, and the seconds left in it.
+    static func utcDay(_ time: Double = Date().timeIntervalSince1970) -> (day: Int64, secondsLeft: Int) {
+        let day = (time / 86_400).rounded(.down)
+        return (Int64(day), max(1, Int(((day + 1) * 86_400 - time).rounded(.up))))
     }
 
     /// What the router needs to rank a usable deployment.
@@ -119,6 +131,11 @@ public final class DeploymentSlot: Sendable {
             guard case .usable = assessment else { return assessment }
             if !ignoringBreaker, let openUntil = state.breaker.openUntil, now >= openUntil { state.breaker.probing = true }
             state.inFlight += 1
+            if deployment.limits.requestsPerDay != nil {
+                let today = Self.utcDay().day
+                if state.day != today { (state.day, state.dayRequests) = (today, 0) }
+                state.dayRequests += 1
+            }
             state.requests = state.requests ?? MinuteWindow()
             state.requests?.add(1, second: Self.second(now))
             return assessment
@@ -144,6 +161,12 @@ public final class DeploymentSlot: Sendable {
                     deploymentID: deployment.id, kind: kind, limit: limit, retryAfter: max(1, retryAfter),
                     remainingRequests: limits.requestsPerMinute.map { max(0, $0 - requests) },
                     remainingTokens: limits.tokensPerMinute.map { max(0, $0 - tokens) }, limits: limits))
+        }
+        if let perDay = limits.requestsPerDay {
+            let (today, secondsLeft) = Self.utcDay()
+            if state.day == today, state.dayRequests >= perDay {
+                return rejection(.requestsPerDay, limit: perDay, retryAfter: secondsLeft)
+            }
         }
         if let cap = limits.maxParallelRequests, !fleet.admitsParallel(mine: state.inFlight, limit: cap) {
             return rejection(.parallel, limit: cap, retryAfter: 1)
@@ -275,7 +298,7 @@ extension ProxyError {
         var error = ProxyError(
             status: 429, type: "rate_limit_error", code: "rate_limit_exceeded",
             message: "Every deployment of '\(alias)' is at its local limit (\(rejection.deploymentID): \(rejection.limit) "
-                + "\(rejection.kind.rawValue)\(rejection.kind == .parallel ? "" : " per minute")); "
+                + "\(rejection.kind.rawValue)\([.parallel, .requestsPerDay].contains(rejection.kind) ? "" : " per minute")); "
                 + "retry in \(rejection.retryAfter) s.",
             retryAfter: rejection.retryAfter)
         if let limit = rejection.limits.requestsPerMinute {

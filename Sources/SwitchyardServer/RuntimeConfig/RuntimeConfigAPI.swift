@@ -9,7 +9,7 @@ import SwitchyardStorage
 /// A change is checked against the database's newest records laid over the file, exactly as it will serve: an
 /// entry that does not read, names a literal key, or would not serve (unknown provider, unset key variable) is
 /// refused whole, with the file's diagnostics. A change is one transaction with its audit row.
-public struct RuntimeModelAPI: Sendable {
+public struct RuntimeConfigAPI: Sendable {
     /// The database; nil when storage is off (every call answers 501).
     public let storage: (any Storage)?
     /// The table in force (file and run-time configuration): its file part is what changes are laid over.
@@ -185,7 +185,7 @@ public struct RuntimeModelAPI: Sendable {
         return .object(answer)
     }
 
-    private func apply(_ reason: String) async throws(ProxyError) {
+    func apply(_ reason: String) async throws(ProxyError) {
         do {
             try await applied(reason)
         } catch {
