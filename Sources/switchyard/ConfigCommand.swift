@@ -4,7 +4,8 @@ import SwitchyardCore
 /// `switchyard config ...`.
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Check configuration files.", subcommands: [Check.self])
+        commandName: "config", abstract: "Check, export and import configuration.",
+        subcommands: [Check.self, Export.self, Import.self])
 
     /// `switchyard config check [FILE] [--strict]`.
     struct Check: AsyncParsableCommand {

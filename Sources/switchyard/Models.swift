@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SwitchyardCore
+import SwitchyardStorage
 
 /// `switchyard models ...`.
 struct Models: AsyncParsableCommand {
@@ -34,13 +36,33 @@ struct Models: AsyncParsableCommand {
                 for diagnostic in loaded.diagnostics where diagnostic.severity == .error { warn(diagnostic.description) }
                 throw ExitCode(1)
             }
-            let rows = table.deployments.map(Row.init)
+            let rows = await Models.withRuntime(table).deployments.map(Row.init)
             if json {
                 say(JSONValue.array(rows.map(\.json)).encodedString())
             } else {
                 say(Row.table(rows))
             }
         }
+    }
+
+    /// The table with the database's run-time entries laid over it, when the config names a database that
+    /// answers; else the file's, with a warning.
+    static func withRuntime(_ table: ModelTable) async -> ModelTable {
+        let logger = Logger(label: "switchyard", factory: { _ in SwiftLogNoOpLogHandler() })
+        // A database file that does not exist yet holds nothing: not made by a command that only reads.
+        if case .sqlite(let path) = table.database.value, !FileManager.default.fileExists(atPath: path) { return table }
+        guard let storage = SQLStorage.open(table.database.value, logger: logger) else { return table }
+        var result = table
+        do {
+            if try await storage.schemaVersion() >= 6 {
+                let (revision, records) = try await storage.configRecords()
+                result = table.with(runtime: RuntimeConfig.read(revision: revision, records: records))
+            }
+        } catch {
+            warn("switchyard: \(storage.description) did not answer; the file's models only (\(error))")
+        }
+        await storage.close()
+        return result
     }
 
     /// `switchyard models catalog`.
@@ -107,8 +129,14 @@ struct Models: AsyncParsableCommand {
         let reason: String
         let price: String
         let servedBy: String
+        let source: String
 
         init(_ deployment: Deployment) {
+            switch deployment.origin {
+            case .file: source = "file"
+            case .database(_, let changedBy, let overridesFile):
+                source = "database (\(changedBy)\(overridesFile ? ", over the file's" : ""))"
+            }
             let redactor = Redactor()
             alias = deployment.alias
             provider = deployment.providerName.isEmpty ? "-" : deployment.providerName
@@ -135,19 +163,19 @@ struct Models: AsyncParsableCommand {
                 "base_url": .string(baseURL), "status": .string(status), "key": .string(key),
                 "key_source": .string(keySource), "base_url_source": .string(baseURLSource),
                 "reason": reason.isEmpty ? .null : .string(reason), "price_per_1m": .string(price),
-                "served_by": servedBy == "-" ? .null : .string(servedBy),
+                "served_by": servedBy == "-" ? .null : .string(servedBy), "source": .string(source),
             ])
         }
 
         static func table(_ rows: [Row]) -> String {
             let header = [
-                "ALIAS", "PROVIDER", "MODEL", "BASE URL", "STATUS", "KEY", "KEY FROM", "URL FROM", "PRICE IN/CACHED/OUT",
-                "RETIRED", "REASON",
+                "ALIAS", "PROVIDER", "MODEL", "BASE URL", "STATUS", "ENTRY FROM", "KEY", "KEY FROM", "URL FROM",
+                "PRICE IN/CACHED/OUT", "RETIRED", "REASON",
             ]
             let cells = rows.map {
                 [
-                    $0.alias, $0.provider, $0.model, $0.baseURL, $0.status, $0.key, $0.keySource, $0.baseURLSource, $0.price,
-                    $0.servedBy, $0.reason,
+                    $0.alias, $0.provider, $0.model, $0.baseURL, $0.status, $0.source, $0.key, $0.keySource,
+                    $0.baseURLSource, $0.price, $0.servedBy, $0.reason,
                 ]
             }
             return TextTable.render(header: header, rows: cells)

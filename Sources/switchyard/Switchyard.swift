@@ -12,7 +12,10 @@ struct Switchyard: AsyncParsableCommand {
             The config file is --config, else $SWITCHYARD_CONFIG, else ./proxy.yaml.
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, Models.self, ConfigCommand.self, Keys.self, Spend.self, DB.self, Mock.self, Chat.self]
+        subcommands: [
+            Serve.self, Models.self, ConfigCommand.self, RuntimeCommand.self, Keys.self, Spend.self, DB.self, Mock.self,
+            Chat.self,
+        ]
     )
 
     static func main() async {

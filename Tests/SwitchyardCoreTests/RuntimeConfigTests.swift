@@ -154,4 +154,36 @@ import Testing
                     "model_info": .object(["id": "i"]),
                 ])
     }
+
+    @Test func yamlWrittenReadsBackToTheSameValues() throws {
+        let strings = [
+            "plain", "yes", "no", "null", "~", "12", "1e3", "0x10", "a: b", "- x", "#hash", "quote \" in", "line\nbreak",
+            "tab\there", "é ü ✓", "", " lead", "trail ", "{{var}}", "[1]", "{a: 1}", "back\\slash", "\u{1}",
+        ]
+        var object = JSONObject()
+        for (index, text) in strings.enumerated() {
+            object["k\(index)"] = .string(text)
+            object[text.isEmpty ? "empty" : text] = .int(index)
+        }
+        object["numbers"] = .array([.int(0), .double(1.5), .number("-2e-3"), .bool(true), .bool(false), .null])
+        object["nested"] = .array([
+            .object(["a": .array([]), "b": .object([:]), "c": .array([.array([.int(1)])])]), .string("s"),
+        ])
+        let text = YAMLWriter.document(object)
+        let read = try #require(try YAMLReader.read(text)).jsonValue
+        #expect(read == .object(object), "\(text)")
+    }
+
+    @Test func promptTextsFillTheirPlacesAndNothingElse() throws {
+        let text = PromptText("Hi {{ name }}, {{name}}! {{ missing}} {not} {{a b}} {{}} }} {{x.y-z_1}}")
+        #expect(text.variables == ["name", "missing", "x.y-z_1"])
+        let filled = try text.render(["name": "Ann", "missing": .int(3), "x.y-z_1": .object(["k": "{{name}}"])])
+        #expect(filled == #"Hi Ann, Ann! 3 {not} {{a b}} {{}} }} {"k":"{{name}}"}"#)
+        #expect(throws: PromptText.MissingVariable(name: "missing")) { try text.render(["name": "Ann", "x.y-z_1": 1]) }
+        #expect(throws: PromptText.MissingVariable(name: "name")) { try text.render(nil) }
+        // Linear on hostile input: many opening braces, a long name.
+        let hostile = String(repeating: "{{", count: 50_000) + String(repeating: "a", count: 100_000)
+        #expect(PromptText(hostile).variables.isEmpty)
+        #expect(PromptText(hostile).pieces.count == 1)
+    }
 }

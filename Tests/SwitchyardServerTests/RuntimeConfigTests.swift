@@ -589,3 +589,85 @@ func auditRows(_ proxy: ProxyHandle, query: String = "") async throws -> [JSONOb
         }
     }
 }
+
+/// The same changes from the command line, against the database; export and import of the effective config.
+@Suite struct RuntimeCLITests {
+    static func config(database: String) -> String {
+        """
+        model_list:
+          - model_name: fast
+            litellm_params: {model: xai/grok-code-fast-1, api_key: os.environ/RUNTIME_KEY}
+          - model_name: literal
+            litellm_params: {model: xai/grok-3-mini, api_key: xai-literal-in-file-0123456789}
+        general_settings:
+          database_url: "\(database)"
+          master_key: sk-master-literal-0123456789
+        """
+    }
+
+    @Test func theCLIChangesExportsAndImportsTheRunTimeConfiguration() async throws {
+        let first = try temporaryFile(Self.config(database: "sqlite:first.db"))
+        let environment = ["RUNTIME_KEY": testKey, "USER": "ops"]
+        func cli(_ arguments: [String], config: String = first) async throws -> CLIResult {
+            try await runCLI(arguments + ["--config", config], environment: environment)
+        }
+        let added = try await cli([
+            "runtime", "/model/new", "--json", "--data",
+            #"{"model_name": "added", "litellm_params": {"model": "xai/grok-4", "api_key": "os.environ/RUNTIME_KEY"}, "model_info": {"id": "added-1"}}"#,
+        ])
+        #expect(added.status == 0, "\(added.output)")
+        #expect(added.stdout.contains(#""revision":1"#))
+        let literal = try await cli([
+            "runtime", "/model/new", "--data",
+            #"{"model_name": "x", "litellm_params": {"model": "xai/grok-4", "api_key": "xai-secret-cli-0123456789"}}"#,
+        ])
+        #expect(literal.status == 1)
+        #expect(literal.stderr.contains("literal key"))
+        #expect(!literal.output.contains("xai-secret-cli-0123456789"))
+        #expect(try await cli(["runtime", "/feature/new", "--data", #"{"slug": "summary", "model": "fast"}"#]).status == 0)
+        #expect(
+            try await cli(["runtime", "/prompt/new", "--data", #"{"slug": "summary", "system": "Be brief about {{topic}}."}"#])
+                .status == 0)
+        #expect(
+            try await cli(["runtime", "/flag/set", "--data", #"{"name": "enable_vision", "enabled": false}"#]).status == 0)
+        // models list: where each deployment came from.
+        let listed = try await cli(["models", "list", "--json"])
+        let rows = (try? JSONParser.parse(listed.stdout))?.arrayValue?.compactMap(\.objectValue) ?? []
+        #expect(rows.first { $0["alias"] == "added" }?["source"] == "database (cli:ops)")
+        #expect(rows.first { $0["alias"] == "fast" }?["source"] == "file")
+        let audit = try await cli(["runtime", "/config/audit", "--json"])
+        #expect(audit.stdout.contains(#""actor":"cli:ops""#))
+        // Export: the file's models and the database's, every id, the runtime section; the file's literal key
+        // redacted.
+        let exported = try await cli(["config", "export"])
+        #expect(exported.status == 0, "\(exported.output)")
+        #expect(!exported.stdout.contains("xai-literal-in-file"))
+        #expect(!exported.stdout.contains("sk-master-literal-0123456789"))
+        for text in ["added-1", "fast#1", "literal#1", "summary", "Be brief about {{topic}}.", "enable_vision", "runtime:"] {
+            #expect(exported.stdout.contains(text), "\(text)")
+        }
+        // Imported into an empty database beside another copy of the file: the same effective configuration.
+        let second = try temporaryFile(Self.config(database: "sqlite:second.db"))
+        let exportPath = (second as NSString).deletingLastPathComponent + "/export.yaml"
+        try exported.stdout.write(toFile: exportPath, atomically: true, encoding: .utf8)
+        let imported = try await cli(["config", "import", exportPath], config: second)
+        #expect(imported.status == 0, "\(imported.output)")
+        #expect(imported.stdout.contains("4 entries written, 2 unchanged"), "\(imported.stdout)")
+        let again = try await cli(["config", "import", exportPath], config: second)
+        #expect(again.stdout.contains("0 entries written, 6 unchanged"), "\(again.stdout)")
+        let reexported = try await cli(["config", "export"], config: second)
+        func body(_ text: String) -> String {
+            text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.contains("database_url") }.joined(separator: "\n")
+        }
+        #expect(body(reexported.stdout) == body(exported.stdout))
+        // serve ignores the runtime section, and says so.
+        let checked = try await cli(["config", "check", exportPath])
+        #expect(checked.stdout.contains("runtime: is read by 'switchyard config import'"))
+        // An import with one bad entry writes nothing.
+        let bad = exported.stdout.replacingOccurrences(of: "\"xai/grok-4\"", with: "\"xia/grok-4\"")
+        try bad.write(toFile: exportPath, atomically: true, encoding: .utf8)
+        let refused = try await cli(["config", "import", exportPath], config: second)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("unknown provider 'xia'"), "\(refused.stderr)")
+    }
+}

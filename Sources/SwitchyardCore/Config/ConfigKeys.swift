@@ -2,7 +2,7 @@
 enum ConfigKeys {
     static let topLevel: Set<String> = [
         "model_list", "litellm_settings", "settings", "general_settings", "environment_variables", "router_settings",
-        "model_catalog",
+        "model_catalog", "runtime",
     ]
     static let topLevelIgnored: Set<String> = [
         "include", "callback_settings", "credential_list", "guardrails", "files_settings",

@@ -258,6 +258,11 @@ struct ConfigWalker {
         if let node = value(mapping, "model_catalog"), !isNull(node), let path = string(node, "model_catalog") {
             readCatalog(path, at: node, into: &config)
         }
+        if let section = value(mapping, "runtime"), !isNull(section) {
+            warning(
+                "runtime: is read by 'switchyard config import', not by serve: run-time configuration lives in the database",
+                fix: "run 'switchyard config import' with this file, or remove the section", at: section)
+        }
         if let section = value(mapping, "environment_variables"), !isNull(section),
             let pairs = stringPairs(section, "environment_variables")
         {

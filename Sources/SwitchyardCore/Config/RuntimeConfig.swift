@@ -163,7 +163,7 @@ public struct RuntimeConfig: Sendable, Equatable {
 
     /// The features with their active prompts filled in (a version that does not exist leaves the feature without
     /// one, with a warning).
-    mutating func linkPrompts() {
+    public mutating func linkPrompts() {
         for (slug, var feature) in features {
             feature.prompt = feature.promptVersion.flatMap { prompts[slug]?[$0] }
             if let version = feature.promptVersion, feature.prompt == nil {
@@ -315,7 +315,8 @@ extension ProxyConfig {
         return result
     }
 
-    private func overlaidModels(_ runtime: RuntimeConfig) -> ProxyConfig {
+    /// The models of `overlaid(with:)` alone: rate limits and fallback chains not applied.
+    public func overlaidModels(_ runtime: RuntimeConfig) -> ProxyConfig {
         guard !runtime.models.isEmpty else { return self }
         var byID: [String: RuntimeModel] = [:]
         for model in runtime.models { byID[model.id] = model }

@@ -81,71 +81,32 @@ enum AdminRoutes {
         return (try ProxyEngine.parseObject(buffer), String(buffer: buffer))
     }
 
-    /// `/model/new`, `/model/update`, `/model/delete` and `/config/audit`, behind the master key.
+    /// The run-time configuration's routes (`RuntimeRoutes`), behind the master key; `/model/*` also under `/v1`.
     static func addRuntimeRoutes(to router: Router<BasicRequestContext>, store: EngineStore, runtime: RuntimeConfigSync) {
         @Sendable func api(_ engine: ProxyEngine) -> RuntimeConfigAPI {
             RuntimeConfigAPI(
                 storage: engine.accounting.storage, actor: "master_key", table: { store.current.table },
                 applied: { reason in try await runtime.refresh(reason: reason) })
         }
-        for prefix in ["", "/v1"] {
-            router.post(RouterPath(prefix + "/model/new")) { request, _ in
-                await answer(request, store: store) { _, request throws(ProxyError) in
-                    let (object, text) = try await bodyAndText(request)
-                    return try await api(store.current).create(object, text: text)
+        for route in RuntimeRoutes.all {
+            let paths = route.path.hasPrefix("/model/") ? [route.path, "/v1" + route.path] : [route.path]
+            for path in paths {
+                if route.method == "GET" {
+                    router.get(RouterPath(path)) { request, _ in
+                        await answer(request, store: store) { _, request throws(ProxyError) in
+                            var query = JSONObject()
+                            for (name, value) in request.uri.queryParameters { query[String(name)] = .string(String(value)) }
+                            return try await route.run(api(store.current), query, "")
+                        }
+                    }
+                } else {
+                    router.post(RouterPath(path)) { request, _ in
+                        await answer(request, store: store) { _, request throws(ProxyError) in
+                            let (object, text) = try await bodyAndText(request)
+                            return try await route.run(api(store.current), object, text)
+                        }
+                    }
                 }
-            }
-            router.post(RouterPath(prefix + "/model/update")) { request, _ in
-                await answer(request, store: store) { _, request throws(ProxyError) in
-                    try await api(store.current).update(try await body(request, store))
-                }
-            }
-            router.post(RouterPath(prefix + "/model/delete")) { request, _ in
-                await answer(request, store: store) { _, request throws(ProxyError) in
-                    try await api(store.current).delete(try await body(request, store))
-                }
-            }
-        }
-        func post(
-            _ path: String, _ handler: @escaping @Sendable (RuntimeConfigAPI, JSONObject) async throws(ProxyError) -> JSONValue
-        ) {
-            router.post(RouterPath(path)) { request, _ in
-                await answer(request, store: store) { _, request throws(ProxyError) in
-                    try await handler(api(store.current), try await body(request, store))
-                }
-            }
-        }
-        func get(_ path: String, _ handler: @escaping @Sendable (RuntimeConfigAPI, Request) async throws(ProxyError) -> JSONValue)
-        {
-            router.get(RouterPath(path)) { request, _ in
-                await answer(request, store: store) { _, request throws(ProxyError) in
-                    try await handler(api(store.current), request)
-                }
-            }
-        }
-        post("/feature/new") { api, body throws(ProxyError) in try await api.setFeature(body, update: false) }
-        post("/feature/update") { api, body throws(ProxyError) in try await api.setFeature(body, update: true) }
-        post("/feature/delete") { api, body throws(ProxyError) in try await api.remove(.feature, body) }
-        get("/feature/list") { api, _ throws(ProxyError) in try await api.listFeatures() }
-        post("/prompt/new") { api, body throws(ProxyError) in try await api.newPrompt(body) }
-        post("/prompt/activate") { api, body throws(ProxyError) in try await api.activatePrompt(body) }
-        get("/prompt/list") { api, request throws(ProxyError) in
-            guard let slug = request.uri.queryParameters.get("slug") else {
-                throw .invalidRequest("'slug' is required.", param: "slug")
-            }
-            return try await api.listPrompts(slug: slug)
-        }
-        for (kind, path) in [(RuntimeConfig.Kind.flag, "flag"), (.fallback, "fallback"), (.rateLimit, "rate_limit")] {
-            post("/\(path)/set") { api, body throws(ProxyError) in try await api.set(kind, body) }
-            post("/\(path)/delete") { api, body throws(ProxyError) in try await api.remove(kind, body) }
-            get("/\(path)/list") { api, _ throws(ProxyError) in try await api.list(kind) }
-        }
-        router.get("/config/audit") { request, _ in
-            await answer(request, store: store) { _, request throws(ProxyError) in
-                let parameters = request.uri.queryParameters
-                return try await api(store.current).audit(
-                    kind: parameters.get("kind"), name: parameters.get("name"),
-                    limit: try integer(parameters.get("limit"), "limit") ?? 100)
             }
         }
     }
