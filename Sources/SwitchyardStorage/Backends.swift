@@ -50,6 +50,14 @@ public protocol SQLBackend: Sendable {
     /// A statement that makes other writers of `table` wait until this transaction ends (readers do not wait);
     /// nil where a transaction's first write already does it (SQLite).
     func writerLock(_ table: String) -> String?
+    /// A statement that tells every listener of `channel` when the transaction commits; nil where the database
+    /// cannot (SQLite: instances poll).
+    func notifyStatement(_ channel: String) -> String?
+    /// Listens on `channel` on a connection of its own: `ready` once listening, `notified` for each notification,
+    /// until the task is cancelled (returns) or the connection fails (throws). Only where `notifyStatement` is not nil.
+    func listen(
+        channel: String, logger: Logger, ready: @Sendable () async -> Void, notified: @Sendable () async -> Void
+    ) async throws
 }
 
 /// An SQLite file, through sqlite-nio and sqlite-kit: one connection, write-ahead logging so readers (the CLI) and
@@ -62,6 +70,10 @@ public struct SQLiteBackend: SQLBackend {
     public var description: String { "sqlite:\(path)" }
     public var doubleType: String { "REAL" }
     public func writerLock(_ table: String) -> String? { nil }
+    public func notifyStatement(_ channel: String) -> String? { nil }
+    public func listen(
+        channel: String, logger: Logger, ready: @Sendable () async -> Void, notified: @Sendable () async -> Void
+    ) async throws {}
     public var numberedPlaceholders: Bool { false }
 
     public func connect(logger: Logger) async throws -> SQLConnectionHandle {
@@ -101,6 +113,26 @@ public struct PostgresBackend: SQLBackend {
 
     public var doubleType: String { "DOUBLE PRECISION" }
     public func writerLock(_ table: String) -> String? { "LOCK TABLE \(table) IN SHARE ROW EXCLUSIVE MODE" }
+    public func notifyStatement(_ channel: String) -> String? { "SELECT pg_notify('\(channel)', '')" }
+
+    public func listen(
+        channel: String, logger: Logger, ready: @Sendable () async -> Void, notified: @Sendable () async -> Void
+    ) async throws {
+        let configuration = try SQLPostgresConfiguration(url: url)
+        var core = configuration.coreConfiguration
+        core.options.connectTimeout = .seconds(5)
+        let connection = try await PostgresConnection.connect(configuration: core, id: 2, logger: logger)
+        do {
+            try await connection.listen(on: channel) { notifications in
+                await ready()
+                for try await _ in notifications { await notified() }
+            }
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
     public var numberedPlaceholders: Bool { true }
 
     public func connect(logger: Logger) async throws -> SQLConnectionHandle {

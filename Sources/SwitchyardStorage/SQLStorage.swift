@@ -703,6 +703,17 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         return try row?.decode(column: "revision", as: Int?.self) ?? 0
     }
 
+    /// The channel a change is announced on (PostgreSQL's NOTIFY).
+    static let configChannel = "switchyard_config"
+
+    public func listenForConfigChanges(
+        ready: @Sendable () async -> Void, notified: @Sendable () async -> Void
+    ) async throws -> Bool {
+        guard backend.notifyStatement(Self.configChannel) != nil else { return false }
+        try await backend.listen(channel: Self.configChannel, logger: logger, ready: ready, notified: notified)
+        return true
+    }
+
     /// How often a change is tried when another instance took its revision number first (a database whose
     /// `writerLock` does not serialize writers).
     static let configChangeAttempts = 5
@@ -712,9 +723,11 @@ public final class SQLStorage: Storage, CustomStringConvertible {
         let lock = backend.writerLock("switchyard_config_audit")
         while true {
             do {
+                let notify = backend.notifyStatement(Self.configChannel)
                 return try await transaction { database in
                     if let lock { try await database.raw(SQLQueryString(lock)).run() }
                     for change in changes { try await Self.apply(change, database) }
+                    if let notify { _ = try await database.raw(SQLQueryString(notify)).all() }
                     return try await Self.configRevision(database)
                 }
             } catch {

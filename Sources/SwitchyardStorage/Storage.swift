@@ -48,6 +48,9 @@ public protocol Storage: Sendable {
     func configRevision() async throws -> Int
     /// Applies changes in one transaction, each with its audit row; returns the new revision.
     func change(config changes: [ConfigChange]) async throws -> Int
+    /// Waits for changes other instances announce (PostgreSQL's LISTEN), calling `ready` once listening and
+    /// `notified` for each, until the task is cancelled; false at once where the database cannot announce them.
+    func listenForConfigChanges(ready: @Sendable () async -> Void, notified: @Sendable () async -> Void) async throws -> Bool
     /// Audit rows, newest first, optionally of one kind and name.
     func configAudit(kind: String?, name: String?, limit: Int) async throws -> [ConfigAuditRow]
     /// Closes the connection.

@@ -27,27 +27,7 @@ struct AdminTarget: ParsableArguments {
         local: (AdminAPI) async throws(ProxyError) -> JSONValue
     ) async throws -> JSONValue {
         if let url { return try await remote(url: url, method: method, path: path, query: query, body: body) }
-        let loaded = LoadedConfig.load(path: options.path, strict: options.strict)
-        guard let table = loaded.table, !loaded.result.hasErrors else {
-            warn("switchyard: \(options.path) is invalid (run 'switchyard config check' for details)")
-            throw ExitCode(1)
-        }
-        if let problem = table.diagnostics.first(where: { $0.severity == .error }) {
-            warn("switchyard: \(problem.description)")
-            throw ExitCode(1)
-        }
-        let logger = Logger(label: "switchyard", factory: { _ in SwiftLogNoOpLogHandler() })
-        guard let storage = SQLStorage.open(table.database.value, logger: logger) else {
-            warn("switchyard: storage is off (database_url: none); set general_settings.database_url to use keys and spend")
-            throw ExitCode(1)
-        }
-        do {
-            try await storage.migrate()
-        } catch {
-            await storage.close()
-            warn("switchyard: cannot open \(storage.description): \(error)")
-            throw ExitCode(1)
-        }
+        let storage = try await LocalRuntime.open(options, purpose: "use keys and spend").storage
         let api = AdminAPI(storage: storage)
         do throws(ProxyError) {
             let value = try await local(api)

@@ -11,16 +11,23 @@ struct LocalRuntime {
     let table: ModelTable
     let storage: SQLStorage
 
-    /// Opens the database the config names (migrating it); exits 1 with the reason when it cannot.
-    static func open(_ options: ConfigOptions) async throws -> LocalRuntime {
+    /// Opens the database the config names (migrating it); exits 1 with the reason when it cannot. `purpose` ends
+    /// the message when storage is off.
+    static func open(_ options: ConfigOptions, purpose: String = "change the run-time configuration") async throws
+        -> LocalRuntime
+    {
         let loaded = LoadedConfig.load(path: options.path, strict: options.strict)
         guard let table = loaded.table, !loaded.result.hasErrors else {
             warn("switchyard: \(options.path) is invalid (run 'switchyard config check' for details)")
             throw ExitCode(1)
         }
+        if let problem = table.diagnostics.first(where: { $0.severity == .error }) {
+            warn("switchyard: \(problem.description)")
+            throw ExitCode(1)
+        }
         let logger = Logger(label: "switchyard", factory: { _ in SwiftLogNoOpLogHandler() })
         guard let storage = SQLStorage.open(table.database.value, logger: logger) else {
-            warn("switchyard: storage is off (database_url: none); run-time configuration needs a database")
+            warn("switchyard: storage is off (database_url: none); set general_settings.database_url to \(purpose)")
             throw ExitCode(1)
         }
         do {

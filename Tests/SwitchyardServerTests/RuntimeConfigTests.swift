@@ -130,14 +130,24 @@ func auditRows(_ proxy: ProxyHandle, query: String = "") async throws -> [JSONOb
                 // Nothing was written, and everything still serves.
                 #expect(try await auditRows(proxy).isEmpty)
                 #expect(try await modelInfo(proxy).keys.sorted() == ["m-1", "n-1"])
+                #expect(try await send(.GET, proxy.url + "/health/readiness").json?["config_revision"]?.intValue == 0)
                 #expect(
                     try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("m", "hi"), headers: master).status
                         == 200)
-                // A virtual key cannot change models.
+                // A virtual key cannot change models; an admin key can, and the audit names it.
                 let (key, _) = try await generateKey(proxy)
                 let forbidden = try await send(
                     .POST, proxy.url + "/model/new", json: newModel("y", mock: mock), headers: bearer(key))
                 #expect(forbidden.status == 403)
+                let (admin, _) = try await generateKey(
+                    proxy, ["key_alias": "ops-admin", "metadata": .object(["role": "admin"])])
+                let byAdmin = try await send(
+                    .POST, proxy.url + "/model/new", json: newModel("y", mock: mock), headers: bearer(admin))
+                #expect(byAdmin.status == 200, "\(byAdmin.text)")
+                #expect(try await auditRows(proxy).first?["actor"] == "key:ops-admin")
+                // ... but not the key routes, which stay the master's.
+                #expect(
+                    try await send(.POST, proxy.url + "/key/generate", json: .object([:]), headers: bearer(admin)).status == 403)
             }
         }
     }
@@ -237,8 +247,43 @@ func auditRows(_ proxy: ProxyHandle, query: String = "") async throws -> [JSONOb
                                 .POST, first.url + "/v1/chat/completions", json: chat("added", "hi"), headers: master
                             ).status == 404
                         })
-                    // Both made a change; each sees both in the one audit.
-                    #expect(try await auditRows(first).map { $0["actor"]?.stringValue ?? "" } == ["master_key", "master_key"])
+                    // A flag set on one instance refuses on the other too.
+                    let flag = try await send(
+                        .POST, second.url + "/flag/set", json: .object(["name": "enable_streaming", "enabled": false]),
+                        headers: master)
+                    #expect(flag.status == 200)
+                    #expect(
+                        try await eventually {
+                            try await send(
+                                .POST, first.url + "/v1/chat/completions", json: chat("m", "hi", stream: true), headers: master
+                            ).status == 403
+                        })
+                    // Each made changes; each sees all of them in the one audit.
+                    #expect(try await auditRows(first).map { $0["revision"]?.intValue ?? 0 } == [3, 2, 1])
+                }
+            }
+        }
+    }
+
+    @Test func postgresAnnouncesAChangeSoTheFleetNeedNotWaitForItsPoll() async throws {
+        let database = try await Backend.postgres.newURL()
+        try await withMockUpstream { mock in
+            // A poll once a minute: within the test's few seconds only the announcement can carry the change.
+            let yaml = keysConfig(mock: mock, database: database, general: "user_api_key_cache_ttl: 60")
+            try await withProxy(yaml: yaml, environment: runtimeEnvironment, logLevel: .info) { first in
+                try await withProxy(yaml: yaml, environment: runtimeEnvironment, logLevel: .info) { second in
+                    // Each listens once it started; a change made before that reaches it by its start-up read.
+                    #expect(try await eventually { second.logs.lines.contains { $0.contains("listening for run-time") } })
+                    let made = try await send(
+                        .POST, first.url + "/model/new", json: newModel("added", mock: mock, id: "added-1"), headers: master)
+                    #expect(made.status == 200, "\(made.text)")
+                    #expect(
+                        try await eventually(seconds: 5) {
+                            try await send(
+                                .POST, second.url + "/v1/chat/completions", json: chat("added", "hi"), headers: master
+                            ).status == 200
+                        })
+                    #expect(second.logs.lines.contains { $0.contains("notified") && $0.contains("config reloaded") })
                 }
             }
         }
@@ -669,5 +714,50 @@ func auditRows(_ proxy: ProxyHandle, query: String = "") async throws -> [JSONOb
         let refused = try await cli(["config", "import", exportPath], config: second)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("unknown provider 'xia'"), "\(refused.stderr)")
+    }
+}
+
+/// A feature's prompt messages are written once as text: the text must mean what the value says.
+@Suite struct FeaturePromptTextTests {
+    static let prompt = PromptVersion(
+        slug: "s", version: 3, system: PromptText("Sys \"{{a}}\"\n"), user: PromptText("User {{b}} ✓"))
+
+    @Test(arguments: [
+        #"{"model":"s","messages":[{"role":"user","content":"hi \"there\""}],"prompt_variables":{"a":"x","b":2}}"#,
+        #"{ "model" : "s" , "messages" : [ {"role": "user", "content": "one"} , {"role":"assistant","content":"two"} ] }"#,
+        #"{"model":"s","messages":[]}"#,
+        #"{"model":"s"}"#,
+        #"{"model":"s","messages":null}"#,
+        #"{"mess\"ages":1,"messages":[{"role":"user","content":"q"}]}"#,
+    ])
+    func theWrittenTextMeansTheValue(_ document: String) throws {
+        var body = try #require(try JSONParser.parse(document).objectValue)
+        let variables = body.removeValue(forKey: "prompt_variables") ?? .object(["a": "x", "b": 2])
+        let given = body["messages"]?.arrayValue ?? []
+        try ProxyEngine.prepend(Self.prompt, of: "s", variables: variables, to: &body)
+        let encoded = JSONValue.object(body).encodedBytes()
+        let reread = try #require(try JSONParser.parse(encoded).objectValue)
+        #expect(reread == body, "\(String(decoding: encoded, as: UTF8.self))")
+        let messages = try #require(reread["messages"]?.arrayValue)
+        #expect(messages.count == 2 + given.count)
+        #expect(messages[0].objectValue?["content"] == "Sys \"x\"\n")
+        #expect(messages[1].objectValue?["content"] == "User 2 ✓")
+        #expect(Array(messages.dropFirst(2)) == given)
+        // The same object built without any parsed text encodes to the same value.
+        var plain = try #require(try JSONParser.parse(document).objectValue).forgettingSource()
+        _ = plain.removeValue(forKey: "prompt_variables")
+        try ProxyEngine.prepend(Self.prompt, of: "s", variables: variables, to: &plain)
+        #expect(try JSONParser.parse(JSONValue.object(plain).encodedBytes()) == .object(body))
+    }
+
+    @Test func aMissingVariableIsNamed() throws {
+        var body: JSONObject = ["model": "s"]
+        #expect(throws: ProxyError.self) { try ProxyEngine.prepend(Self.prompt, of: "s", variables: nil, to: &body) }
+        do {
+            try ProxyEngine.prepend(Self.prompt, of: "s", variables: .object(["a": "x"]), to: &body)
+        } catch {
+            #expect(error.message.contains("'b'"))
+            #expect(error.code == "missing_prompt_variable")
+        }
     }
 }

@@ -58,6 +58,9 @@ struct LoadClient: ParsableCommand {
     @Option(help: "Give up on one request after this many seconds.")
     var timeout: Int64 = 120
 
+    @Option(help: "A JSON object whose members are added to each request body (e.g. prompt_variables).")
+    var extra: String?
+
     func run() throws {
         let target = try Target(url: url, key: key, body: requestBody().encodedBytes(), stream: stream, timeout: timeout)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(System.coreCount, concurrency)))
@@ -88,6 +91,9 @@ struct LoadClient: ParsableCommand {
             }
         if stream { object["stream"] = true }
         if stream, includeUsage, api == "chat" { object["stream_options"] = .object(["include_usage": true]) }
+        if let extra, let members = (try? JSONParser.parse(extra))?.objectValue {
+            for (name, value) in members { object[name] = value }
+        }
         return .object(object)
     }
 }

@@ -26,7 +26,7 @@ public struct ModelTable: Sendable {
     /// The aliases `restricted(to:)` kept; empty: all.
     public let restriction: [String]
     /// Feature endpoints by slug (run-time configuration), each with its active prompt.
-    public let features: [String: FeatureEndpoint]
+    public let features: [String: FeatureRoute]
     /// The capability flags (`enable_streaming`, `enable_tool_use`, `enable_vision`) that are set; empty: none.
     public let capabilityFlags: [FlagCapability: FeatureFlag]
 
@@ -44,7 +44,7 @@ public struct ModelTable: Sendable {
         self.environment = original
         self.registry = registry
         self.restriction = []
-        self.features = runtime.features
+        self.features = runtime.features.mapValues(FeatureRoute.init)
         var flags: [FlagCapability: FeatureFlag] = [:]
         for capability in FlagCapability.allCases { flags[capability] = runtime.flags[capability.rawValue] }
         self.capabilityFlags = flags

@@ -175,6 +175,21 @@ public struct FeatureEndpoint: Sendable, Equatable {
     }
 }
 
+/// A feature endpoint as the request path uses it: one reference to look up, its defaults listed with whether a
+/// request's own value wins.
+public final class FeatureRoute: Sendable {
+    /// The feature.
+    public let feature: FeatureEndpoint
+    /// Its defaults, in order.
+    public let defaults: [(name: String, value: JSONValue, clientMayOverride: Bool)]
+
+    /// The route of a feature.
+    public init(_ feature: FeatureEndpoint) {
+        self.feature = feature
+        self.defaults = feature.defaults.map { ($0.key, $0.value, feature.clientMayOverride($0.key)) }
+    }
+}
+
 /// A capability a flag can turn off.
 public enum FlagCapability: String, Sendable, CaseIterable {
     /// `stream: true`.

@@ -98,7 +98,7 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     static let indexThreshold = 16
 
     struct ParsedSource: Sendable {
-        let bytes: [UInt8]
+        var bytes: [UInt8]
         var ranges: [Range<Int>?]
     }
 
@@ -189,6 +189,36 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         var object = self
         object.source = nil
         return object
+    }
+
+    /// Sets a member together with its text (`"key":value`, compact and valid: the caller wrote it), which encoding
+    /// copies as it copies a parsed member's: a member made on the request path (a feature's messages) is written
+    /// once, not built and then encoded again.
+    public mutating func set(_ key: String, _ value: JSONValue, text: [UInt8]) {
+        self[key] = value
+        guard let position = position(of: key).position else { return }
+        var kept = source ?? ParsedSource(bytes: [], ranges: Array(repeating: nil, count: members.count))
+        source = nil  // `kept` is the only reference: the append below does not copy the document.
+        let start = kept.bytes.count
+        kept.bytes.append(contentsOf: text)
+        kept.ranges[position] = start..<kept.bytes.count
+        source = kept
+    }
+
+    /// The text of a member's value as it was parsed (between the colon and the member's end), when it has not
+    /// changed since.
+    public func parsedValueText(of key: String) -> ArraySlice<UInt8>? {
+        guard let position = position(of: key).position, let text = parsedText(at: position) else { return nil }
+        // Past the key's string (escapes skipped), the colon and any space.
+        var index = text.startIndex
+        guard index < text.endIndex, text[index] == UInt8(ascii: "\"") else { return nil }
+        index += 1
+        while index < text.endIndex, text[index] != UInt8(ascii: "\"") {
+            index += text[index] == UInt8(ascii: "\\") ? 2 : 1
+        }
+        index += 1
+        while index < text.endIndex, [0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ":")].contains(text[index]) { index += 1 }
+        return index < text.endIndex ? text[index...] : nil
     }
 
     /// The text of the member at `index` as it was parsed, when it has not changed since.

@@ -24,8 +24,6 @@ public struct NormalizedRequest: Sendable {
     public var body: JSONObject
     /// Parameters removed because the upstream does not take them.
     public var dropped: [String] = []
-    /// Parameters renamed, clamped or cleaned (`max_tokens->max_completion_tokens`, `messages[].name`).
-    public var transformed: [String] = []
     /// Whether the client asked for a stream.
     public var stream: Bool
     /// Whether the proxy added `stream_options.include_usage`, so the usage chunk must not reach the client.
@@ -63,16 +61,13 @@ public enum ParamNormalizer {
             case .rename(let target):
                 result.body.removeValue(forKey: rule.parameter)
                 if result.body[target] == nil { result.body[target] = value }
-                result.transformed.append("\(rule.parameter)->\(target)")
             case .clampMaximum(let maximum):
                 if let number = value.doubleValue, number > Double(maximum) {
                     result.body[rule.parameter] = .int(maximum)
-                    result.transformed.append("\(rule.parameter)<=\(maximum)")
                 }
             case .onlyWhenStreaming:
                 if !stream {
                     result.body.removeValue(forKey: rule.parameter)
-                    result.transformed.append("\(rule.parameter) removed without stream")
                 }
             case .drop:
                 result.body.removeValue(forKey: rule.parameter)
@@ -93,7 +88,6 @@ public enum ParamNormalizer {
                 }
                 if nearest != effort {
                     result.body[rule.parameter] = .string(nearest)
-                    result.transformed.append("\(rule.parameter) \(effort)->\(nearest)")
                 }
             }
         }
@@ -138,7 +132,6 @@ public enum ParamNormalizer {
             }
             guard nearest != text else { return nil }
             reasoning["effort"] = .string(nearest)
-            result.transformed.append("reasoning.effort \(text)->\(nearest)")
         default: return nil
         }
         result.body["reasoning"] = .object(reasoning)
@@ -158,7 +151,6 @@ public enum ParamNormalizer {
         }
         if changed {
             result.body["messages"] = .array(messages)
-            result.transformed.append("messages[].name removed from non-user roles")
         }
     }
 }

@@ -83,27 +83,40 @@ enum AdminRoutes {
 
     /// The run-time configuration's routes (`RuntimeRoutes`), behind the master key; `/model/*` also under `/v1`.
     static func addRuntimeRoutes(to router: Router<BasicRequestContext>, store: EngineStore, runtime: RuntimeConfigSync) {
-        @Sendable func api(_ engine: ProxyEngine) -> RuntimeConfigAPI {
+        @Sendable func api(_ engine: ProxyEngine, actor: String) -> RuntimeConfigAPI {
             RuntimeConfigAPI(
-                storage: engine.accounting.storage, actor: "master_key", table: { store.current.table },
+                storage: engine.accounting.storage, actor: actor, table: { store.current.table },
                 applied: { reason in try await runtime.refresh(reason: reason) })
+        }
+        /// Checks the master key or an admin key, runs the route and answers its JSON, or the error.
+        @Sendable func answer(
+            _ request: Request, _ handler: (RuntimeConfigAPI, Request) async throws(ProxyError) -> JSONValue
+        ) async -> Response {
+            let engine = store.current
+            let requestID = ProxyEngine.requestID(from: request)
+            do throws(ProxyError) {
+                let actor = try await engine.authorizeConfigAdmin(request)
+                return ProxyEngine.jsonResponse(try await handler(api(engine, actor: actor), request), requestID: requestID)
+            } catch {
+                return engine.errorResponse(error, requestID: requestID)
+            }
         }
         for route in RuntimeRoutes.all {
             let paths = route.path.hasPrefix("/model/") ? [route.path, "/v1" + route.path] : [route.path]
             for path in paths {
                 if route.method == "GET" {
                     router.get(RouterPath(path)) { request, _ in
-                        await answer(request, store: store) { _, request throws(ProxyError) in
+                        await answer(request) { api, request throws(ProxyError) in
                             var query = JSONObject()
                             for (name, value) in request.uri.queryParameters { query[String(name)] = .string(String(value)) }
-                            return try await route.run(api(store.current), query, "")
+                            return try await route.run(api, query, "")
                         }
                     }
                 } else {
                     router.post(RouterPath(path)) { request, _ in
-                        await answer(request, store: store) { _, request throws(ProxyError) in
+                        await answer(request) { api, request throws(ProxyError) in
                             let (object, text) = try await bodyAndText(request)
-                            return try await route.run(api(store.current), object, text)
+                            return try await route.run(api, object, text)
                         }
                     }
                 }

@@ -39,7 +39,14 @@ public struct AdminAPI: Sendable {
 
     /// Runs a database call; a failure is a 503 that names the database's trouble without any secret.
     func call<T: Sendable>(_ body: (any Storage) async throws -> T) async throws(ProxyError) -> T {
-        let storage = try database()
+        try await Self.call(try database(), what: "key and spend database", body)
+    }
+
+    /// Runs a call on `storage`: a `ProxyError` as it is, any other failure a 503 naming `what` and the error's type
+    /// (never its text, which may hold a connection string).
+    static func call<T: Sendable>(
+        _ storage: any Storage, what: String, _ body: (any Storage) async throws -> T
+    ) async throws(ProxyError) -> T {
         do {
             return try await body(storage)
         } catch let error as ProxyError {
@@ -47,7 +54,7 @@ public struct AdminAPI: Sendable {
         } catch {
             throw ProxyError(
                 status: 503, type: "api_error", code: "storage_unavailable",
-                message: "The key and spend database is unavailable (\(type(of: error))); retry later.", retryAfter: 1)
+                message: "The \(what) is unavailable (\(type(of: error))); retry later.", retryAfter: 1)
         }
     }
 

@@ -131,13 +131,14 @@ public final class KeyCache: Sendable {
     }
 
     /// Checks a key for a request to `alias` and, if it may go ahead, counts it in flight and in this minute.
-    /// What flags look at of a key: its alias, and the `tier` and `team` (or `team_id`) its metadata names.
-    public func identity(token: String) -> (alias: String?, tier: String?, team: String?)? {
+    /// What flags and the admin routes look at of a key: its alias, and the `tier`, `team` (or `team_id`) and
+    /// `role` its metadata names.
+    public func identity(token: String) -> (alias: String?, tier: String?, team: String?, role: String?)? {
         guard let key = state.withLock({ $0.entries[token]?.key }) else { return nil }
         let metadata = (try? JSONParser.parse(key.metadata))?.objectValue
         return (
             key.keyAlias, metadata?["tier"]?.stringValue,
-            metadata?["team"]?.stringValue ?? metadata?["team_id"]?.stringValue
+            metadata?["team"]?.stringValue ?? metadata?["team_id"]?.stringValue, metadata?["role"]?.stringValue
         )
     }
 

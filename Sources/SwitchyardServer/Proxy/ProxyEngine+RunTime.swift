@@ -8,61 +8,92 @@ extension ProxyEngine {
     /// feature does not let it override), and its active prompt in front of the request's messages, its
     /// `{{variables}}` filled from `prompt_variables`. Answers the feature, or nil when the request names none.
     func applyFeature(_ body: inout JSONObject) throws(ProxyError) -> FeatureEndpoint? {
-        let feature: FeatureEndpoint
+        let route: FeatureRoute
         if case .string(let model)? = body["model"], let named = table.features[model] {
-            feature = named
+            route = named
         } else if let promptID = body["prompt_id"] {
             guard case .string(let slug) = promptID, let named = table.features[slug] else {
                 throw ProxyError(
                     status: 404, type: "invalid_request_error", code: "feature_not_found",
                     message: "No feature endpoint is named \(promptID.encodedString()) ('prompt_id').", param: "prompt_id")
             }
-            feature = named
+            route = named
         } else {
             return nil
         }
+        let feature = route.feature
         guard feature.active else {
             throw ProxyError(
                 status: 403, type: "permission_error", code: "feature_inactive",
                 message: "The feature endpoint '\(feature.slug)' is switched off (active: false).", param: "model")
         }
-        if body["stream"] == .bool(true), !feature.streamAllowed {
+        if !feature.streamAllowed, body["stream"] == .bool(true) {
             throw ProxyError(
                 status: 400, type: "invalid_request_error", code: "stream_not_allowed",
                 message: "The feature endpoint '\(feature.slug)' does not allow streaming (stream_allowed: false).",
                 param: "stream")
         }
         let variables = body.removeValue(forKey: "prompt_variables")
-        _ = body.removeValue(forKey: "prompt_id")
+        if body["prompt_id"] != nil { body.removeValue(forKey: "prompt_id") }
         body["model"] = .string(feature.model)
-        for (name, value) in feature.defaults where body[name] == nil || !feature.clientMayOverride(name) {
+        for (name, value, clientMayOverride) in route.defaults where !clientMayOverride || body[name] == nil {
             body[name] = value
         }
-        guard let prompt = feature.prompt else { return feature }
+        if let prompt = feature.prompt { try Self.prepend(prompt, of: feature.slug, variables: variables, to: &body) }
+        return feature
+    }
+
+    /// Puts a prompt's messages in front of the request's: the member's value for what reads the request, and its
+    /// text written once for the upstream (the request's own messages copied as they came).
+    static func prepend(
+        _ prompt: PromptVersion, of slug: String, variables: JSONValue?, to body: inout JSONObject
+    ) throws(ProxyError) {
         if let variables, variables != .null, variables.objectValue == nil {
             throw .invalidRequest("'prompt_variables' must be an object of names and values.", param: "prompt_variables")
         }
+        let values = variables?.objectValue
         var messages: [JSONValue] = []
+        var text: [UInt8] = []
+        text.reserveCapacity(512)
+        text.append(static: #""messages":["#)
+        func add(_ role: String, _ opening: StaticString, _ content: String) {
+            if messages.count > 0 { text.append(UInt8(ascii: ",")) }
+            text.append(static: opening)
+            JSONValue.encodeString(content, into: &text)
+            text.append(UInt8(ascii: "}"))
+            messages.append(.object(JSONObject([("role", .string(role)), ("content", .string(content))])))
+        }
         do throws(PromptText.MissingVariable) {
-            if let system = prompt.system {
-                messages.append(.object(["role": "system", "content": .string(try system.render(variables?.objectValue))]))
-            }
-            if let user = prompt.user {
-                messages.append(.object(["role": "user", "content": .string(try user.render(variables?.objectValue))]))
-            }
+            if let system = prompt.system { add("system", #"{"role":"system","content":"#, try system.render(values)) }
+            if let user = prompt.user { add("user", #"{"role":"user","content":"#, try user.render(values)) }
         } catch {
             throw ProxyError(
                 status: 400, type: "invalid_request_error", code: "missing_prompt_variable",
-                message: "The prompt variable '\(error.name)' is missing: the feature '\(feature.slug)' (prompt version "
+                message: "The prompt variable '\(error.name)' is missing: the feature '\(slug)' (prompt version "
                     + "\(prompt.version)) uses it; send it in 'prompt_variables'.", param: "prompt_variables")
         }
         switch body["messages"] {
-        case .array(let given)?: messages += given
-        case nil, .null?: break
-        case let other?: messages.append(other)  // Not a list: the request check says so.
+        case .array(let given)? where !given.isEmpty:
+            text.append(UInt8(ascii: ","))
+            if let raw = body.parsedValueText(of: "messages"), raw.first == UInt8(ascii: "["),
+                raw.last == UInt8(ascii: "]")
+            {
+                text.append(contentsOf: raw.dropFirst().dropLast())
+            } else {
+                for (index, message) in given.enumerated() {
+                    if index > 0 { text.append(UInt8(ascii: ",")) }
+                    message.encode(into: &text)
+                }
+            }
+            messages += given
+        case nil, .null?, .array?: break
+        case let other?:
+            // Not a list: left for the request check to refuse.
+            body["messages"] = other
+            return
         }
-        body["messages"] = .array(messages)
-        return feature
+        text.append(UInt8(ascii: "]"))
+        body.set("messages", .array(messages), text: text)
     }
 
     /// Refuses a request that uses a capability whose flag is off for its caller (403 naming the flag).

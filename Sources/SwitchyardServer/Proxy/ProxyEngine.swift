@@ -159,6 +159,28 @@ public struct ProxyEngine: Sendable {
         }
     }
 
+    /// Who may change the run-time configuration: the master key, or a virtual key the master made with
+    /// `"metadata": {"role": "admin"}`. Answers who it is, for the audit: `master_key`, or `key:ALIAS` (`key:` and
+    /// the hash's first 12 characters for a key without an alias).
+    func authorizeConfigAdmin(_ request: Request) async throws(ProxyError) -> String {
+        guard table.masterKey != nil else {
+            throw ProxyError(
+                status: 401, type: "authentication_error", code: "master_key_required",
+                message: "Admin routes need general_settings.master_key to be set; then send it as a Bearer token.")
+        }
+        switch try await authenticate(request) {
+        case .master: return "master_key"
+        case .key(let token):
+            if let identity = accounting.keys.identity(token: token), identity.role == "admin" {
+                return "key:" + (identity.alias ?? String(token.prefix(12)))
+            }
+        default: break
+        }
+        throw ProxyError(
+            status: 403, type: "permission_error", code: "admin_only",
+            message: "This route needs the master key or an admin key (a key made with metadata role: admin).")
+    }
+
     /// Checks the master key (or a virtual key) when a master key is set.
     func authorize(_ request: Request) async throws(ProxyError) { try await authenticate(request) }
 

@@ -38,15 +38,7 @@ public struct RuntimeConfigAPI: Sendable {
     /// Runs a database call; a failure is a 503 naming the database's trouble without any secret.
     func call<T: Sendable>(_ body: (any Storage) async throws -> T) async throws(ProxyError) -> T {
         guard let storage else { throw Self.storageOff }
-        do {
-            return try await body(storage)
-        } catch let error as ProxyError {
-            throw error
-        } catch {
-            throw ProxyError(
-                status: 503, type: "api_error", code: "storage_unavailable",
-                message: "The configuration database is unavailable (\(type(of: error))); retry later.", retryAfter: 1)
-        }
+        return try await AdminAPI.call(storage, what: "configuration database", body)
     }
 
     /// The database's newest run-time configuration, and the table it makes with the file.

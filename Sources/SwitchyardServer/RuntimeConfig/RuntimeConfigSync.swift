@@ -97,29 +97,61 @@ public final class RuntimeConfigSync: Service, Sendable {
         }
         await withGracefulShutdownHandler {
             while !stopping, !store.current.accounting.isReady { await wake.wait(seconds: 0.1) }
-            var first = true
-            while !stopping {
-                do {
-                    let revision = try await storage.configRevision()
-                    if first || revision != store.current.table.runtime.revision {
-                        try await refresh(reason: first ? "start-up" : "changed in the database")
-                    }
-                    first = false
-                    if failing.exchange(false, ordering: .relaxed) {
-                        logger.info("run-time configuration readable again")
-                    }
-                } catch {
-                    if !failing.exchange(true, ordering: .relaxed) {
-                        logger.error(
-                            "run-time configuration not read: the database is unavailable; the configuration in force keeps serving",
-                            metadata: ["error": .string(Accounting.describe(error))])
-                    }
-                }
-                await wake.wait(seconds: max(0.05, store.current.table.settings.keyCacheTTL))
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.listen(storage) }
+                await poll(storage)
+                group.cancelAll()
             }
         } onGracefulShutdown: {
             self.shutdown.store(true, ordering: .relaxed)
             self.wake.poke()
+        }
+    }
+
+    /// PostgreSQL announces each change (NOTIFY in its transaction): this instance applies it within moments
+    /// rather than at the next poll. A dropped listening connection is opened again a second later; the poll
+    /// goes on meanwhile.
+    private func listen(_ storage: any Storage) async {
+        while !stopping, !Task.isCancelled {
+            do {
+                let listens = try await storage.listenForConfigChanges(
+                    ready: { [self] in
+                        logger.info("listening for run-time configuration changes (PostgreSQL NOTIFY)")
+                        _ = try? await refresh(reason: "changed in the database")
+                    },
+                    notified: { [self] in _ = try? await refresh(reason: "changed in the database (notified)") })
+                // SQLite: nothing to listen to; the poll does it all.
+                if !listens { return }
+            } catch {
+                logger.debug(
+                    "run-time configuration: listening failed; polling meanwhile",
+                    metadata: ["error": .string(Accounting.describe(error))])
+            }
+            if !stopping, !Task.isCancelled { try? await Task.sleep(for: .seconds(1)) }
+        }
+    }
+
+    /// Polls the newest revision every `user_api_key_cache_ttl`.
+    private func poll(_ storage: any Storage) async {
+        var first = true
+        while !stopping {
+            do {
+                let revision = try await storage.configRevision()
+                if first || revision != store.current.table.runtime.revision {
+                    try await refresh(reason: first ? "start-up" : "changed in the database")
+                }
+                first = false
+                if failing.exchange(false, ordering: .relaxed) {
+                    logger.info("run-time configuration readable again")
+                }
+            } catch {
+                if !failing.exchange(true, ordering: .relaxed) {
+                    logger.error(
+                        "run-time configuration not read: the database is unavailable; the configuration in force keeps serving",
+                        metadata: ["error": .string(Accounting.describe(error))])
+                }
+            }
+            await wake.wait(seconds: max(0.05, store.current.table.settings.keyCacheTTL))
         }
     }
 }

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Instructions per request through a feature endpoint (run-time configuration) against the plain alias it uses:
+the issue's budget is at most 10% more. On one proxy with a SQLite database (the request log on, the same for
+each): the alias `grok`, the feature `summary_defaults` (its defaults only), the feature `summary` (defaults and a
+prompt with a system prompt and a user template filled from `prompt_variables`), and the alias sent what each
+feature sends upstream (so the feature's own cost is told apart from the cost of the bigger request it makes).
+
+    python3 bench/runtime_callgrind.py [--requests 1000] [--runs 1]
+
+Needs the release binaries (`swift build -c release --static-swift-stdlib --product switchyard` and
+`--product switchyard-load`). The features are written with `switchyard runtime` before the proxy starts; the
+proxy reads them at start-up, so no request reads the database for them. Prints JSON. Changes no file of the
+repository.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402
+
+
+def config(mock_port):
+    path = os.path.join(run.WORK, f"runtime-{mock_port}.yaml")
+    base = f"http://127.0.0.1:{mock_port}/v1"
+    open(path, "w").write(
+        "model_list:\n"
+        f"  - model_name: grok\n    litellm_params: {{model: xai/grok-4.3, api_base: \"{base}\", api_key: {run.KEY}}}\n"
+        "litellm_settings:\n  drop_params: true\n"
+        f"general_settings:\n  database_url: \"sqlite:{run.WORK}/runtime-{mock_port}.db\"\n"
+        # Work done per interval of wall time (row batches, key and configuration polls) would make the count depend
+        # on how slowly valgrind ran: rows are written per 2,000 (a count), polls not at all within a run.
+        "  proxy_batch_write_at: 3600\n  user_api_key_cache_ttl: 3600\n")
+    return path
+
+
+def runtime(path, route, body):
+    result = subprocess.run([run.SWITCHYARD, "runtime", route, "--config", path, "--json", "--data", json.dumps(body)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"switchyard runtime {route}: {result.stderr}")
+
+
+DEFAULTS = {"temperature": 0.2, "max_tokens": 256}
+# The load client's own message (its --prompt-bytes 150 default), to build the request a client would send to the
+# alias itself to get the same upstream request as through the feature.
+WORDS = "Summarize the trade-offs of proxies for language model APIs in plain words. "
+PROMPT = (WORDS * 3)[:150]
+SAME_AS_PROMPT = dict(DEFAULTS, messages=[
+    {"role": "system", "content": "You summarise the bench in one line."},
+    {"role": "user", "content": "Topic: the bench"},
+    {"role": "user", "content": PROMPT}])
+
+CASES = {
+    "alias": dict(model="grok"),
+    "feature (defaults)": dict(model="summary_defaults"),
+    "feature (defaults and prompt)": dict(model="summary", extra=json.dumps({"prompt_variables": {"topic": "the bench"}})),
+    # What the features send upstream, sent to the alias by the client itself.
+    "alias, with the defaults in the request": dict(model="grok", extra=json.dumps(DEFAULTS)),
+    "alias, with the prompt's messages in the request": dict(model="grok", extra=json.dumps(SAME_AS_PROMPT)),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    port = run.free_port()
+    mock = run.start_mock(port)
+    results = {}
+    try:
+        path = config(port)
+        runtime(path, "/feature/new", {"slug": "summary_defaults", "model": "grok", "defaults": DEFAULTS})
+        runtime(path, "/feature/new", {"slug": "summary", "model": "grok", "defaults": DEFAULTS})
+        runtime(path, "/prompt/new", {"slug": "summary", "system": "You summarise {{topic}} in one line.",
+                                      "user": "Topic: {{topic}}"})
+        for name, options in CASES.items():
+            values = []
+            for _ in range(args.runs):
+                once = run.callgrind_total(port, args.requests, config=path, **options)
+                twice = run.callgrind_total(port, 2 * args.requests, config=path, **options)
+                values.append((twice - once) // args.requests)
+                print(f"{name}: {values[-1]:,} instructions per request", file=sys.stderr)
+            results[name] = int(statistics.median(values))
+    finally:
+        mock.stop()
+    alias = results["alias"]
+    same = {"feature (defaults)": results["alias, with the defaults in the request"],
+            "feature (defaults and prompt)": results["alias, with the prompt's messages in the request"]}
+    print(json.dumps({"requests": args.requests, "instructions_per_request": results,
+                      "vs_alias_percent": {name: round(100 * (value / alias - 1), 1) for name, value in results.items()},
+                      "vs_the_same_upstream_request_percent": {
+                          name: round(100 * (results[name] / value - 1), 1) for name, value in same.items()}},
+                     indent=2))
+
+
+if __name__ == "__main__":
+    main()
