@@ -605,6 +605,32 @@ func auditRows(_ proxy: ProxyHandle, query: String = "") async throws -> [JSONOb
         }
     }
 
+    @Test func anOnRateLimitChainTakesA429ToAnotherAlias() async throws {
+        let database = try await Backend.sqlite.newURL()
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: keysConfig(mock: mock, database: database), logLevel: .info) { proxy in
+                func ask() async throws -> HTTPResult {
+                    try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("m", "hi"), headers: master)
+                }
+                // One request a minute on m: the next is a 429 without a chain.
+                #expect(try await Self.post(proxy, "/rate_limit/set", ["model": "m", "rpm": 1]).status == 200)
+                #expect(try await ask().status == 200)
+                #expect(try await ask().status == 429)
+                // With an on_rate_limit chain, n answers instead.
+                #expect(
+                    try await Self.post(
+                        proxy, "/fallback/set", ["model": "m", "trigger": "on_rate_limit", "chain": .array(["n"])]
+                    )
+                    .status == 200)
+                mock.recorder.reset()
+                let moved = try await ask()
+                #expect(moved.status == 200, "\(moved.text)")
+                #expect(Self.upstream(mock)["model"] == "grok-3-mini")
+                #expect(moved.headers.first(name: "x-switchyard-attempted-fallbacks") == "1")
+            }
+        }
+    }
+
     @Test func rateLimitConfigsApplyTheirHeadroomAndDailyLimits() async throws {
         let database = try await Backend.sqlite.newURL()
         try await withMockUpstream { mock in
@@ -648,6 +674,29 @@ func auditRows(_ proxy: ProxyHandle, query: String = "") async throws -> [JSONOb
           database_url: "\(database)"
           master_key: sk-master-literal-0123456789
         """
+    }
+
+    @Test func theCLIAsksARunningProxyWithURL() async throws {
+        let database = try await Backend.sqlite.newURL()
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: keysConfig(mock: mock, database: database), logLevel: .info) { proxy in
+                func cli(_ arguments: [String]) async throws -> CLIResult {
+                    try await runCLI(["runtime"] + arguments + ["--url", proxy.url, "--key", masterKey, "--json"])
+                }
+                let set = try await cli(["/flag/set", "--data", #"{"name": "enable_tool_use", "enabled": false}"#])
+                #expect(set.status == 0, "\(set.output)")
+                let listed = try await cli(["/flag/list"])
+                #expect(listed.stdout.contains(#""name":"enable_tool_use""#), "\(listed.output)")
+                let audit = try await cli(["/config/audit", "--data", #"{"kind": "flag", "limit": 5}"#])
+                #expect(audit.stdout.contains(#""actor":"master_key""#), "\(audit.output)")
+                // The proxy's refusal is the CLI's, exit 1.
+                let refused = try await cli(["/flag/set", "--data", #"{"name": "enable_tool_use"}"#])
+                #expect(refused.status == 1)
+                #expect(refused.stderr.contains("'enabled' is required"))
+                let unknown = try await cli(["/nope"])
+                #expect(unknown.status == 2)
+            }
+        }
     }
 
     @Test func theCLIChangesExportsAndImportsTheRunTimeConfiguration() async throws {
