@@ -810,3 +810,104 @@ func auditRows(_ proxy: ProxyHandle, query: String = "") async throws -> [JSONOb
         }
     }
 }
+
+/// Mangled bodies at every run-time route: each answer is a JSON error or a change, the proxy keeps serving, and
+/// what was applied is what the database holds.
+@Suite struct RuntimeConfigFuzzTests {
+    static let alphabet = Array(#"{}[]":,\ 0123456789.-aezntrufl/#"#.utf8) + [0x00, 0xFF, 0x0A]
+
+    @Test func mangledBodiesGetJSONAnswersAndLeaveTheProxyServing() async throws {
+        let database = try await Backend.sqlite.newURL()
+        try await withMockUpstream { mock in
+            try await withProxy(
+                yaml: keysConfig(mock: mock, database: database), environment: runtimeEnvironment, logLevel: .info
+            ) {
+                proxy in
+                let bodies: [(String, String)] = [
+                    (
+                        "/model/new",
+                        #"{"model_name": "z", "litellm_params": {"model": "xai/grok-3-mini", "api_base": "\#(mock.baseURL)", "api_key": "os.environ/RUNTIME_KEY", "rpm": 5}, "model_info": {"id": "z1", "input_cost_per_token": 0.000001}}"#
+                    ),
+                    (
+                        "/model/update",
+                        #"{"model_info": {"id": "n-1"}, "litellm_params": {"api_key": "os.environ/RUNTIME_KEY", "tpm": 100}}"#
+                    ),
+                    (
+                        "/feature/new",
+                        #"{"slug": "f", "model": "n", "defaults": {"temperature": 0.5}, "client_overrides": ["temperature"]}"#
+                    ),
+                    ("/prompt/new", #"{"slug": "f", "system": "S {{a}}", "user": "U {{b}}"}"#),
+                    (
+                        "/flag/set",
+                        #"{"name": "enable_streaming", "enabled": false, "overrides": [{"tier": "x", "enabled": true}]}"#
+                    ),
+                    ("/fallback/set", #"{"model": "m", "trigger": "on_error", "chain": ["n"]}"#),
+                    ("/rate_limit/set", #"{"model": "n", "rpm": 100, "headroom": 0.1, "backoff": "fixed"}"#),
+                ]
+                var mangler = Mangler(seed: 24)
+                var statuses: [Int: Int] = [:]
+                for (path, body) in bodies {
+                    for _ in 0..<60 {
+                        var bytes = Array(body.utf8)
+                        mangler.mangle(&bytes, maxEdits: 4, alphabet: Self.alphabet)
+                        let answer = try await send(
+                            .POST, proxy.url + path, raw: String(decoding: bytes, as: UTF8.self), headers: master)
+                        statuses[answer.status, default: 0] += 1
+                        #expect([200, 400, 404, 409].contains(answer.status), "\(path): \(answer.status) \(answer.text)")
+                        if answer.status != 200 {
+                            #expect(answer.error?["message"]?.stringValue?.isEmpty == false, "\(path): \(answer.text)")
+                        }
+                    }
+                }
+                #expect(statuses[200, default: 0] > 0 && statuses[400, default: 0] > 0, "\(statuses)")
+                // Still serving, on a configuration that is the database's.
+                #expect(
+                    try await send(.POST, proxy.url + "/v1/chat/completions", json: chat("m", "hi"), headers: master).status
+                        == 200)
+                let revision = try await send(.GET, proxy.url + "/health/readiness").json?["config_revision"]?.intValue
+                let newest = try await auditRows(proxy, query: "?limit=1").first?["revision"]?.intValue
+                #expect(revision == newest)
+            }
+        }
+    }
+}
+
+/// Records as another build (or a hand) may have left them: read without a crash, each bad one left out alone.
+@Suite struct RuntimeRecordFuzzTests {
+    @Test func mangledRecordsAreLeftOutNotFatal() {
+        let good: [ConfigRecord] = [
+            ConfigRecord(
+                kind: "model", name: "a", body: #"{"model_name": "a", "litellm_params": {"model": "xai/grok-3-mini"}}"#,
+                changedAt: 1, changedBy: "t"),
+            ConfigRecord(
+                kind: "feature", name: "f", body: #"{"slug": "f", "model": "a", "prompt_version": 1}"#, changedAt: 1,
+                changedBy: "t"),
+            ConfigRecord(
+                kind: "prompt", name: "f#1", body: #"{"slug": "f", "version": 1, "system": "s {{x}}"}"#, changedAt: 1,
+                changedBy: "t"),
+            ConfigRecord(
+                kind: "flag", name: "enable_vision", body: #"{"name": "enable_vision", "enabled": false}"#, changedAt: 1,
+                changedBy: "t"),
+            ConfigRecord(
+                kind: "fallback", name: "a:on_error", body: #"{"model": "a", "chain": ["b"]}"#, changedAt: 1, changedBy: "t"),
+            ConfigRecord(kind: "rate_limit", name: "a", body: #"{"model": "a", "rpd": 3}"#, changedAt: 1, changedBy: "t"),
+        ]
+        let clean = RuntimeConfig.read(revision: 6, records: good)
+        #expect(clean.diagnostics.isEmpty, "\(clean.diagnostics)")
+        #expect(clean.features["f"]?.prompt?.version == 1)
+        var mangler = Mangler(seed: 2024)
+        let alphabet = Array(#"{}[]":,\ 0123456789.-aezntrufl#"#.utf8) + [0xFF]
+        for _ in 0..<2_000 {
+            var records = good
+            let index = Int(mangler.next() % UInt64(records.count))
+            var bytes = Array(records[index].body.utf8)
+            mangler.mangle(&bytes, maxEdits: 5, alphabet: alphabet)
+            records[index].body = String(decoding: bytes, as: UTF8.self)
+            let read = RuntimeConfig.read(revision: 6, records: records)
+            // Every other record still reads; a diagnostic is a warning, never an error.
+            #expect(read.diagnostics.allSatisfy { $0.severity == .warning })
+            #expect(
+                read.models.count + read.features.count + read.flags.count + read.fallbacks.count + read.rateLimits.count >= 4)
+        }
+    }
+}
