@@ -54,7 +54,8 @@ enum ConfigKeys {
         "idle_timeout", "request_timeout", "shutdown_grace_period", "database_url", "store_prompts",
         "disable_spend_logs", "allow_requests_on_db_unavailable", "retention", "maximum_spend_logs_retention_period",
         "user_api_key_cache_ttl", "proxy_batch_write_at", "log_buffer_size", "client_header_timeout",
-        "client_body_timeout", "keep_alive_timeout", "fleet_sync_interval",
+        "client_body_timeout", "keep_alive_timeout", "fleet_sync_interval", "otel_exporter_endpoint",
+        "otel_service_name",
     ]
     static let generalSettingsIgnored: Set<String> = [
         "database_connection_pool_limit", "database_connection_timeout",

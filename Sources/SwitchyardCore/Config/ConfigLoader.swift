@@ -639,6 +639,24 @@ struct ConfigWalker {
                     continue
                 }
                 settings.fleetSyncInterval = seconds
+            case "otel_exporter_endpoint":
+                guard let text = string(value, what) else { continue }
+                let endpoint = ConfigString(raw: text)
+                guard case .literal(let url) = endpoint else {
+                    error("\(what) must be a URL", fix: "write otel_exporter_endpoint: http://127.0.0.1:4318", at: value)
+                    continue
+                }
+                guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme ?? ""),
+                    components.host?.isEmpty == false
+                else {
+                    error(
+                        "\(what) must be an http or https URL of an OTLP/HTTP collector",
+                        fix: "write otel_exporter_endpoint: http://127.0.0.1:4318", at: value)
+                    continue
+                }
+                settings.otelEndpoint = url
+            case "otel_service_name":
+                if let name = string(value, what), !name.isEmpty { settings.otelServiceName = name }
             case "log_buffer_size":
                 guard let rows = integer(value, what) else { continue }
                 guard rows > 0 else {

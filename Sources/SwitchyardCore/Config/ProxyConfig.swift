@@ -256,6 +256,11 @@ public struct ProxySettings: Sendable, Equatable {
 
     /// `general_settings.database_url` as written (resolved with the environment by `ModelTable`).
     public var databaseURL: ConfigString?
+    /// `general_settings.otel_exporter_endpoint`: an OTLP/HTTP collector (`http://host:4318`, or a URL ending in
+    /// `/v1/traces`); nil: no traces.
+    public var otelEndpoint: String?
+    /// `general_settings.otel_service_name`: the traces' `service.name`.
+    public var otelServiceName = "switchyard"
     /// `general_settings.store_prompts`: keep prompt and completion text in the request log.
     public var storePrompts = false
     /// `general_settings.disable_spend_logs`: keep spend but write no request-log rows.

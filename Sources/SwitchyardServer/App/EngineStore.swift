@@ -66,7 +66,8 @@ public final class EngineStore: Sendable {
             old.redactors.update(old.redactors.redactor.adding(secrets: table.secrets))
             let next = ProxyEngine(
                 table: table, clients: old.clients, redactors: old.redactors, requestLog: old.requestLog,
-                accounting: old.accounting, logger: old.logger, lifecycle: old.lifecycle, carryingOver: old.router)
+                accounting: old.accounting, logger: old.logger, lifecycle: old.lifecycle, carryingOver: old.router,
+                tracing: old.tracing)
             replace(with: next)
             let enabled = table.deployments.filter(\.status.isEnabled)
             let kept = enabled.filter { next.router.shares($0, with: old.router) }.count

@@ -29,11 +29,17 @@ public struct ProxyServer: Sendable {
         let accounting = Accounting(
             storage: SQLStorage.open(table.database.value, logger: logger), settings: table.settings, metrics: metrics,
             logger: logger)
+        var tracing: ProxyTracing?
+        do {
+            tracing = try ProxyTracing.make(table.settings, logger: logger)
+        } catch {
+            logger.error("OpenTelemetry traces are off: the exporter could not be made", metadata: ["error": "\(error)"])
+        }
         self.store = EngineStore(
             ProxyEngine(
                 table: table, clients: UpstreamClientPool(verification: table.settings.tlsVerification), redactors: redactors,
                 requestLog: RequestLog(logger: logger, metrics: metrics, accounting: accounting), accounting: accounting,
-                logger: logger))
+                logger: logger, tracing: tracing))
         self.source = source
         self.gracePeriod = gracePeriod
         self.runtime = RuntimeConfigSync(storage: accounting.storage, store: store, logger: logger)
@@ -112,7 +118,9 @@ public struct ProxyServer: Sendable {
         onRunning: @escaping @Sendable (Int) async -> Void
     ) -> [any Service] {
         let engine = self.engine
-        var services: [any Service] = [engine.accounting]
+        // The span exporter first: it stops last, after every request (and its spans) has ended.
+        var services: [any Service] = engine.tracing.map { [$0.service] } ?? []
+        services.append(engine.accounting)
         // After the request log's writer, before the server: it stops once the server has drained.
         if let storage = engine.accounting.storage,
             let interval = engine.table.settings.fleetSync(for: engine.table.database.value)

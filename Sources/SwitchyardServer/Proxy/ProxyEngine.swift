@@ -28,13 +28,16 @@ public struct ProxyEngine: Sendable {
     public let lifecycle: ServerLifecycle
     /// Virtual keys, spend and the request-log writer (storage may be off).
     public let accounting: Accounting
+    /// OpenTelemetry traces, when `otel_exporter_endpoint` is set (read at start-up; a reload keeps them).
+    public let tracing: ProxyTracing?
 
     /// Creates an engine; a reload passes the previous router so unchanged deployments keep their state.
     public init(
         table: ModelTable, clients: UpstreamClientPool, redactors: RedactorStore, requestLog: RequestLog,
         accounting: Accounting, logger: Logger, lifecycle: ServerLifecycle = ServerLifecycle(),
-        carryingOver previous: DeploymentRouter? = nil
+        carryingOver previous: DeploymentRouter? = nil, tracing: ProxyTracing? = nil
     ) {
+        self.tracing = tracing
         self.table = table
         self.accounting = accounting
         self.clients = clients
@@ -186,6 +189,7 @@ public struct ProxyEngine: Sendable {
 
     /// A finished request: its key is charged and released, and its record goes to the request log.
     func complete(_ record: RequestRecord) {
+        record.trace?.finish(record)
         if let lease = record.keyLease {
             let tokens = record.usage.map { $0.promptTokens + $0.completionTokens + $0.reasoningTokens } ?? 0
             accounting.keys.finish(lease, cost: record.cost ?? 0, tokens: tokens)
@@ -242,6 +246,10 @@ public struct ProxyEngine: Sendable {
         let started = ContinuousClock.now
         let requestID = Self.requestID(from: request)
         var record = RequestRecord(requestID: requestID, route: request.uri.path, status: 200)
+        if let tracing {
+            record.trace = RequestTrace(
+                tracer: tracing.tracer, headers: request.headers, operation: RequestTrace.operation(surface))
+        }
         do {
             return try await proxy(
                 request, body: body, surface: surface, requestID: requestID, started: started, record: &record)
@@ -326,6 +334,7 @@ public struct ProxyEngine: Sendable {
         guard case .string(let requested)? = body["model"], !requested.isEmpty else {
             throw ProxyError.invalidRequest("'model' is required and must be a string naming a model alias.", param: "model")
         }
+        record.trace?.requested(model: requested)
         // A name clients send that `model_group_alias` points at an alias (Claude Code's model names, say).
         var alias = table.settings.aliasServing(requested)
         record.traceID = request.headers[.traceParent].flatMap(TraceParent.init(header:))?.traceID
@@ -482,6 +491,7 @@ public struct ProxyEngine: Sendable {
                     lifecycle.isPastGrace
                     ? ProxyError.shuttingDown(grace: lifecycle.gracePeriod)
                     : (error as? ProxyError) ?? Self.classify(error, deployment: deployment.id)
+                record.trace?.failAttempt(proxyError)
                 if case UpstreamClientError.connectionClosed? = error as? UpstreamClientError {
                     // The upstream may have the request (and bill it): an attempt like any other, never a silent re-send.
                     logger.warning(
@@ -593,7 +603,10 @@ public struct ProxyEngine: Sendable {
             }
         }
         clientHeaders.append((name: "x-request-id", value: requestID))
-        if let trace = request.headers[.traceParent].flatMap(TraceParent.init(header:)) {
+        if let trace = record.trace {
+            // The attempt's span: the upstream's work is its child.
+            if let parent = trace.startAttempt(deployment) { clientHeaders.append((name: "traceparent", value: parent)) }
+        } else if let trace = request.headers[.traceParent].flatMap(TraceParent.init(header:)) {
             // The proxy's hop is a span of the client's trace.
             clientHeaders.append((name: "traceparent", value: trace.continued().header))
         }

@@ -43,9 +43,11 @@ struct RelayContext: Sendable {
     /// Completes the record with usage and cost and hands it to the request log.
     func finish(
         status: Int, usage: Usage?, firstByte: ContinuousClock.Instant?, errorCode: String? = nil, truncated: Bool = false,
-        completion: String? = nil, estimated: Bool = false, responseID: String? = nil
+        completion: String? = nil, estimated: Bool = false, responseID: String? = nil,
+        answer: (model: String?, finish: String?)? = nil
     ) {
         var record = self.record
+        (record.responseModel, record.finishReason) = (answer?.model, answer?.finish)
         record.completionText = completion
         record.usageEstimated = estimated && usage != nil
         record.status = status

@@ -69,6 +69,11 @@ public struct RequestRecord: Sendable {
     public var feature: String?
     /// The version of its prompt used.
     public var promptVersion: Int?
+    /// Its OpenTelemetry spans, when traces are on.
+    var trace: RequestTrace?
+    /// The model the upstream says answered, and why it stopped (read from a JSON answer when traces are on).
+    var responseModel: String?
+    var finishReason: String?
 
     /// Creates a record.
     public init(requestID: String, route: String, status: Int) {

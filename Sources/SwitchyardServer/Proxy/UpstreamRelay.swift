@@ -94,10 +94,20 @@ enum UpstreamRelay {
         context.finish(
             status: 200, usage: translated?.usage ?? context.usage(in: buffer), firstByte: firstByte,
             completion: context.storesText ? RelayContext.completionText(in: Array(buffer.readableBytesView)) : nil,
-            responseID: responseID)
+            responseID: responseID, answer: context.record.trace == nil ? nil : Self.facts(of: buffer))
         var responseHeaders = passedHeaders(response.headers, to: context.answerHeaders)
         responseHeaders.append(HTTPField(name: .contentType, value: contentType.isEmpty ? "application/json" : contentType))
         return Response(status: .ok, headers: responseHeaders, body: .init(byteBuffer: translated?.body ?? buffer))
+    }
+
+    /// The answering model and why it stopped, for a trace: chat's `choices[0].finish_reason`, the Responses API's
+    /// `status`, Messages' `stop_reason`. Parsed only when traces are on.
+    static func facts(of buffer: ByteBuffer) -> (model: String?, finish: String?) {
+        guard let answer = (try? JSONParser.parse(buffer.readableBytesView))?.objectValue else { return (nil, nil) }
+        let finish =
+            answer["choices"]?.arrayValue?.first?.objectValue?["finish_reason"]?.stringValue
+            ?? answer["stop_reason"]?.stringValue ?? answer["status"]?.stringValue
+        return (answer["model"]?.stringValue, finish)
     }
 
     /// Whether `buffer`, less surrounding JSON whitespace, starts with `{` and ends with `}`: a cheap check (the
