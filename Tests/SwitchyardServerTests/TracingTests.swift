@@ -252,6 +252,8 @@ func withOTLPReceiver<T: Sendable>(_ body: (OTLPReceiver, Int) async throws -> T
                     let servers = receiver.received.filter { $0.kind == 2 }
                     let stream = try #require(servers.first { $0.statusCode != 2 })
                     #expect(Int(stream.attributes["gen_ai.usage.output_tokens"] ?? "") ?? 0 > 0)
+                    #expect(stream.attributes["gen_ai.response.finish_reasons"] == "stop")
+                    #expect(stream.attributes["gen_ai.response.model"] == "grok-4.3")
                     let error = try #require(servers.first { $0.statusCode == 2 })  // STATUS_CODE_ERROR
                     #expect(error.attributes["error.type"] != nil)
                     #expect(

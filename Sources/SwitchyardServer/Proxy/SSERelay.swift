@@ -30,6 +30,9 @@ final class SSERelay: @unchecked Sendable {
     private var sawData = false
     /// The answer's text, kept only with `store_prompts`.
     private var completion = ""
+    /// With traces on: the model the stream says answered, and why it stopped.
+    private var answered: (model: String?, finish: String?) = (nil, nil)
+    private var traced: Bool { context.record.trace != nil }
     /// Data events relayed (xAI sends about one token per event): the estimate for a stream without usage.
     private var dataEvents = 0
 
@@ -146,7 +149,7 @@ final class SSERelay: @unchecked Sendable {
     /// with neither usage nor an error in it, is checked and copied in place (`plainData`); any other goes
     /// through `process`.
     private func relay(_ event: UnsafeBufferPointer<UInt8>, into output: inout ByteBuffer) {
-        if context.translation == nil, !context.nativeResponses, let data = Self.plainData(event) {
+        if context.translation == nil, !context.nativeResponses, !traced, let data = Self.plainData(event) {
             if data.elementsEqual("[DONE]".utf8) {
                 dataEvents += 1
                 sawDone = true
@@ -213,6 +216,11 @@ final class SSERelay: @unchecked Sendable {
             return event
         }
         if context.nativeResponses { return responsesEvent(event, data: data) }
+        if traced, data.containsBytes("\"finish_reason\":\""), case .object(let object)? = try? JSONParser.parse(data) {
+            // Traces on: the chunk that says why the answer stopped (one a stream), and the model.
+            answered.finish = object["choices"]?.arrayValue?.first?.objectValue?["finish_reason"]?.stringValue
+            answered.model = object["model"]?.stringValue ?? answered.model
+        }
         let markers = Self.markers(in: data)
         if markers.usage, case .object(let object)? = try? JSONParser.parse(data), case .object = object["usage"] {
             usage = context.usage(from: object["usage"])
@@ -285,6 +293,7 @@ final class SSERelay: @unchecked Sendable {
             let response = object["response"]?.objectValue
             if let value = response?["usage"], value != .null { usage = context.usage(from: value) }
             if type != "response.failed" { nativeResponseID = response?["id"]?.stringValue }
+            if traced { answered = (response?["model"]?.stringValue, response?["status"]?.stringValue) }
         default:
             break
         }
@@ -407,7 +416,8 @@ final class SSERelay: @unchecked Sendable {
     private func finishClientGone() {
         context.finish(
             status: 499, usage: usage ?? estimatedUsage, firstByte: firstByte, errorCode: "client_closed_request",
-            truncated: !sawDone, completion: context.storesText ? completion : nil, estimated: usage == nil)
+            truncated: !sawDone, completion: context.storesText ? completion : nil, estimated: usage == nil,
+            answer: traced ? answered : nil)
     }
 
     /// The record of a stream relayed to its end (`failure` is how it ended, when not with `[DONE]`).
@@ -416,7 +426,7 @@ final class SSERelay: @unchecked Sendable {
         context.finish(
             status: 200, usage: usage ?? (truncated ? estimatedUsage : nil), firstByte: firstByte, errorCode: failure?.code,
             truncated: truncated, completion: context.storesText ? completion : nil, estimated: usage == nil && truncated,
-            responseID: nativeResponseID)
+            responseID: nativeResponseID, answer: traced ? answered : nil)
     }
 
     // MARK: Relaying on the event loop
