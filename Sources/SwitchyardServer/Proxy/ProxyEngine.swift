@@ -10,7 +10,7 @@ import Synchronization
 
 /// Everything a request needs, fixed for the life of one configuration: the model table, upstream clients,
 /// the redactor and the request log.
-public struct ProxyEngine: Sendable {
+public final class ProxyEngine: Sendable {
     /// The resolved models.
     public let table: ModelTable
     /// Upstream HTTP clients.
