@@ -16,6 +16,8 @@ public struct ProxyServer: Sendable {
     public let gracePeriod: Double?
     /// Keeps the run-time configuration (models changed through `/model/*`) in step with the database.
     public let runtime: RuntimeConfigSync
+    /// The console's log-ins.
+    public let consoleSessions = ConsoleSessions()
 
     /// The engine new requests use.
     public var engine: ProxyEngine { store.current }
@@ -89,6 +91,7 @@ public struct ProxyServer: Sendable {
         router.get("/metrics") { request, _ in await store.current.metrics(request) }
         HealthRoutes.add(to: router, store: store)
         AdminRoutes.add(to: router, store: store, runtime: runtime)
+        ConsoleRoutes.add(to: router, store: store, sessions: consoleSessions)
         return router
     }
 

@@ -166,18 +166,27 @@ public final class ProxyEngine: Sendable {
     /// `"metadata": {"role": "admin"}`. Answers who it is, for the audit: `master_key`, or `key:ALIAS` (`key:` and
     /// the hash's first 12 characters for a key without an alias).
     func authorizeConfigAdmin(_ request: Request) async throws(ProxyError) -> String {
-        guard table.masterKey != nil else {
-            throw ProxyError(
-                status: 401, type: "authentication_error", code: "master_key_required",
-                message: "Admin routes need general_settings.master_key to be set; then send it as a Bearer token.")
+        guard table.masterKey != nil else { throw Self.masterKeyRequired }
+        guard let presented = Self.presentedKey(request) else {
+            throw .unauthorized(
+                "No API key provided. Send 'Authorization: Bearer <key>' (or 'x-api-key: <key>') with the proxy's key.")
         }
-        switch try await authenticate(request) {
-        case .master: return "master_key"
-        case .key(let token):
-            if let identity = accounting.keys.identity(token: token), identity.role == "admin" {
-                return "key:" + (identity.alias ?? String(token.prefix(12)))
-            }
-        default: break
+        return try await adminActor(presented)
+    }
+
+    static let masterKeyRequired = ProxyError(
+        status: 401, type: "authentication_error", code: "master_key_required",
+        message: "Admin routes need general_settings.master_key to be set; then send it as a Bearer token.")
+
+    /// Who a presented key is, when it is the master key or an admin key: `master_key` or `key:ALIAS`.
+    func adminActor(_ presented: String) async throws(ProxyError) -> String {
+        guard let masterKey = table.masterKey?.value.revealed else { throw Self.masterKeyRequired }
+        if Self.constantTimeEquals(presented, masterKey) { return "master_key" }
+        guard accounting.storage != nil, presented.hasPrefix("sk-") else { throw Self.incorrectKey }
+        let token = KeyHashing.sha256(presented)
+        if !accounting.keys.contains(token: token) { _ = try await lookUp(token) }
+        if let identity = accounting.keys.identity(token: token), identity.role == "admin" {
+            return "key:" + (identity.alias ?? String(token.prefix(12)))
         }
         throw ProxyError(
             status: 403, type: "permission_error", code: "admin_only",
