@@ -83,6 +83,23 @@ import Testing
                 #expect(listed.text.contains("console-key"))
                 #expect(!listed.text.contains(raw))
                 #expect(!listed.text.contains("$0.000000</td><td>$5.00"), "spend still zero: \(listed.text)")
+                // Spend, charted per model and per key; the request log, filtered.
+                #expect(
+                    try await Self.send(.POST, proxy.url + "/v1/chat/completions", json: chat("nope", "hi"), headers: bearer(raw))
+                        .status == 404)
+                let byModel = try await Self.send(.GET, proxy.url + "/ui/spend?group_by=model", headers: session)
+                #expect(byModel.status == 200)
+                #expect(byModel.text.contains("<svg") && byModel.text.contains(#"class="bar""#))
+                #expect(byModel.text.contains(">m</text>"))
+                let byKey = try await Self.send(.GET, proxy.url + "/ui/spend?group_by=api_key", headers: session)
+                #expect(byKey.text.contains("console-key"))
+                let log = try await Self.send(.GET, proxy.url + "/ui/logs?model=m", headers: session)
+                #expect(log.status == 200)
+                #expect(log.text.contains("<td>200</td>") && !log.text.contains("<td>404</td>"))
+                let missing = try await Self.send(.GET, proxy.url + "/ui/logs?status=404", headers: session)
+                #expect(missing.text.contains("<td>404</td>") && !missing.text.contains("<td>200</td>"))
+                #expect(!missing.text.contains(raw))
+                #expect(try await Self.send(.GET, proxy.url + "/ui/spend").status == 303)
                 // Revoked: refused from then on.
                 let tokenHash = KeyHashing.sha256(raw)
                 let revoked = try await Self.send(

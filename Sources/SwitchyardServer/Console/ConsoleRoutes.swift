@@ -14,6 +14,7 @@ enum ConsoleRoutes {
     static let cookie = "switchyard_session"
 
     static func add(to router: Router<BasicRequestContext>, store: EngineStore, sessions: ConsoleSessions) {
+        addSpendAndLogs(to: router, store: store, sessions: sessions)
         router.get("/ui/login") { request, _ in login(error: nil, status: .ok) }
         router.post("/ui/login") { request, _ in
             let form = await Self.form(request)

@@ -94,6 +94,7 @@ enum HTML {
             session.map { session in
                 """
                 <nav><a href="/ui">Overview</a> <a href="/ui/models">Models</a> <a href="/ui/keys">Keys</a>
+                <a href="/ui/spend">Spend</a> <a href="/ui/logs">Request log</a>
                 <form method="post" action="/ui/logout" class="inline"><input type="hidden" name="csrf" value="\(escape(session.csrf))">
                 <button type="submit">Log out (\(escape(session.actor)))</button></form></nav>
                 """

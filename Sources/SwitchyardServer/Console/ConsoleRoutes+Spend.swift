@@ -1,0 +1,131 @@
+import Foundation
+import Hummingbird
+import SwitchyardCore
+
+/// The spend page (a bar chart drawn on the server as SVG) and the request log page.
+extension ConsoleRoutes {
+    static func addSpendAndLogs(to router: Router<BasicRequestContext>, store: EngineStore, sessions: ConsoleSessions) {
+        router.get("/ui/spend") { request, _ in
+            guard let (_, session) = current(request, sessions) else { return redirect("/ui/login") }
+            return html(await spend(store.current, session: session, query: query(request)))
+        }
+        router.get("/ui/logs") { request, _ in
+            guard let (_, session) = current(request, sessions) else { return redirect("/ui/login") }
+            return html(await logs(store.current, session: session, query: query(request)))
+        }
+    }
+
+    static func query(_ request: Request) -> [String: String] {
+        var values: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters where !value.isEmpty { values[String(name)] = String(value) }
+        return values
+    }
+
+    /// `GET /ui/spend?group_by=model|api_key|day&start_date=&end_date=`.
+    static func spend(_ engine: ProxyEngine, session: ConsoleSessions.Session, query: [String: String]) async -> String {
+        let grouping = ["model", "api_key", "day"].contains(query["group_by"] ?? "") ? query["group_by"]! : "model"
+        var asked = query
+        asked["group_by"] = grouping
+        let form = """
+            <form method="get" action="/ui/spend" class="row">
+            <label>By <select name="group_by">\(["model", "api_key", "day"].map { option in
+                "<option value=\"\(option)\"\(option == grouping ? " selected" : "")>\(option == "api_key" ? "key" : option)</option>"
+            }.joined())</select></label>
+            <label>From <input name="start_date" placeholder="YYYY-MM-DD" value="\(HTML.escape(query["start_date"] ?? ""))" size="10"></label>
+            <label>To <input name="end_date" placeholder="YYYY-MM-DD" value="\(HTML.escape(query["end_date"] ?? ""))" size="10"></label>
+            <button type="submit">Show</button></form>
+            """
+        let report: JSONValue
+        do {
+            report = try await AdminAPI(accounting: engine.accounting).spendReport(asked)
+        } catch {
+            return HTML.page(
+                title: "Spend", body: form + "<p class=\"error\">\(HTML.escape(error.message))</p>", session: session)
+        }
+        let lines: [(label: String, spend: Double, requests: Int)] = (report.objectValue?["data"]?.arrayValue ?? []).map { line in
+            let object = line.objectValue ?? [:]
+            let label =
+                grouping == "api_key"
+                ? (object["key_alias"]?.stringValue ?? object["api_key"]?.stringValue.map { "key " + $0.prefix(12) }
+                    ?? "(master key)")
+                : (object[grouping]?.stringValue ?? "-")
+            return (label, object["spend"]?.doubleValue ?? 0, object["requests"]?.intValue ?? 0)
+        }
+        let total = report.objectValue?["total_spend"]?.doubleValue ?? 0
+        let rows: [[HTML.Cell]] = lines.map {
+            [.text($0.label), .text(String(format: "$%.6f", $0.spend)), .text("\($0.requests)")]
+        }
+        return HTML.page(
+            title: "Spend",
+            body: form + "<p>Total: \(String(format: "$%.6f", total))</p>" + chart(lines.map { ($0.label, $0.spend) })
+                + HTML.table([grouping == "api_key" ? "Key" : grouping.capitalized, "Spend", "Requests"], rows),
+            session: session)
+    }
+
+    /// A horizontal bar chart as inline SVG: one bar per line, scaled to the largest.
+    static func chart(_ lines: [(label: String, value: Double)]) -> String {
+        guard !lines.isEmpty else { return "<p>No spend in this range.</p>" }
+        let largest = max(lines.map(\.value).max() ?? 0, 1e-12)
+        let rowHeight = 22
+        let width = 640
+        let labelWidth = 200
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Spend chart" width="\(width)" \
+            height="\(lines.count * rowHeight + 4)" font-family="sans-serif" font-size="12">
+            """
+        for (index, line) in lines.enumerated() {
+            let y = index * rowHeight + 2
+            let bar = Int((Double(width - labelWidth - 90) * line.value / largest).rounded())
+            svg += """
+                <text x="0" y="\(y + 15)">\(HTML.escape(String(line.label.prefix(28))))</text>\
+                <rect class="bar" x="\(labelWidth)" y="\(y + 3)" width="\(max(bar, 1))" height="\(rowHeight - 6)" fill="#2271b1"/>\
+                <text x="\(labelWidth + bar + 6)" y="\(y + 15)">\(String(format: "$%.6f", line.value))</text>
+                """
+        }
+        return svg + "</svg>"
+    }
+
+    /// `GET /ui/logs?model=&status=&start_date=&end_date=&limit=`: the request log, newest first. Prompt and
+    /// completion text are not shown.
+    static func logs(_ engine: ProxyEngine, session: ConsoleSessions.Session, query: [String: String]) async -> String {
+        let form = """
+            <form method="get" action="/ui/logs" class="row">
+            <label>Model <input name="model" value="\(HTML.escape(query["model"] ?? ""))" size="14"></label>
+            <label>Status <input name="status" value="\(HTML.escape(query["status"] ?? ""))" size="4"></label>
+            <label>From <input name="start_date" placeholder="YYYY-MM-DD" value="\(HTML.escape(query["start_date"] ?? ""))" size="10"></label>
+            <label>To <input name="end_date" placeholder="YYYY-MM-DD" value="\(HTML.escape(query["end_date"] ?? ""))" size="10"></label>
+            <button type="submit">Show</button></form>
+            """
+        var asked = query.filter { ["model", "start_date", "end_date"].contains($0.key) }
+        asked["limit"] = "1000"
+        let answer: JSONValue
+        do {
+            answer = try await AdminAPI(accounting: engine.accounting).spendLogs(asked)
+        } catch {
+            return HTML.page(
+                title: "Request log", body: form + "<p class=\"error\">\(HTML.escape(error.message))</p>", session: session)
+        }
+        let wanted = query["status"].flatMap { Int($0) }
+        let rows: [[HTML.Cell]] = (answer.arrayValue ?? []).compactMap(\.objectValue)
+            .filter { wanted == nil || $0["status"]?.intValue == wanted }.prefix(200).map { row in
+                let tokens = "\(row["prompt_tokens"]?.intValue ?? 0) / \(row["completion_tokens"]?.intValue ?? 0)"
+                return [
+                    .text(row["startTime"]?.stringValue ?? ""), .text(row["key_alias"]?.stringValue ?? "-"),
+                    .text(row["model"]?.stringValue ?? "-"), .text(row["model_id"]?.stringValue ?? "-"),
+                    .text("\(row["status"]?.intValue ?? 0)"), .text(row["error_code"]?.stringValue ?? ""), .text(tokens),
+                    .text(String(format: "$%.6f", row["spend"]?.doubleValue ?? 0)),
+                    .text(String(format: "%.0f ms", row["request_duration_ms"]?.doubleValue ?? 0)),
+                    .text(row["feature"]?.stringValue ?? ""), .text(row["request_id"]?.stringValue ?? ""),
+                ]
+            }
+        return HTML.page(
+            title: "Request log",
+            body: form
+                + HTML.table(
+                    [
+                        "Time", "Key", "Model", "Deployment", "Status", "Error", "Tokens in / out", "Cost", "Latency", "Feature",
+                        "Request id",
+                    ],
+                    rows), session: session)
+    }
+}
