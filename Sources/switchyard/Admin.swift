@@ -27,16 +27,8 @@ struct AdminTarget: ParsableArguments {
         local: (AdminAPI) async throws(ProxyError) -> JSONValue
     ) async throws -> JSONValue {
         if let url { return try await remote(url: url, method: method, path: path, query: query, body: body) }
-        let storage = try await LocalRuntime.open(options, purpose: "use keys and spend").storage
-        let api = AdminAPI(storage: storage)
-        do throws(ProxyError) {
-            let value = try await local(api)
-            await storage.close()
-            return value
-        } catch {
-            await storage.close()
-            warn("switchyard: \(error.message)")
-            throw ExitCode(1)
+        return try await LocalRuntime.with(options, purpose: "use keys and spend") { runtime throws(ProxyError) in
+            try await local(AdminAPI(storage: runtime.storage))
         }
     }
 

@@ -51,9 +51,17 @@ struct LocalRuntime {
     static func run(_ options: ConfigOptions, _ body: (RuntimeConfigAPI) async throws(ProxyError) -> JSONValue) async throws
         -> JSONValue
     {
-        let local = try await open(options)
+        try await with(options) { runtime throws(ProxyError) in try await body(runtime.api) }
+    }
+
+    /// Opens the database, runs `body` and closes it, whatever happened; a refusal is printed and exits 1.
+    static func with(
+        _ options: ConfigOptions, purpose: String = "change the run-time configuration",
+        _ body: (LocalRuntime) async throws(ProxyError) -> JSONValue
+    ) async throws -> JSONValue {
+        let local = try await open(options, purpose: purpose)
         do throws(ProxyError) {
-            let value = try await body(local.api)
+            let value = try await body(local)
             await local.storage.close()
             return value
         } catch {

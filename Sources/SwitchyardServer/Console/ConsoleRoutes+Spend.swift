@@ -15,6 +15,13 @@ extension ConsoleRoutes {
         }
     }
 
+    /// The from and to fields of a page's filter form, filled with what was asked.
+    static func dateRange(_ query: [String: String]) -> String {
+        ["start_date": "From", "end_date": "To"].sorted { $0.key > $1.key }.map { name, label in
+            "<label>\(label) <input name=\"\(name)\" placeholder=\"YYYY-MM-DD\" value=\"\(HTML.escape(query[name] ?? ""))\" size=\"10\"></label>"
+        }.joined(separator: "\n")
+    }
+
     static func query(_ request: Request) -> [String: String] {
         var values: [String: String] = [:]
         for (name, value) in request.uri.queryParameters where !value.isEmpty { values[String(name)] = String(value) }
@@ -31,8 +38,7 @@ extension ConsoleRoutes {
             <label>By <select name="group_by">\(["model", "api_key", "day"].map { option in
                 "<option value=\"\(option)\"\(option == grouping ? " selected" : "")>\(option == "api_key" ? "key" : option)</option>"
             }.joined())</select></label>
-            <label>From <input name="start_date" placeholder="YYYY-MM-DD" value="\(HTML.escape(query["start_date"] ?? ""))" size="10"></label>
-            <label>To <input name="end_date" placeholder="YYYY-MM-DD" value="\(HTML.escape(query["end_date"] ?? ""))" size="10"></label>
+            \(dateRange(query))
             <button type="submit">Show</button></form>
             """
         let report: JSONValue
@@ -92,8 +98,7 @@ extension ConsoleRoutes {
             <form method="get" action="/ui/logs" class="row">
             <label>Model <input name="model" value="\(HTML.escape(query["model"] ?? ""))" size="14"></label>
             <label>Status <input name="status" value="\(HTML.escape(query["status"] ?? ""))" size="4"></label>
-            <label>From <input name="start_date" placeholder="YYYY-MM-DD" value="\(HTML.escape(query["start_date"] ?? ""))" size="10"></label>
-            <label>To <input name="end_date" placeholder="YYYY-MM-DD" value="\(HTML.escape(query["end_date"] ?? ""))" size="10"></label>
+            \(dateRange(query))
             <button type="submit">Show</button></form>
             """
         var asked = query.filter { ["model", "start_date", "end_date"].contains($0.key) }
