@@ -20,6 +20,8 @@ public final class RuntimeConfigSync: Service, Sendable {
     private let shutdown = Atomic<Bool>(false)
     /// Whether the last poll failed (logged once until it works again).
     private let failing = Atomic<Bool>(false)
+    /// Whether `load` read the database: then the poll's first read waits one interval, as nothing is new yet.
+    private let loaded = Atomic<Bool>(false)
 
     init(storage: (any Storage)?, store: EngineStore, logger: Logger) {
         self.storage = storage
@@ -57,6 +59,7 @@ public final class RuntimeConfigSync: Service, Sendable {
         }
         switch outcome {
         case .success(let revision)?:
+            loaded.store(true, ordering: .relaxed)
             if revision > 0 {
                 logger.info(
                     "run-time configuration loaded", metadata: ["revision": .stringConvertible(revision)])
@@ -116,8 +119,10 @@ public final class RuntimeConfigSync: Service, Sendable {
             do {
                 let listens = try await storage.listenForConfigChanges(
                     ready: { [self] in
-                        logger.info("listening for run-time configuration changes (PostgreSQL NOTIFY)")
+                        // What changed before the LISTEN took effect is read now; from here on, each change is
+                        // announced.
                         _ = try? await refresh(reason: "changed in the database")
+                        logger.info("listening for run-time configuration changes (PostgreSQL NOTIFY)")
                     },
                     notified: { [self] in _ = try? await refresh(reason: "changed in the database (notified)") })
                 // SQLite: nothing to listen to; the poll does it all.
@@ -131,9 +136,10 @@ public final class RuntimeConfigSync: Service, Sendable {
         }
     }
 
-    /// Polls the newest revision every `user_api_key_cache_ttl`.
+    /// Polls the newest revision every `user_api_key_cache_ttl`; at once when `load` could not read it.
     private func poll(_ storage: any Storage) async {
-        var first = true
+        var first = !loaded.load(ordering: .relaxed)
+        if !first { await wake.wait(seconds: max(0.05, store.current.table.settings.keyCacheTTL)) }
         while !stopping {
             do {
                 let revision = try await storage.configRevision()
