@@ -55,7 +55,7 @@ enum ConfigKeys {
         "disable_spend_logs", "allow_requests_on_db_unavailable", "retention", "maximum_spend_logs_retention_period",
         "user_api_key_cache_ttl", "proxy_batch_write_at", "log_buffer_size", "client_header_timeout",
         "client_body_timeout", "keep_alive_timeout", "fleet_sync_interval", "otel_exporter_endpoint",
-        "otel_service_name",
+        "otel_service_name", "disable_admin_ui",
     ]
     static let generalSettingsIgnored: Set<String> = [
         "database_connection_pool_limit", "database_connection_timeout",

@@ -615,6 +615,7 @@ struct ConfigWalker {
                 }
             case "database_url": settings.databaseURL = string(value, what).map(ConfigString.init(raw:))
             case "store_prompts": settings.storePrompts = bool(value, what) ?? settings.storePrompts
+            case "disable_admin_ui": settings.disableAdminUI = bool(value, what) ?? settings.disableAdminUI
             case "disable_spend_logs": settings.disableSpendLogs = bool(value, what) ?? settings.disableSpendLogs
             case "allow_requests_on_db_unavailable":
                 settings.allowRequestsOnDBUnavailable = bool(value, what) ?? settings.allowRequestsOnDBUnavailable

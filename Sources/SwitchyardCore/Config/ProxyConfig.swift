@@ -263,6 +263,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var otelServiceName = "switchyard"
     /// `general_settings.store_prompts`: keep prompt and completion text in the request log.
     public var storePrompts = false
+    /// `general_settings.disable_admin_ui`: the console (`/ui`) answers 404.
+    public var disableAdminUI = false
     /// `general_settings.disable_spend_logs`: keep spend but write no request-log rows.
     public var disableSpendLogs = false
     /// `general_settings.allow_requests_on_db_unavailable`: serve unknown keys while the database is down.

@@ -91,7 +91,7 @@ public struct ProxyServer: Sendable {
         router.get("/metrics") { request, _ in await store.current.metrics(request) }
         HealthRoutes.add(to: router, store: store)
         AdminRoutes.add(to: router, store: store, runtime: runtime)
-        ConsoleRoutes.add(to: router, store: store, sessions: consoleSessions)
+        ConsoleRoutes.add(to: router, store: store, sessions: consoleSessions, runtime: runtime)
         return router
     }
 

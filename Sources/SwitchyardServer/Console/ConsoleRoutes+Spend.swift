@@ -4,7 +4,7 @@ import SwitchyardCore
 
 /// The spend page (a bar chart drawn on the server as SVG) and the request log page.
 extension ConsoleRoutes {
-    static func addSpendAndLogs(to router: Router<BasicRequestContext>, store: EngineStore, sessions: ConsoleSessions) {
+    static func addSpendAndLogs(to router: RouterGroup<BasicRequestContext>, store: EngineStore, sessions: ConsoleSessions) {
         router.get("/ui/spend") { request, _ in
             guard let (_, session) = current(request, sessions) else { return redirect("/ui/login") }
             return html(await spend(store.current, session: session, query: query(request)))
@@ -12,6 +12,11 @@ extension ConsoleRoutes {
         router.get("/ui/logs") { request, _ in
             guard let (_, session) = current(request, sessions) else { return redirect("/ui/login") }
             return html(await logs(store.current, session: session, query: query(request)))
+        }
+        router.get("/ui/logs/detail") { request, _ in
+            guard let (_, session) = current(request, sessions) else { return redirect("/ui/login") }
+            let (page, found) = await logDetail(store.current, session: session, requestID: query(request)["request_id"] ?? "")
+            return html(page, status: found ? .ok : .notFound)
         }
     }
 
@@ -91,6 +96,53 @@ extension ConsoleRoutes {
         return svg + "</svg>"
     }
 
+    static func detailLink(_ requestID: String) -> String {
+        var components = URLComponents()
+        components.queryItems = [URLQueryItem(name: "request_id", value: requestID)]
+        let query = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
+        return "<a href=\"/ui/logs/detail?\(HTML.escape(query))\">\(HTML.escape(requestID))</a>"
+    }
+
+    /// `GET /ui/logs/detail?request_id=`: one row's every field. The prompt and the completion are shown only when
+    /// the row has them, which it does only with `general_settings.store_prompts`. Answers whether the row exists.
+    static func logDetail(
+        _ engine: ProxyEngine, session: ConsoleSessions.Session, requestID: String
+    ) async -> (String, Bool) {
+        let row: JSONObject
+        do throws(ProxyError) {
+            guard !requestID.isEmpty,
+                let found = try await AdminAPI(accounting: engine.accounting).spendLogs(["request_id": requestID])
+                    .arrayValue?.first?.objectValue
+            else {
+                return (
+                    HTML.page(title: "Request", body: "<p class=\"error\">No request has that id.</p>", session: session), false
+                )
+            }
+            row = found
+        } catch {
+            return (
+                HTML.page(title: "Request", body: "<p class=\"error\">\(HTML.escape(error.message))</p>", session: session), false
+            )
+        }
+        let text = ["messages", "response"]
+        let fields: [[HTML.Cell]] = row.keys.filter { !text.contains($0) }.sorted().map { name in
+            let value = row[name] ?? .null
+            return [
+                .text(name),
+                .text(value.stringValue ?? (value == .null ? "" : String(decoding: value.encodedBytes(), as: UTF8.self))),
+            ]
+        }
+        var body = HTML.table(["Field", "Value"], fields, id: "request")
+        if row["messages"] == nil, row["response"] == nil {
+            body += "<p class=\"note\">Prompt and completion text are kept only with general_settings.store_prompts.</p>"
+        }
+        for (name, title) in [("messages", "Prompt"), ("response", "Completion")] {
+            guard let value = row[name]?.stringValue else { continue }
+            body += "<h2>\(title)</h2><pre class=\"text\" id=\"\(name)\">\(HTML.escape(value))</pre>"
+        }
+        return (HTML.page(title: "Request \(requestID)", body: body, session: session), true)
+    }
+
     /// `GET /ui/logs?model=&status=&start_date=&end_date=&limit=`: the request log, newest first. Prompt and
     /// completion text are not shown.
     static func logs(_ engine: ProxyEngine, session: ConsoleSessions.Session, query: [String: String]) async -> String {
@@ -120,7 +172,7 @@ extension ConsoleRoutes {
                     .text("\(row["status"]?.intValue ?? 0)"), .text(row["error_code"]?.stringValue ?? ""), .text(tokens),
                     .text(String(format: "$%.6f", row["spend"]?.doubleValue ?? 0)),
                     .text(String(format: "%.0f ms", row["request_duration_ms"]?.doubleValue ?? 0)),
-                    .text(row["feature"]?.stringValue ?? ""), .text(row["request_id"]?.stringValue ?? ""),
+                    .text(row["feature"]?.stringValue ?? ""), .raw(detailLink(row["request_id"]?.stringValue ?? "")),
                 ]
             }
         return HTML.page(

@@ -88,13 +88,23 @@ enum HTML {
         return result
     }
 
+    /// A URL as the console shows it: without user, password, query or fragment, where a credential may hide.
+    static func shownURL(_ text: String) -> String {
+        guard var components = URLComponents(string: text), components.host != nil else { return "(not a URL)" }
+        components.user = nil
+        components.password = nil
+        components.query = nil
+        components.fragment = nil
+        return components.string ?? "(not a URL)"
+    }
+
     /// A page in the console's frame: its title, its navigation (when logged in) and its body.
     static func page(title: String, body: String, session: ConsoleSessions.Session?) -> String {
         let navigation =
             session.map { session in
                 """
                 <nav><a href="/ui">Overview</a> <a href="/ui/models">Models</a> <a href="/ui/keys">Keys</a>
-                <a href="/ui/spend">Spend</a> <a href="/ui/logs">Request log</a>
+                <a href="/ui/spend">Spend</a> <a href="/ui/logs">Request log</a> <a href="/ui/config">Configuration</a>
                 <form method="post" action="/ui/logout" class="inline"><input type="hidden" name="csrf" value="\(escape(session.csrf))">
                 <button type="submit">Log out (\(escape(session.actor)))</button></form></nav>
                 """
@@ -115,11 +125,12 @@ enum HTML {
         header a,header button{color:#fff;margin-right:1em;background:none;border:0;font:inherit;cursor:pointer}
         main{padding:1em 2em}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:left}
         .inline{display:inline}.error{color:#b32d2e}.secret{font-family:monospace;background:#fcf9e8;padding:.5em;border:1px solid #dba617}
-        form.row input{margin-right:.5em}
+        form.row input{margin-right:.5em}.note{color:#50575e;font-size:.9em;max-width:60em}
+        pre.text{white-space:pre-wrap;background:#f6f7f7;padding:.5em;max-width:80em}
         """
 
     /// A table of rows of cells, every cell escaped (`raw` cells are HTML the console made itself).
-    static func table(_ header: [String], _ rows: [[Cell]]) -> String {
+    static func table(_ header: [String], _ rows: [[Cell]], id: String? = nil) -> String {
         let head = header.map { "<th>\(escape($0))</th>" }.joined()
         let body = rows.map { row in
             "<tr>"
@@ -130,7 +141,7 @@ enum HTML {
                     }
                 }.joined() + "</tr>"
         }.joined(separator: "\n")
-        return "<table><thead><tr>\(head)</tr></thead><tbody>\n\(body)\n</tbody></table>"
+        return "<table\(id.map { " id=\"\($0)\"" } ?? "")><thead><tr>\(head)</tr></thead><tbody>\n\(body)\n</tbody></table>"
     }
 
     enum Cell {

@@ -34,6 +34,43 @@ public final class ProxyMetrics: Sendable {
         var timers: [HandleKey: CoreMetrics.Timer] = [:]
         /// What every request records, by its labels: one lookup per request instead of one per metric.
         var perRequest: [RequestKey: RequestHandles] = [:]
+        /// The same requests summed per alias, for the console's overview.
+        var summaries: [String: AliasSummary] = [:]
+    }
+
+    /// One alias's requests since start: what `switchyard_requests_total` and
+    /// `switchyard_request_duration_seconds` count, summed over deployments, statuses and streaming.
+    public struct AliasSummary: Sendable, Equatable {
+        /// Requests answered.
+        public var requests = 0
+        /// Requests answered with a status of 400 or more.
+        public var errors = 0
+        /// Requests per latency bucket: `latencyBuckets[i]` holds those up to that bound, the last those above all.
+        public var buckets = [Int](repeating: 0, count: ProxyMetrics.latencyBuckets.count + 1)
+
+        /// The `q` quantile's estimate (0 < q < 1) from the buckets, as Prometheus's `histogram_quantile` makes
+        /// it: linear within the bucket it falls in; the largest bound when it falls above all. Nil with no requests.
+        public func quantile(_ q: Double) -> Duration? {
+            guard requests > 0 else { return nil }
+            let rank = q * Double(requests)
+            var below = 0
+            for (index, count) in buckets.enumerated() where count > 0 {
+                guard Double(below + count) >= rank else {
+                    below += count
+                    continue
+                }
+                guard index < ProxyMetrics.latencyBuckets.count else { return ProxyMetrics.latencyBuckets.last }
+                let upper = ProxyMetrics.latencyBuckets[index]
+                let lower = index == 0 ? .zero : ProxyMetrics.latencyBuckets[index - 1]
+                return lower + (upper - lower) * ((rank - Double(below)) / Double(count))
+            }
+            return ProxyMetrics.latencyBuckets.last
+        }
+    }
+
+    /// Each alias's summary (the console's overview); the alias is as labelled in the metrics.
+    public func summaries() -> [String: AliasSummary] {
+        handles.withLock { $0.summaries }
     }
 
     private struct RequestKey: Hashable {
@@ -128,6 +165,13 @@ public final class ProxyMetrics: Sendable {
                 made = true
             }
             if made { handles.perRequest[key] = found }
+            var summary = handles.summaries[alias] ?? AliasSummary()
+            summary.requests += 1
+            if record.status >= 400 { summary.errors += 1 }
+            let nanoseconds = record.latency.wholeNanoseconds
+            let bucket = Self.latencyBuckets.firstIndex { nanoseconds <= $0.wholeNanoseconds } ?? Self.latencyBuckets.count
+            summary.buckets[bucket] += 1
+            handles.summaries[alias] = summary
             return found
         }
         bundle.requests.increment()
