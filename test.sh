@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift suites (unit, live proxy + mock upstream, CLI, storage on SQLite and on a real
-# PostgreSQL the tests start), then the end-to-end check with the official openai Python SDK (installed from PyPI
-# into Tests/sdk/.venv on first use).
+# PostgreSQL the tests start), then the end-to-end checks with the official openai, openai-agents and anthropic
+# Python SDKs (installed from PyPI into Tests/sdk/.venv on first use), and the console's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")"
 # The storage tests run against a real PostgreSQL server they start themselves; they fail (never skip) without it.
@@ -18,3 +18,5 @@ swift test --skip-build
 # Tests that move a lot of data run after the rest, on their own, so they starve no other test's timing.
 SWITCHYARD_RUN_ALONE=1 swift test --skip-build --filter RunsAloneTests
 ./Tests/sdk/run.sh
+# The console in headless Chromium (Debian's chromium and chromium-driver; selenium from PyPI).
+./Tests/browser/run.sh

@@ -70,7 +70,7 @@ import Testing
                 }
                 let made = try await Self.send(
                     .POST, proxy.url + "/ui/keys/create",
-                    raw: Self.formBody(["alias": "console-key", "max_budget": "5", "csrf": token]), headers: session)
+                    raw: Self.formBody(["key_alias": "console-key", "max_budget": "5", "csrf": token]), headers: session)
                 #expect(made.status == 200)
                 let raw = try #require(
                     made.text.range(of: #"id="new-key">"#).map { String(made.text[$0.upperBound...].prefix { $0 != "<" }) })
@@ -140,7 +140,7 @@ import Testing
                 #expect(page.text.contains("key:ops"))
                 let token = try #require(Self.csrf(in: page.text))
                 let refused = try await Self.send(
-                    .POST, proxy.url + "/ui/keys/create", raw: Self.formBody(["alias": "x", "csrf": token]), headers: cookie)
+                    .POST, proxy.url + "/ui/keys/create", raw: Self.formBody(["key_alias": "x", "csrf": token]), headers: cookie)
                 #expect(refused.status == 403)
             }
         }

@@ -7,29 +7,14 @@ root="$(cd "$here/../.." && pwd)"
 bin="$root/.build/debug/switchyard"
 venv="$here/.venv"
 [ -x "$bin" ] || (cd "$root" && swift build --product switchyard)
-# The official clients, pinned; a venv made for another list is made again.
-requirements="openai==3.63.0 openai-agents==0.24.0 anthropic==2.17.0 pytest==8.3.5 pytest-asyncio==0.25.3"
-if [ ! -x "$venv/bin/pytest" ] || [ "$(cat "$venv/requirements" 2>/dev/null)" != "$requirements" ]; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  # shellcheck disable=SC2086
-  "$venv/bin/pip" install --quiet --disable-pip-version-check $requirements
-  echo "$requirements" > "$venv/requirements"
-fi
+# shellcheck source=../scripts.sh
+source "$root/Tests/scripts.sh"
+# The official clients, pinned.
+python_venv "$venv" "openai==3.63.0 openai-agents==0.24.0 anthropic==2.17.0 pytest==8.3.5 pytest-asyncio==0.25.3"
 work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-
-# Waits for "<prefix>http://HOST:PORT" in a file and prints the URL.
-wait_for_url() {
-  local file="$1" prefix="$2"
-  for _ in $(seq 1 600); do
-    if grep -q "^$prefix" "$file" 2>/dev/null; then grep "^$prefix" "$file" | head -1 | sed "s|^$prefix||"; return 0; fi
-    sleep 0.05
-  done
-  echo "timed out waiting for '$prefix' in $file" >&2; cat "$file" >&2; return 1
-}
 
 "$bin" mock --port 0 --chunks 4 > "$work/mock.out" 2>&1 & pids+=($!)
 mock_url="$(wait_for_url "$work/mock.out" "mock upstream listening on ")"

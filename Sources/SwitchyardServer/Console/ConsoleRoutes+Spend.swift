@@ -69,7 +69,7 @@ extension ConsoleRoutes {
         return HTML.page(
             title: "Spend",
             body: form + "<p>Total: \(String(format: "$%.6f", total))</p>" + chart(lines.map { ($0.label, $0.spend) })
-                + HTML.table([grouping == "api_key" ? "Key" : grouping.capitalized, "Spend", "Requests"], rows),
+                + HTML.table([grouping == "api_key" ? "Key" : grouping.capitalized, "Spend", "Requests"], rows, id: "spend"),
             session: session)
     }
 
@@ -183,6 +183,6 @@ extension ConsoleRoutes {
                         "Time", "Key", "Model", "Deployment", "Status", "Error", "Tokens in / out", "Cost", "Latency", "Feature",
                         "Request id",
                     ],
-                    rows), session: session)
+                    rows, id: "log"), session: session)
     }
 }

@@ -350,7 +350,7 @@ enum ConsoleRoutes {
         body += """
             <h2>New key</h2>
             <form method="post" action="/ui/keys/create" class="row"><input type="hidden" name="csrf" value="\(csrf)">
-            <label>Alias <input name="alias"></label> <label>Budget (USD) <input name="max_budget" size="8"></label>
+            <label>Alias <input name="key_alias"></label> <label>Budget (USD) <input name="max_budget" size="8"></label>
             <label>Models (comma-separated, empty: all) <input name="models"></label> <button type="submit">Create</button></form>
             """
         return HTML.page(title: "Keys", body: body, session: session)

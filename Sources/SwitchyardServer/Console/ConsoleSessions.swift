@@ -125,7 +125,8 @@ enum HTML {
         header a,header button{color:#fff;margin-right:1em;background:none;border:0;font:inherit;cursor:pointer}
         main{padding:1em 2em}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:left}
         .inline{display:inline}.error{color:#b32d2e}.secret{font-family:monospace;background:#fcf9e8;padding:.5em;border:1px solid #dba617}
-        form.row input{margin-right:.5em}.note{color:#50575e;font-size:.9em;max-width:60em}
+        form.row{margin:.8em 0}form.row input,form.row select{margin-right:.5em}h2{margin-top:1.6em}
+        #deployments td:nth-child(-n+5),#per-alias td,#log td{white-space:nowrap}.note{color:#50575e;font-size:.9em;max-width:60em}
         pre.text{white-space:pre-wrap;background:#f6f7f7;padding:.5em;max-width:80em}
         """
 
@@ -141,7 +142,8 @@ enum HTML {
                     }
                 }.joined() + "</tr>"
         }.joined(separator: "\n")
-        return "<table\(id.map { " id=\"\($0)\"" } ?? "")><thead><tr>\(head)</tr></thead><tbody>\n\(body)\n</tbody></table>"
+        let rows = rows.isEmpty ? "<tr><td colspan=\"\(header.count)\" class=\"note\">None.</td></tr>" : body
+        return "<table\(id.map { " id=\"\($0)\"" } ?? "")><thead><tr>\(head)</tr></thead><tbody>\n\(rows)\n</tbody></table>"
     }
 
     enum Cell {
