@@ -21,3 +21,13 @@ wait_for_url() {
   done
   echo "timed out waiting for '$prefix' in $file" >&2; cat "$file" >&2; return 1
 }
+
+# A temporary folder ($work) removed on exit, with the processes started into $pids stopped first; then
+# `switchyard mock` started there with the options given, its URL in $mock_url.
+start_mock() {
+  work="$(mktemp -d)"
+  pids=()
+  trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+  "$bin" mock --port 0 "$@" > "$work/mock.out" 2>&1 & pids+=($!)
+  mock_url="$(wait_for_url "$work/mock.out" "mock upstream listening on ")"
+}

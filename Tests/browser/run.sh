@@ -26,13 +26,7 @@ fi
 # shellcheck source=../scripts.sh
 source "$root/Tests/scripts.sh"
 python_venv "$venv" "selenium==4.51.0 pytest==8.3.5"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-"$bin" mock --port 0 > "$work/mock.out" 2>&1 & pids+=($!)
-mock_url="$(wait_for_url "$work/mock.out" "mock upstream listening on ")"
+start_mock
 cat > "$work/proxy.yaml" <<YAML
 model_list:
   - model_name: grok-code-fast-1

@@ -80,11 +80,12 @@ def click_and_wait(element):
     wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
 
-def chat(key, model="grok-code-fast-1", text="hello console"):
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": text}]}).encode()
+def chat(key, text="hello console", **fields):
+    """A chat completion with `key`, sent as any client would; answers its HTTP status."""
+    body = {"model": "grok-code-fast-1", "messages": [{"role": "user", "content": text}], **fields}
     request = urllib.request.Request(
         URL + "/v1/chat/completions",
-        data=body,
+        data=json.dumps(body).encode(),
         headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"},
     )
     try:
@@ -229,16 +230,7 @@ def test_a_feature_endpoint_its_prompts_and_a_flag(browser):
     assert row_of(browser, "flags", "enable_vision")[1].text == "off"
     shoot(browser, "09-config")
     # The feature serves, with its prompt's variable filled.
-    body = json.dumps(
-        {"model": "code_review", "messages": [{"role": "user", "content": "x"}], "prompt_variables": {"diff": "+1"}}
-    ).encode()
-    request = urllib.request.Request(
-        URL + "/v1/chat/completions",
-        data=body,
-        headers={"Authorization": "Bearer " + MASTER, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert answer.status == 200
+    assert chat(MASTER, text="x", model="code_review", prompt_variables={"diff": "+1"}) == 200
 
 
 class Attacker(http.server.BaseHTTPRequestHandler):

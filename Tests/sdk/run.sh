@@ -11,13 +11,7 @@ venv="$here/.venv"
 source "$root/Tests/scripts.sh"
 # The official clients, pinned.
 python_venv "$venv" "openai==3.63.0 openai-agents==0.24.0 anthropic==2.17.0 pytest==8.3.5 pytest-asyncio==0.25.3"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-"$bin" mock --port 0 --chunks 4 > "$work/mock.out" 2>&1 & pids+=($!)
-mock_url="$(wait_for_url "$work/mock.out" "mock upstream listening on ")"
+start_mock --chunks 4
 cat > "$work/proxy.yaml" <<YAML
 model_list:
   - model_name: grok-code-fast-1
