@@ -606,9 +606,11 @@ def scenario_h(tries):
     return {"median_ms": round(statistics.median(samples), 1), "samples_ms": [round(s, 1) for s in samples]}
 
 
-def callgrind_total(mock_port, requests, stream=False, config=None, path="/v1/chat/completions", **load_options):
+def callgrind_total(mock_port, requests, stream=False, config=None, path="/v1/chat/completions", before_load=None,
+                    **load_options):
     """Instructions valgrind --tool=callgrind counts for start-up, `requests` proxied requests and shutdown; `config`,
-    `path` and `load_options` choose another config, route and request shape (bench/surfaces_callgrind.py)."""
+    `path` and `load_options` choose another config, route and request shape (bench/surfaces_callgrind.py);
+    `before_load` is called with the proxy's URL once it is ready, before the requests (bench/console_callgrind.py)."""
     binary = os.path.join(WORK, "switchyard-stripped")
     if not os.path.exists(binary):
         shutil.copy(SWITCHYARD, binary)
@@ -623,6 +625,8 @@ def callgrind_total(mock_port, requests, stream=False, config=None, path="/v1/ch
     target = Target(f"callgrind-{requests}", argv, env={"SWIFT_DETERMINISTIC_HASHING": "1"})
     try:
         wait_http(f"http://127.0.0.1:{port}/health/readiness", seconds=120)
+        if before_load:
+            before_load(f"http://127.0.0.1:{port}")
         load(f"http://127.0.0.1:{port}{path}", requests=requests, warmup=0, timeout=60,
              stream=stream, include_usage=stream and path.endswith("/chat/completions"), **load_options)
     except Exception as error:  # valgrind may not run a Swift server: report why, do not fail the run
