@@ -10,10 +10,8 @@ Needs the release binaries (`swift build -c release --static-swift-stdlib --prod
 all else equal; a fresh database for each count. Callgrind counts N and 2N requests; the difference over N is the
 cost of one. Prints JSON. Changes no file of the repository.
 """
-import argparse
 import json
 import os
-import statistics
 import sys
 import urllib.parse
 import urllib.request
@@ -71,24 +69,16 @@ CASES = {
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=1)
-    args = parser.parse_args()
+    args = run.callgrind_arguments()
     port = run.free_port()
     mock = run.start_mock(port)
     results = {}
     try:
         for index, (name, case) in enumerate(CASES.items()):
-            values = []
-            for attempt in range(args.runs):
-                # A database of its own for each count, so the pages loaded first read the same (empty) log each time.
-                counts = [run.callgrind_total(port, n, config=config(port, f"{index}-{attempt}-{n}", case["general"]),
-                                              model="grok", key=MASTER, before_load=case.get("before_load"))
-                          for n in (args.requests, 2 * args.requests)]
-                values.append((counts[1] - counts[0]) // args.requests)
-                print(f"{name}: {values[-1]:,} instructions per request", file=sys.stderr)
-            results[name] = int(statistics.median(values))
+            # A database of its own for each count, so the pages loaded first read the same (empty) log each time.
+            results[name] = run.callgrind_per_request(name, args.requests, args.runs, lambda n, attempt: run.callgrind_total(
+                port, n, config=config(port, f"{index}-{attempt}-{n}", case["general"]), model="grok", key=MASTER,
+                before_load=case.get("before_load")))
     finally:
         mock.stop()
     off = results["console off (disable_admin_ui: true)"]

@@ -645,6 +645,23 @@ def callgrind_total(mock_port, requests, stream=False, config=None, path="/v1/ch
     return int(found.group(1).replace(",", ""))
 
 
+def callgrind_arguments():
+    """`--requests N` (1,000) and `--runs R` (1), as the callgrind benches of new surfaces take them."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=1)
+    return parser.parse_args()
+
+
+def callgrind_per_request(name, requests, runs, total):
+    """The median over `runs` of (total(2N) - total(N)) / N, where `total(n, run)` counts n requests."""
+    values = []
+    for attempt in range(runs):
+        values.append((total(2 * requests, attempt) - total(requests, attempt)) // requests)
+        print(f"{name}: {values[-1]:,} instructions per request", file=sys.stderr)
+    return int(statistics.median(values))
+
+
 def callgrind(mock_port, requests):
     """Instructions per proxied request, from valgrind --tool=callgrind: two runs, `requests` and twice as many,
     so start-up and shutdown cancel out of the difference (a figure free of timing noise)."""

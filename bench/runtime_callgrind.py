@@ -12,10 +12,8 @@ Needs the release binaries (`swift build -c release --static-swift-stdlib --prod
 proxy reads them at start-up, so no request reads the database for them. Prints JSON. Changes no file of the
 repository.
 """
-import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 
@@ -65,10 +63,7 @@ CASES = {
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=1)
-    args = parser.parse_args()
+    args = run.callgrind_arguments()
     port = run.free_port()
     mock = run.start_mock(port)
     results = {}
@@ -79,13 +74,8 @@ def main():
         runtime(path, "/prompt/new", {"slug": "summary", "system": "You summarise {{topic}} in one line.",
                                       "user": "Topic: {{topic}}"})
         for name, options in CASES.items():
-            values = []
-            for _ in range(args.runs):
-                once = run.callgrind_total(port, args.requests, config=path, **options)
-                twice = run.callgrind_total(port, 2 * args.requests, config=path, **options)
-                values.append((twice - once) // args.requests)
-                print(f"{name}: {values[-1]:,} instructions per request", file=sys.stderr)
-            results[name] = int(statistics.median(values))
+            results[name] = run.callgrind_per_request(
+                name, args.requests, args.runs, lambda n, _: run.callgrind_total(port, n, config=path, **options))
     finally:
         mock.stop()
     alias = results["alias"]

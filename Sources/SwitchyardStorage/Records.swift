@@ -247,6 +247,10 @@ public struct LogFilter: Sendable, Equatable {
     public var keyHash: String?
     public var alias: String?
     public var requestID: String?
+    /// The key's alias as the row recorded it.
+    public var keyAlias: String?
+    /// The HTTP status answered.
+    public var status: Int?
     /// Seconds since 1970, inclusive.
     public var start: Double?
     /// Seconds since 1970, exclusive.

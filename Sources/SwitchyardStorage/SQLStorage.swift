@@ -535,6 +535,8 @@ public final class SQLStorage: Storage, CustomStringConvertible {
             if let keyHash = filter.keyHash { select = select.where("key_hash", .equal, keyHash) }
             if let alias = filter.alias { select = select.where("alias", .equal, alias) }
             if let requestID = filter.requestID { select = select.where("request_id", .equal, requestID) }
+            if let keyAlias = filter.keyAlias { select = select.where("key_alias", .equal, keyAlias) }
+            if let status = filter.status { select = select.where("status", .equal, status) }
             if let start = filter.start { select = select.where("time", .greaterThanOrEqual, start) }
             if let end = filter.end { select = select.where("time", .lessThan, end) }
             return try await select.orderBy("time", .descending).limit(filter.limit).all().map(Self.logRow(from:))

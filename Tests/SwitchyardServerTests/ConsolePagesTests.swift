@@ -185,6 +185,45 @@ import Testing
         }
     }
 
+    @Test func theRequestLogFiltersByKeyModelAndStatus() async throws {
+        let database = try await Backend.sqlite.newURL()
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: keysConfig(mock: mock, database: database), logLevel: .info) { proxy in
+                let (first, firstToken) = try await generateKey(proxy, ["key_alias": "first"])
+                let (second, _) = try await generateKey(proxy, ["key_alias": "second"])
+                for (key, model, text) in [
+                    (first, "m", "hi"), (first, "n", "hi"), (second, "m", "hi"), (second, "m", "FAULT:400"),
+                ] {
+                    _ = try await send(.POST, proxy.url + "/v1/chat/completions", json: chat(model, text), headers: bearer(key))
+                }
+                let (headers, _) = try await Self.session(proxy)
+                func rows(_ query: String) async throws -> [[String]] {
+                    let page = try await Console.send(.GET, proxy.url + "/ui/logs?" + query, headers: headers)
+                    #expect(page.status == 200)
+                    guard let start = page.text.range(of: "<table id=\"log\">"), let end = page.text.range(of: "</table>")
+                    else { return [] }
+                    return page.text[start.upperBound..<end.lowerBound].components(separatedBy: "<tr>").dropFirst(2).map {
+                        $0.components(separatedBy: "<td>").dropFirst().map { String($0.prefix { $0 != "<" }) }
+                    }.filter { !$0.isEmpty }
+                }
+                // Columns: time, key, model, deployment, status, …
+                #expect(try await rows("key=first").map { $0[2] }.sorted() == ["m", "n"])
+                #expect(try await rows("key=\(firstToken)&model=n").map { $0[1] } == ["first"])
+                #expect(try await rows("key=second&status=400").map { $0[4] } == ["400"])
+                #expect(try await rows("model=m&status=200").map { $0[1] }.sorted() == ["first", "second"])
+                #expect(try await rows("key=nobody").isEmpty)
+                // The key itself is never a filter: it would stay in the browser's history.
+                let refused = try await Console.send(.GET, proxy.url + "/ui/logs?key=\(first)", headers: headers)
+                #expect(refused.text.contains("never by the key itself"))
+                #expect(!refused.text.contains(first))
+                // The same filters on /spend/logs.
+                let json = try await send(.GET, proxy.url + "/spend/logs?key_alias=second&status=400", headers: master)
+                #expect((try? JSONParser.parse(json.body))?.arrayValue?.count == 1)
+                #expect(try await send(.GET, proxy.url + "/spend/logs?status=abc", headers: master).status == 400)
+            }
+        }
+    }
+
     @Test func featuresPromptsAndFlagsAreManagedFromTheConsoleAndAudited() async throws {
         let database = try await Backend.sqlite.newURL()
         try await withMockUpstream { mock in

@@ -50,7 +50,7 @@ def shoot(driver, name):
         {
             "format": "png",
             "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": 1280, "height": min(size["height"], 3000), "scale": 1},
+            "clip": {"x": 0, "y": 0, "width": max(1280, size["width"]), "height": min(size["height"], 3000), "scale": 1},
         },
     )
     data = base64.b64decode(shot["data"])

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SwitchyardCore
+import SwitchyardStorage
 
 /// The spend page (a bar chart drawn on the server as SVG) and the request log page.
 extension ConsoleRoutes {
@@ -100,7 +101,8 @@ extension ConsoleRoutes {
         var components = URLComponents()
         components.queryItems = [URLQueryItem(name: "request_id", value: requestID)]
         let query = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
-        return "<a href=\"/ui/logs/detail?\(HTML.escape(query))\">\(HTML.escape(requestID))</a>"
+        let shown = requestID.count > 12 ? requestID.prefix(12) + "…" : requestID
+        return "<a href=\"/ui/logs/detail?\(HTML.escape(query))\" title=\"\(HTML.escape(requestID))\">\(HTML.escape(shown))</a>"
     }
 
     /// `GET /ui/logs/detail?request_id=`: one row's every field. The prompt and the completion are shown only when
@@ -143,38 +145,46 @@ extension ConsoleRoutes {
         return (HTML.page(title: "Request \(requestID)", body: body, session: session), true)
     }
 
-    /// `GET /ui/logs?model=&status=&start_date=&end_date=&limit=`: the request log, newest first. Prompt and
-    /// completion text are not shown.
+    /// `GET /ui/logs?key=&model=&status=&start_date=&end_date=`: the newest 200 rows of the request log that match.
+    /// Prompt and completion text are not shown here.
     static func logs(_ engine: ProxyEngine, session: ConsoleSessions.Session, query: [String: String]) async -> String {
+        // A raw key typed as the filter is refused below and never shown back.
+        let shownKey = query["key"].map { $0.hasPrefix("sk-") ? "" : $0 } ?? ""
         let form = """
             <form method="get" action="/ui/logs" class="row">
+            <label>Key (alias or hash) <input name="key" value="\(HTML.escape(shownKey))" size="14"></label>
             <label>Model <input name="model" value="\(HTML.escape(query["model"] ?? ""))" size="14"></label>
             <label>Status <input name="status" value="\(HTML.escape(query["status"] ?? ""))" size="4"></label>
             \(dateRange(query))
             <button type="submit">Show</button></form>
             """
-        var asked = query.filter { ["model", "start_date", "end_date"].contains($0.key) }
-        asked["limit"] = "1000"
+        var asked = query.filter { ["model", "status", "start_date", "end_date"].contains($0.key) }
+        asked["limit"] = "200"
         let answer: JSONValue
-        do {
+        do throws(ProxyError) {
+            if let key = query["key"] {
+                // A key's hash, or its alias; never the key itself, which would land in the browser's history.
+                guard !key.hasPrefix("sk-") else {
+                    throw .invalidRequest("Filter by the key's alias or hash, never by the key itself.", param: "key")
+                }
+                asked[KeyHashing.isHash(key) ? "api_key" : "key_alias"] = key
+            }
             answer = try await AdminAPI(accounting: engine.accounting).spendLogs(asked)
         } catch {
             return HTML.page(
                 title: "Request log", body: form + "<p class=\"error\">\(HTML.escape(error.message))</p>", session: session)
         }
-        let wanted = query["status"].flatMap { Int($0) }
-        let rows: [[HTML.Cell]] = (answer.arrayValue ?? []).compactMap(\.objectValue)
-            .filter { wanted == nil || $0["status"]?.intValue == wanted }.prefix(200).map { row in
-                let tokens = "\(row["prompt_tokens"]?.intValue ?? 0) / \(row["completion_tokens"]?.intValue ?? 0)"
-                return [
-                    .text(row["startTime"]?.stringValue ?? ""), .text(row["key_alias"]?.stringValue ?? "-"),
-                    .text(row["model"]?.stringValue ?? "-"), .text(row["model_id"]?.stringValue ?? "-"),
-                    .text("\(row["status"]?.intValue ?? 0)"), .text(row["error_code"]?.stringValue ?? ""), .text(tokens),
-                    .text(String(format: "$%.6f", row["spend"]?.doubleValue ?? 0)),
-                    .text(String(format: "%.0f ms", row["request_duration_ms"]?.doubleValue ?? 0)),
-                    .text(row["feature"]?.stringValue ?? ""), .raw(detailLink(row["request_id"]?.stringValue ?? "")),
-                ]
-            }
+        let rows: [[HTML.Cell]] = (answer.arrayValue ?? []).compactMap(\.objectValue).map { row in
+            let tokens = "\(row["prompt_tokens"]?.intValue ?? 0) / \(row["completion_tokens"]?.intValue ?? 0)"
+            return [
+                .text(row["startTime"]?.stringValue ?? ""), .text(row["key_alias"]?.stringValue ?? "-"),
+                .text(row["model"]?.stringValue ?? "-"), .text(row["model_id"]?.stringValue ?? "-"),
+                .text("\(row["status"]?.intValue ?? 0)"), .text(row["error_code"]?.stringValue ?? ""), .text(tokens),
+                .text(String(format: "$%.6f", row["spend"]?.doubleValue ?? 0)),
+                .text(String(format: "%.0f ms", row["request_duration_ms"]?.doubleValue ?? 0)),
+                .text(row["feature"]?.stringValue ?? ""), .raw(detailLink(row["request_id"]?.stringValue ?? "")),
+            ]
+        }
         return HTML.page(
             title: "Request log",
             body: form

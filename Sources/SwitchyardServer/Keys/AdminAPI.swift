@@ -179,7 +179,7 @@ public struct AdminAPI: Sendable {
     // MARK: Spend
 
     /// `GET /spend/logs` with LiteLLM's filters: `api_key` (key or hash), `start_date`, `end_date`, `model`,
-    /// `request_id`, and `limit`.
+    /// `request_id`, and `limit`; and Switchyard's `key_alias` and `status`.
     public func spendLogs(_ query: [String: String]) async throws(ProxyError) -> JSONValue {
         _ = try database()
         await accounting?.flushNow()
@@ -187,6 +187,13 @@ public struct AdminAPI: Sendable {
         filter.keyHash = query["api_key"].map(Self.token(for:))
         filter.alias = query["model"]
         filter.requestID = query["request_id"]
+        filter.keyAlias = query["key_alias"]
+        if let status = query["status"] {
+            guard let code = Int(status), (100...599).contains(code) else {
+                throw .invalidRequest("'status' must be an HTTP status such as 429.", param: "status")
+            }
+            filter.status = code
+        }
         filter.start = try query["start_date"].map { text throws(ProxyError) in try Self.time(text, "start_date") }
         filter.end = try query["end_date"].map { text throws(ProxyError) in try Self.time(text, "end_date", endOfDay: true) }
         if let limit = query["limit"] {
