@@ -223,6 +223,42 @@ import Testing
         #expect(frame.hasSuffix("}\n\n"))
     }
 
+    /// A long answer in many small deltas adds up to the whole text in each item. (Each text now grows in place; it
+    /// was rebuilt for every delta, quadratic in the answer's length. This checks the result, not the copying.)
+    @Test func manySmallDeltasAddUpToTheWholeText() throws {
+        var stream = ResponsesStream(echo: ResponsesEcho(model: "m"), ids: ids, createdAt: 5, completionIncludesReasoning: true)
+        _ = stream.start()
+        func chunk(_ delta: JSONValue) -> JSONObject {
+            ["model": "m", "choices": .array([.object(["index": 0, "delta": delta])])]
+        }
+        let count = 20_000
+        for index in 0..<count { _ = stream.chunk(chunk(.object(["reasoning_content": .string("r\(index % 10)")]))) }
+        for index in 0..<count { _ = stream.chunk(chunk(.object(["content": .string("c\(index % 10)")]))) }
+        _ = stream.chunk(
+            chunk(
+                .object([
+                    "tool_calls": .array([
+                        .object(["index": 0, "id": "call_a", "function": .object(["name": "f", "arguments": ""])])
+                    ])
+                ])))
+        for index in 0..<count {
+            _ = stream.chunk(
+                chunk(
+                    .object([
+                        "tool_calls": .array([
+                            .object(["index": 0, "function": .object(["arguments": .string("a\(index % 10)")])])
+                        ])
+                    ])))
+        }
+        let events = stream.finish()
+        let output = try #require(events.last?["response"]?.objectValue?["output"]?.arrayValue)
+        let expected = { (prefix: String) in (0..<count).map { "\(prefix)\($0 % 10)" }.joined() }
+        #expect(output[0].objectValue?["summary"]?.arrayValue?.first?.objectValue?["text"]?.stringValue == expected("r"))
+        #expect(
+            output[1].objectValue?["content"]?.arrayValue?.first?.objectValue?["text"]?.stringValue == expected("c"))
+        #expect(output[2].objectValue?["arguments"]?.stringValue == expected("a"))
+    }
+
     /// Tool calls as OpenAI-compatible servers stream them (the id and name first, the arguments in pieces), two at
     /// once: two function_call items with their arguments joined.
     @Test func streamedToolCallsBecomeFunctionCallItems() throws {

@@ -15,7 +15,10 @@ public struct ResponsesStream: Sendable {
     private var model: String?
     /// Items finished, in output order.
     private var output: [JSONValue] = []
+    /// The reasoning or message item open, and its text so far (kept apart from the kind so that a delta appends to
+    /// it in place: rebuilding the text for each delta would copy the whole answer again with each one).
     private var open: OpenItem?
+    private var openText = ""
     /// Tool calls by their chat index: output position, ids, name and arguments so far.
     private var calls: [Int: Call] = [:]
     private var callOrder: [Int] = []
@@ -24,8 +27,8 @@ public struct ResponsesStream: Sendable {
     private var ended = false
 
     private enum OpenItem: Sendable {
-        case reasoning(outputIndex: Int, text: String)
-        case message(outputIndex: Int, text: String)
+        case reasoning(outputIndex: Int)
+        case message(outputIndex: Int)
     }
 
     private struct Call: Sendable {
@@ -113,8 +116,8 @@ public struct ResponsesStream: Sendable {
 
     private mutating func reasoning(_ text: String) -> [JSONObject] {
         var events: [JSONObject] = []
-        if case .reasoning(let index, let sofar)? = open {
-            open = .reasoning(outputIndex: index, text: sofar + text)
+        if case .reasoning(let index)? = open {
+            openText += text
             return [
                 event(
                     "response.reasoning_summary_text.delta",
@@ -123,7 +126,8 @@ public struct ResponsesStream: Sendable {
         }
         events += closeOpen() + closeCalls()
         let index = nextOutputIndex
-        open = .reasoning(outputIndex: index, text: text)
+        open = .reasoning(outputIndex: index)
+        openText = text
         events.append(
             event(
                 "response.output_item.added",
@@ -145,13 +149,14 @@ public struct ResponsesStream: Sendable {
     private mutating func content(_ text: String) -> [JSONObject] {
         var events: [JSONObject] = []
         let index: Int
-        if case .message(let at, let sofar)? = open {
+        if case .message(let at)? = open {
             index = at
-            open = .message(outputIndex: at, text: sofar + text)
+            openText += text
         } else {
             events += closeOpen() + closeCalls()
             index = nextOutputIndex
-            open = .message(outputIndex: index, text: text)
+            open = .message(outputIndex: index)
+            openText = text
             events.append(
                 event(
                     "response.output_item.added",
@@ -202,13 +207,15 @@ public struct ResponsesStream: Sendable {
                             id: id, callID: entry.callID, name: entry.name, arguments: "", status: "in_progress"),
                     ]))
         }
-        if let arguments = function["arguments"]?.stringValue, !arguments.isEmpty, var entry = calls[position] {
-            entry.arguments += arguments
-            calls[position] = entry
+        if let arguments = function["arguments"]?.stringValue, !arguments.isEmpty,
+            let (id, outputIndex) = calls[position].map({ ($0.id, $0.outputIndex) })
+        {
+            // Appended in place: a copy of the call held meanwhile would make the append copy the arguments so far.
+            calls[position]?.arguments += arguments
             events.append(
                 event(
                     "response.function_call_arguments.delta",
-                    ["item_id": .string(entry.id), "output_index": .int(entry.outputIndex), "delta": .string(arguments)]))
+                    ["item_id": .string(id), "output_index": .int(outputIndex), "delta": .string(arguments)]))
         }
         return events
     }
@@ -219,8 +226,10 @@ public struct ResponsesStream: Sendable {
     private mutating func closeOpen() -> [JSONObject] {
         guard let item = open else { return [] }
         open = nil
+        let text = openText
+        openText = ""
         switch item {
-        case .reasoning(let index, let text):
+        case .reasoning(let index):
             let done = ResponsesAnswer.reasoningItem(id: ids.reasoning, text: text)
             output.append(done)
             return [
@@ -235,7 +244,7 @@ public struct ResponsesStream: Sendable {
                     ]),
                 event("response.output_item.done", ["output_index": .int(index), "item": done]),
             ]
-        case .message(let index, let text):
+        case .message(let index):
             let done = ResponsesAnswer.messageItem(id: ids.message, text: text, status: "completed")
             output.append(done)
             return [
