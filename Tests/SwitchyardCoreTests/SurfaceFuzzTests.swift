@@ -96,4 +96,36 @@ import Testing
             #expect(events.compactMap { $0["sequence_number"]?.intValue } == Array(0..<events.count))
         }
     }
+
+    /// The Responses translation reads a chunk from its bytes (`ChatChunk`) and parses it only when they are not plain:
+    /// on mangled chunks (escapes, duplicates, other types, broken structure) the bytes are either left to the parser
+    /// or make exactly the events the parsed chunk makes.
+    @Test func chunksReadFromTheirBytesTranslateAsTheParsedOnes() {
+        let alphabet = Array(" {}[]\":,0123456789aeinorstu\\".utf8)
+        var generator = SplitMix(seed: 0xB17E_5019)
+        var read = 0
+        var leftToTheParser = 0
+        for round in 0..<800 {
+            let ids = ResponsesAnswer.IDs(stem: "x")
+            var fromBytes = ResponsesStream(
+                echo: ResponsesEcho(model: "m"), ids: ids, createdAt: 1, completionIncludesReasoning: true)
+            var fromParsed = fromBytes
+            for chunk in Self.chunks + [#"{"model":"m","choices":[{"delta":{"content":"a\u00e9\n"},"finish_reason":null}]}"#] {
+                var bytes = Array(chunk.utf8)
+                if round > 0, generator.next() % 2 == 0 { generator.mangle(&bytes, alphabet: alphabet) }
+                let parsed = (try? JSONParser.parse(bytes))?.objectValue
+                let viaBytes = bytes.withUnsafeBufferPointer { fromBytes.chunk(bytes: $0) }
+                let viaParser = parsed.map { fromParsed.chunk($0) }
+                if let viaBytes {
+                    read += 1
+                    #expect(viaBytes == viaParser, "round \(round): \(String(decoding: bytes, as: UTF8.self))")
+                } else {
+                    leftToTheParser += 1
+                    if let parsed { _ = fromBytes.chunk(parsed) }
+                }
+            }
+            #expect(fromBytes.finish() == fromParsed.finish(), "round \(round)")
+        }
+        #expect(read >= 1_000 && leftToTheParser >= 500, "read \(read), left to the parser \(leftToTheParser)")
+    }
 }

@@ -59,18 +59,39 @@ public struct ResponsesStream: Sendable {
     /// The events one upstream chunk makes.
     public mutating func chunk(_ chunk: JSONObject) -> [JSONObject] {
         guard !ended else { return [] }
-        var events: [JSONObject] = []
-        if model == nil, let name = chunk["model"]?.stringValue { model = name }
-        if let value = chunk["usage"], value != .null { usage = value }
+        var fields = ChatChunk()
+        fields.model = chunk["model"]?.stringValue
+        fields.usage = chunk["usage"]
         for choice in chunk["choices"]?.arrayValue ?? [] {
             guard let object = choice.objectValue else { continue }
             let delta = object["delta"]?.objectValue ?? [:]
-            if let text = delta["reasoning_content"]?.stringValue, !text.isEmpty { events += reasoning(text) }
-            if let text = delta["content"]?.stringValue, !text.isEmpty { events += content(text) }
-            for call in delta["tool_calls"]?.arrayValue ?? [] {
+            fields.choices.append(
+                ChatChunk.Choice(
+                    reasoning: delta["reasoning_content"]?.stringValue, content: delta["content"]?.stringValue,
+                    toolCalls: delta["tool_calls"], finishReason: object["finish_reason"]?.stringValue))
+        }
+        return apply(fields)
+    }
+
+    /// The events one upstream chunk makes, read from its bytes without building the chunk's value (`ChatChunk`);
+    /// nil when the bytes are not plainly one JSON object, for the caller to parse and pass to `chunk(_:)`.
+    public mutating func chunk(bytes: UnsafeBufferPointer<UInt8>) -> [JSONObject]? {
+        guard !ended else { return [] }
+        guard let fields = ChatChunk(bytes: bytes) else { return nil }
+        return apply(fields)
+    }
+
+    private mutating func apply(_ chunk: ChatChunk) -> [JSONObject] {
+        var events: [JSONObject] = []
+        if model == nil, let name = chunk.model { model = name }
+        if let value = chunk.usage, value != .null { usage = value }
+        for choice in chunk.choices {
+            if let text = choice.reasoning, !text.isEmpty { events += reasoning(text) }
+            if let text = choice.content, !text.isEmpty { events += content(text) }
+            for call in choice.toolCalls?.arrayValue ?? [] {
                 if let call = call.objectValue { events += toolCall(call) }
             }
-            if let reason = object["finish_reason"]?.stringValue, !reason.isEmpty { finishReason = reason }
+            if let reason = choice.finishReason, !reason.isEmpty { finishReason = reason }
         }
         return events
     }
@@ -288,9 +309,72 @@ public struct ResponsesStream: Sendable {
     }
 
     private mutating func event(_ type: String, _ fields: JSONObject) -> JSONObject {
-        var object: JSONObject = ["type": .string(type), "sequence_number": .int(sequence)]
-        for (key, value) in fields { object[key] = value }
+        // The fields' keys are the translator's own, distinct from these two: joined without looking any up.
+        let object = JSONObject([("type", .string(type)), ("sequence_number", .int(sequence))] + fields.members)
         sequence += 1
         return object
+    }
+}
+
+/// What the Responses translation reads of one Chat Completions stream chunk: `model`, `usage`, and each choice's
+/// delta text, reasoning text, tool calls and finish reason.
+struct ChatChunk {
+    struct Choice {
+        var reasoning: String?
+        var content: String?
+        var toolCalls: JSONValue?
+        var finishReason: String?
+    }
+
+    var model: String?
+    var usage: JSONValue?
+    var choices: [Choice] = []
+
+    init() {}
+
+    /// The fields read straight from a chunk's bytes, as `ResponsesStream.chunk(_:)` reads the parsed object (a field
+    /// of another type counts as absent); only `usage` and `tool_calls` are parsed, as values of their own. Nil when
+    /// the bytes are not plainly one JSON object (a key with an escape, anything malformed).
+    init?(bytes: UnsafeBufferPointer<UInt8>) {
+        var reader = JSONByteReader(bytes: bytes)
+        var chunk = ChatChunk()
+        func parsed(_ reader: inout JSONByteReader, depth: Int) -> JSONValue?? {
+            guard let range = reader.valueRange(depth: depth) else { return nil }
+            guard let value = try? JSONParser.parse(array: Array(bytes[range])) else { return nil }
+            return .some(value)
+        }
+        let read = reader.members { reader, key in
+            if reader.keyIs(key, "model") { return reader.string(into: &chunk.model) }
+            if reader.keyIs(key, "usage") {
+                guard let value = parsed(&reader, depth: 1) else { return false }
+                chunk.usage = value
+                return true
+            }
+            guard reader.keyIs(key, "choices") else { return reader.skipValue(depth: 1) }
+            chunk.choices = []
+            guard reader.peek(UInt8(ascii: "[")) else { return reader.skipValue(depth: 1) }
+            return reader.elements { reader, _ in
+                guard reader.peek(UInt8(ascii: "{")) else { return reader.skipValue(depth: 2) }
+                var choice = Choice()
+                let read = reader.members { reader, key in
+                    if reader.keyIs(key, "finish_reason") { return reader.string(into: &choice.finishReason) }
+                    guard reader.keyIs(key, "delta") else { return reader.skipValue(depth: 3) }
+                    (choice.reasoning, choice.content, choice.toolCalls) = (nil, nil, nil)
+                    guard reader.peek(UInt8(ascii: "{")) else { return reader.skipValue(depth: 3) }
+                    return reader.members { reader, key in
+                        if reader.keyIs(key, "content") { return reader.string(into: &choice.content) }
+                        if reader.keyIs(key, "reasoning_content") { return reader.string(into: &choice.reasoning) }
+                        guard reader.keyIs(key, "tool_calls") else { return reader.skipValue(depth: 4) }
+                        guard let value = parsed(&reader, depth: 4) else { return false }
+                        choice.toolCalls = value
+                        return true
+                    }
+                }
+                chunk.choices.append(choice)
+                return read
+            }
+        }
+        guard read, reader.atEnd else { return nil }
+        self = chunk
     }
 }

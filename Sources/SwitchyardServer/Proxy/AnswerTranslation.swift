@@ -84,8 +84,12 @@ final class ResponsesTranslation: AnswerTranslation {
     var completedResponse: String? { completed.withLock { $0 } }
 
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
-        guard case .object(let chunk)? = try? JSONParser.parse(data) else { return [] }
-        return event(parsed: chunk)
+        render { translator in
+            // Read from the bytes; parsed whole only when they are not plain JSON (an escaped key, say).
+            if let events = translator.chunk(bytes: data) { return events }
+            guard case .object(let chunk)? = try? JSONParser.parse(data) else { return [] }
+            return translator.chunk(chunk)
+        }
     }
 
     func event(parsed chunk: JSONObject) -> [UInt8] { render { translator in translator.chunk(chunk) } }
