@@ -110,6 +110,8 @@ import Testing
             var fromBytes = ResponsesStream(
                 echo: ResponsesEcho(model: "m"), ids: ids, createdAt: 1, completionIncludesReasoning: true)
             var fromParsed = fromBytes
+            var messagesFromBytes = MessagesStream(id: "msg", model: "m", completionIncludesReasoning: true)
+            var messagesFromParsed = messagesFromBytes
             for chunk in Self.chunks + [#"{"model":"m","choices":[{"delta":{"content":"a\u00e9\n"},"finish_reason":null}]}"#] {
                 var bytes = Array(chunk.utf8)
                 if round > 0, generator.next() % 2 == 0 { generator.mangle(&bytes, alphabet: alphabet) }
@@ -123,9 +125,51 @@ import Testing
                     leftToTheParser += 1
                     if let parsed { _ = fromBytes.chunk(parsed) }
                 }
+                let messagesViaBytes = bytes.withUnsafeBufferPointer { messagesFromBytes.chunk(bytes: $0) }
+                let messagesViaParser = parsed.map { messagesFromParsed.chunk($0) }
+                if let messagesViaBytes {
+                    #expect(messagesViaBytes == messagesViaParser, "round \(round)")
+                } else if let parsed {
+                    _ = messagesFromBytes.chunk(parsed)
+                }
+            }
+            #expect(fromBytes.finish() == fromParsed.finish(), "round \(round)")
+            #expect(messagesFromBytes.finish() == messagesFromParsed.finish(), "round \(round)")
+        }
+        #expect(read >= 1_000 && leftToTheParser >= 500, "read \(read), left to the parser \(leftToTheParser)")
+    }
+
+    /// The Messages translation over a Responses upstream reads each event's type from its bytes and parses only the
+    /// events it acts on: on mangled events, what it makes is what the parsed events make.
+    @Test func responsesEventsSkippedUnparsedTranslateAsTheParsedOnes() {
+        let alphabet = Array(" {}[]\":,0123456789aeinorst.\\".utf8)
+        var generator = SplitMix(seed: 0x5E1F_0019)
+        // A Responses stream's events, as an upstream sends them.
+        var upstream = ResponsesStream(
+            echo: ResponsesEcho(model: "m"), ids: ResponsesAnswer.IDs(stem: "x"), createdAt: 1, completionIncludesReasoning: true)
+        var events = upstream.start()
+        for chunk in Self.chunks {
+            if case .object(let object)? = try? JSONParser.parse(Array(chunk.utf8)) { events += upstream.chunk(object) }
+        }
+        events += upstream.finish()
+        var skipped = 0
+        for round in 0..<300 {
+            var fromBytes = MessagesStream(id: "msg", model: "m", completionIncludesReasoning: true)
+            var fromParsed = fromBytes
+            for event in events {
+                var bytes = JSONValue.object(event).encodedBytes()
+                if round > 0, generator.next() % 4 == 0 { generator.mangle(&bytes, alphabet: alphabet) }
+                let parsed = (try? JSONParser.parse(bytes))?.objectValue
+                let viaParser = parsed.map { fromParsed.responsesEvent($0) }
+                if let viaBytes = bytes.withUnsafeBufferPointer({ fromBytes.responsesEvent(bytes: $0) }) {
+                    skipped += 1
+                    #expect(viaBytes == viaParser, "round \(round): \(String(decoding: bytes, as: UTF8.self))")
+                } else if let parsed {
+                    _ = fromBytes.responsesEvent(parsed)
+                }
             }
             #expect(fromBytes.finish() == fromParsed.finish(), "round \(round)")
         }
-        #expect(read >= 1_000 && leftToTheParser >= 500, "read \(read), left to the parser \(leftToTheParser)")
+        #expect(skipped >= 1_000, "skipped \(skipped)")
     }
 }

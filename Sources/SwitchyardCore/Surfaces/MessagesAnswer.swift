@@ -173,20 +173,30 @@ public struct MessagesStream: Sendable {
     /// The events one upstream chunk makes (`message_start` first, the first time).
     public mutating func chunk(_ chunk: JSONObject) -> [JSONObject] {
         guard !ended else { return [] }
+        return apply(ChatChunk(chunk))
+    }
+
+    /// The events one upstream chunk makes, read from its bytes without building the chunk's value (`ChatChunk`);
+    /// nil when the bytes are not plainly one JSON object, for the caller to parse and pass to `chunk(_:)`.
+    public mutating func chunk(bytes: UnsafeBufferPointer<UInt8>) -> [JSONObject]? {
+        guard !ended else { return [] }
+        guard let fields = ChatChunk(bytes: bytes) else { return nil }
+        return apply(fields)
+    }
+
+    private mutating func apply(_ chunk: ChatChunk) -> [JSONObject] {
         var events = opening()
-        if let value = chunk["usage"], value != .null { usage = value }
-        for choice in chunk["choices"]?.arrayValue ?? [] {
-            guard let object = choice.objectValue else { continue }
-            let delta = object["delta"]?.objectValue ?? [:]
-            if let text = delta["reasoning_content"]?.stringValue, !text.isEmpty {
+        if let value = chunk.usage, value != .null { usage = value }
+        for choice in chunk.choices {
+            if let text = choice.reasoning, !text.isEmpty {
                 events += ensure(.thinking, start: ["type": "thinking", "thinking": "", "signature": ""])
                 events.append(blockDelta(["type": "thinking_delta", "thinking": .string(text)]))
             }
-            if let text = delta["content"]?.stringValue, !text.isEmpty {
+            if let text = choice.content, !text.isEmpty {
                 events += ensure(.text, start: ["type": "text", "text": ""])
                 events.append(blockDelta(["type": "text_delta", "text": .string(text)]))
             }
-            for call in delta["tool_calls"]?.arrayValue ?? [] {
+            for call in choice.toolCalls?.arrayValue ?? [] {
                 guard let call = call.objectValue else { continue }
                 let chatIndex = call["index"]?.intValue ?? callBlocks.count
                 let function = call["function"]?.objectValue ?? [:]
@@ -199,9 +209,26 @@ public struct MessagesStream: Sendable {
                     events.append(inputDelta(index: index, arguments))
                 }
             }
-            if let reason = object["finish_reason"]?.stringValue, !reason.isEmpty { finishReason = reason }
+            if let reason = choice.finishReason, !reason.isEmpty { finishReason = reason }
         }
         return events
+    }
+
+    /// The Responses API events `responsesEvent` reads; any other only opens the message.
+    static let readResponsesEvents: Set<String> = [
+        "response.output_item.added", "response.function_call_arguments.delta", "response.output_item.done",
+        "response.output_text.delta", "response.refusal.delta", "response.reasoning_summary_text.delta",
+        "response.reasoning_text.delta", "response.completed", "response.incomplete", "response.failed", "error",
+    ]
+
+    /// The events one Responses API event makes, from its bytes: an event of a type `responsesEvent` does not read
+    /// (`response.created` and `in_progress` carry the whole request's settings) is not parsed at all. Nil when the
+    /// event is one to read, or its bytes are not plainly one JSON object: the caller parses it then.
+    public mutating func responsesEvent(bytes: UnsafeBufferPointer<UInt8>) -> [JSONObject]? {
+        guard !ended else { return [] }
+        guard let type = JSONByteReader.topLevelString("type", in: bytes), !Self.readResponsesEvents.contains(type)
+        else { return nil }
+        return responsesEvent(["type": .string(type)])
     }
 
     /// The events one Responses API event makes (an upstream that speaks Responses: xAI's, OpenAI's): text and

@@ -59,18 +59,7 @@ public struct ResponsesStream: Sendable {
     /// The events one upstream chunk makes.
     public mutating func chunk(_ chunk: JSONObject) -> [JSONObject] {
         guard !ended else { return [] }
-        var fields = ChatChunk()
-        fields.model = chunk["model"]?.stringValue
-        fields.usage = chunk["usage"]
-        for choice in chunk["choices"]?.arrayValue ?? [] {
-            guard let object = choice.objectValue else { continue }
-            let delta = object["delta"]?.objectValue ?? [:]
-            fields.choices.append(
-                ChatChunk.Choice(
-                    reasoning: delta["reasoning_content"]?.stringValue, content: delta["content"]?.stringValue,
-                    toolCalls: delta["tool_calls"], finishReason: object["finish_reason"]?.stringValue))
-        }
-        return apply(fields)
+        return apply(ChatChunk(chunk))
     }
 
     /// The events one upstream chunk makes, read from its bytes without building the chunk's value (`ChatChunk`);
@@ -316,8 +305,8 @@ public struct ResponsesStream: Sendable {
     }
 }
 
-/// What the Responses translation reads of one Chat Completions stream chunk: `model`, `usage`, and each choice's
-/// delta text, reasoning text, tool calls and finish reason.
+/// What the stream translations (`ResponsesStream`, `MessagesStream`) read of one Chat Completions stream chunk:
+/// `model`, `usage`, and each choice's delta text, reasoning text, tool calls and finish reason.
 struct ChatChunk {
     struct Choice {
         var reasoning: String?
@@ -331,6 +320,20 @@ struct ChatChunk {
     var choices: [Choice] = []
 
     init() {}
+
+    /// The fields of a parsed chunk.
+    init(_ object: JSONObject) {
+        model = object["model"]?.stringValue
+        usage = object["usage"]
+        for choice in object["choices"]?.arrayValue ?? [] {
+            guard let choice = choice.objectValue else { continue }
+            let delta = choice["delta"]?.objectValue ?? [:]
+            choices.append(
+                Choice(
+                    reasoning: delta["reasoning_content"]?.stringValue, content: delta["content"]?.stringValue,
+                    toolCalls: delta["tool_calls"], finishReason: choice["finish_reason"]?.stringValue))
+        }
+    }
 
     /// The fields read straight from a chunk's bytes, as `ResponsesStream.chunk(_:)` reads the parsed object (a field
     /// of another type counts as absent); only `usage` and `tool_calls` are parsed, as values of their own. Nil when

@@ -150,6 +150,8 @@ final class MessagesTranslation: AnswerTranslation {
     }
 
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        // Read from the bytes; parsed whole only when they are not plain JSON.
+        if let events = stream.withLock({ $0.chunk(bytes: data) }) { return Self.frames(events) }
         guard case .object(let chunk)? = try? JSONParser.parse(data) else { return [] }
         return event(parsed: chunk)
     }
@@ -199,6 +201,8 @@ final class MessagesFromResponsesTranslation: AnswerTranslation {
     }
 
     func event(_ data: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        // An event of a type the translation does not read is not parsed (`response.created` is the whole request).
+        if let events = stream.withLock({ $0.responsesEvent(bytes: data) }) { return MessagesTranslation.frames(events) }
         guard case .object(let object)? = try? JSONParser.parse(data) else { return [] }
         return event(parsed: object)
     }
