@@ -422,6 +422,27 @@ import Testing
             #expect(Array(other.utf8).withUnsafeBufferPointer { SSERelay.namedEventData($0) } == nil, "\(other)")
         }
     }
+
+    /// Of the events `mayEndOrFail` cannot clear, those plainly neither ending the stream nor carrying a top-level
+    /// error go on unparsed: `response.created` and `in_progress` hold `"error": null` inside the response.
+    @Test(arguments: [
+        (#"{"type":"response.created","response":{"id":"r","error":null,"status":"in_progress"}}"#, true),
+        (#"{"type":"response.in_progress","sequence_number":1,"response":{"error":null}}"#, true),
+        (#"{"type":"response.output_text.delta","error":null,"delta":"x"}"#, true),
+        (#"{"type":"response.output_text.delta","error":{"message":"x"}}"#, false),
+        (#"{"type":"response.output_text.delta","error":"x"}"#, false),
+        (#"{"type":"response.completed","response":{"error":null}}"#, false),
+        (#"{"type":"response.incomplete"}"#, false),
+        (#"{"type":"response.failed","response":{}}"#, false),
+        (#"{"type":"error","message":"x"}"#, false),
+        (#"{"response":{"error":null}}"#, false),
+        (#"{"type":"response.created","error":nul}"#, false),
+        (#"{"ty\u0070e":"response.created"}"#, false),
+        (#"{"type":"response.created"} x"#, false),
+    ])
+    func eventsThatPlainlyGoOnAreNotParsed(_ event: String, _ continues: Bool) {
+        #expect(Array(event.utf8).withUnsafeBufferPointer(SSERelay.continuesResponses) == continues, "\(event)")
+    }
 }
 
 /// The response store's memory: the newest `recentLimit` responses, whatever was kept or forgotten before.

@@ -207,6 +207,23 @@ public struct JSONByteReader {
         return found
     }
 
+    /// A Responses API event's top-level `type`, and whether it has a top-level `error` that is not null, read
+    /// without parsing the rest (an event's `response` envelope, which holds an `"error": null` of its own, is
+    /// skipped); nil when the bytes are not plainly one object.
+    public static func responsesEventKind(in bytes: UnsafeBufferPointer<UInt8>) -> (type: String?, hasError: Bool)? {
+        var reader = JSONByteReader(bytes: bytes)
+        var type: String?
+        var hasError = false
+        let read = reader.members { reader, key in
+            if reader.keyIs(key, "type") { return reader.string(into: &type) }
+            guard reader.keyIs(key, "error") else { return reader.skipValue(depth: 1) }
+            hasError = !reader.literal("null")
+            return hasError ? reader.skipValue(depth: 1) : true
+        }
+        guard read, reader.atEnd else { return nil }
+        return (type, hasError)
+    }
+
     /// Skips one value of any kind, checking its structure; nesting is bounded.
     mutating func skipValue(depth: Int) -> Bool {
         skipSpace()

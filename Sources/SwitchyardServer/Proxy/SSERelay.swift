@@ -166,7 +166,7 @@ final class SSERelay: @unchecked Sendable {
             }
         }
         if context.translation == nil, context.nativeResponses, let data = Self.namedEventData(event),
-            !Self.mayEndOrFail(data)
+            !Self.mayEndOrFail(data) || Self.continuesResponses(data)
         {
             // A native Responses event that neither ends the stream nor carries an error: copied as it is.
             dataEvents += 1
@@ -273,6 +273,16 @@ final class SSERelay: @unchecked Sendable {
         return error.withUTF8Buffer { ByteSearch.contains(bytes, $0) }
     }
 
+    /// Whether a Responses API event's bytes are plainly one that neither ends the stream nor carries an error (read
+    /// without parsing: `response.created` holds the whole request, with an `"error": null` of its own that
+    /// `mayEndOrFail` cannot tell from an error). False also when they are not plain JSON: they are parsed then.
+    static func continuesResponses(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let kind = JSONByteReader.responsesEventKind(in: bytes), !kind.hasError, let type = kind.type else {
+            return false
+        }
+        return !["error", "response.failed", "response.completed", "response.incomplete"].contains(type)
+    }
+
     /// What a Responses API event says of the stream: `response.completed` (or `incomplete`, `failed`) ends it as
     /// `[DONE]` ends a chat one, with its usage (and, completed, the response's id); an `error` event ends it as a
     /// failure (`upstream_stream_error`). Whether the event carries an error.
@@ -308,7 +318,12 @@ final class SSERelay: @unchecked Sendable {
         guard let data = event.data else { return nil }
         dataEvents += 1
         if context.nativeResponses {
-            // The upstream speaks the Responses API: its events end the stream and carry the usage.
+            // The upstream speaks the Responses API: its events end the stream and carry the usage. One that does
+            // neither is the translation's alone, which parses only the events it reads.
+            if data.withUnsafeBufferPointer(Self.continuesResponses) {
+                let frames = data.withUnsafeBufferPointer { translation.event($0) }
+                return sawDone ? frames + translation.done() : frames
+            }
             guard case .object(let object)? = try? JSONParser.parse(data) else { return nil }
             if readResponsesEvent(object) {
                 let failure =
