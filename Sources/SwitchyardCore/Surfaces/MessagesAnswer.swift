@@ -214,21 +214,35 @@ public struct MessagesStream: Sendable {
         return events
     }
 
-    /// The Responses API events `responsesEvent` reads; any other only opens the message.
-    static let readResponsesEvents: Set<String> = [
-        "response.output_item.added", "response.function_call_arguments.delta", "response.output_item.done",
-        "response.output_text.delta", "response.refusal.delta", "response.reasoning_summary_text.delta",
-        "response.reasoning_text.delta", "response.completed", "response.incomplete", "response.failed", "error",
+    /// The Responses API events `responsesEvent` needs parsed whole (an item, or the whole response); the others it
+    /// reads from their bytes (`type`, `delta`, `output_index`), or only opens the message for.
+    static let parsedResponsesEvents: Set<String> = [
+        "response.output_item.added", "response.output_item.done", "response.completed", "response.incomplete",
+        "response.failed", "error",
     ]
 
-    /// The events one Responses API event makes, from its bytes: an event of a type `responsesEvent` does not read
-    /// (`response.created` and `in_progress` carry the whole request's settings) is not parsed at all. Nil when the
-    /// event is one to read, or its bytes are not plainly one JSON object: the caller parses it then.
+    /// The events one Responses API event makes, from its bytes: a delta is read without building the event's value,
+    /// and an event of a type `responsesEvent` does not act on (`response.created` and `in_progress` carry the whole
+    /// request's settings) is not parsed at all. Nil for an event to parse whole, or whose bytes are not plainly one
+    /// JSON object: the caller parses it then.
     public mutating func responsesEvent(bytes: UnsafeBufferPointer<UInt8>) -> [JSONObject]? {
         guard !ended else { return [] }
-        guard let type = JSONByteReader.topLevelString("type", in: bytes), !Self.readResponsesEvents.contains(type)
-        else { return nil }
-        return responsesEvent(["type": .string(type)])
+        var reader = JSONByteReader(bytes: bytes)
+        var type: String?
+        var delta: String?
+        var outputIndex: Int?
+        // A field of another type reads as absent, as `stringValue` and `intValue` read it in the parsed event.
+        let read = reader.members { reader, key in
+            if reader.keyIs(key, "type") { return reader.string(into: &type) }
+            if reader.keyIs(key, "delta") { return reader.string(into: &delta) }
+            if reader.keyIs(key, "output_index") { return reader.integer(into: &outputIndex) }
+            return reader.skipValue(depth: 1)
+        }
+        guard read, reader.atEnd, let type, !Self.parsedResponsesEvents.contains(type) else { return nil }
+        var event: JSONObject = ["type": .string(type)]
+        if let delta { event["delta"] = .string(delta) }
+        if let outputIndex { event["output_index"] = .int(outputIndex) }
+        return responsesEvent(event)
     }
 
     /// The events one Responses API event makes (an upstream that speaks Responses: xAI's, OpenAI's): text and
