@@ -68,14 +68,15 @@ def heading(driver):
 
 
 def submit(form):
-    """Submits a form and waits for the page it answers (a click returns before the next page has loaded)."""
+    """Submits a form and waits for the page it answers (a click returns before the next page has loaded; the waits
+    are generous for a loaded machine and end as soon as the page is there)."""
     click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
 
 
 def click_and_wait(element):
     page = element.parent.find_element(By.TAG_NAME, "html")
     element.click()
-    wait = WebDriverWait(element.parent, 10)
+    wait = WebDriverWait(element.parent, 30)
     wait.until(expected_conditions.staleness_of(page))
     wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
@@ -89,7 +90,7 @@ def chat(key, text="hello console", **fields):
         headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -104,7 +105,7 @@ def row_of(driver, table_id, first):
     return None
 
 
-def eventually(check, seconds=10):
+def eventually(check, seconds=30):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
