@@ -146,6 +146,42 @@ import Testing
         }
     }
 
+    /// Badly encoded forms and queries get an answer and leave the proxy serving (a `%zz` in a form once stopped it:
+    /// Foundation's URLComponents traps on it).
+    @Test func badlyEncodedFormsAndQueriesAreRefusedAndTheProxyServes() async throws {
+        let database = try await Backend.sqlite.newURL()
+        try await withMockUpstream { mock in
+            try await withProxy(yaml: keysConfig(mock: mock, database: database), logLevel: .info) { proxy in
+                for body in ["key=%zz", "key=%", "key=%E", "%=1", "key=\(masterKey)%"] {
+                    let answer = try await Self.send(.POST, proxy.url + "/ui/login", raw: body)
+                    #expect(answer.status == 400, "\(body): \(answer.status)")
+                    #expect(answer.text.contains("could not be read"))
+                }
+                let (cookie, _) = try await Self.logIn(proxy)
+                let session = [("cookie", cookie)]
+                let refused = try await Self.send(
+                    .POST, proxy.url + "/ui/keys/create", raw: "csrf=%zz&key_alias=x", headers: session)
+                #expect(refused.status == 400)
+                let large = try await Self.send(
+                    .POST, proxy.url + "/ui/config/flag", raw: "name=" + String(repeating: "a", count: 1_100_000),
+                    headers: session)
+                #expect(large.status == 400)
+                for path in ["/ui/logs?model=%zz&status=%", "/ui/spend?group_by=%zz", "/ui/logs/detail?request_id=%zz"] {
+                    let page = try await Self.send(.GET, proxy.url + path, headers: session)
+                    #expect([200, 400, 404].contains(page.status), "\(path): \(page.status)")
+                }
+                #expect(
+                    try await SwitchyardServerTests.send(
+                        .POST, proxy.url + "/v1/chat/completions", json: chat("m", "hi"), headers: master
+                    ).status
+                        == 200)
+            }
+        }
+        #expect(ConsoleRoutes.decodeForm("a=1+2&b=%2B%C3%A9&c&a=x&=e") == ["a": "1 2", "b": "+é", "c": "", "": "e"])
+        #expect(ConsoleRoutes.decodeForm("a=%zz") == nil)
+        #expect(ConsoleRoutes.decodeForm("") == [:])
+    }
+
     @Test func sessionsExpireWhenIdleAndTextIsEscaped() {
         let sessions = ConsoleSessions(idleExpiry: 60)
         let token = sessions.open(actor: "master_key", now: 1_000)

@@ -21,7 +21,9 @@ enum ConsoleRoutes {
         addConfig(to: router, store: store, sessions: sessions, runtime: runtime)
         router.get("/ui/login") { request, _ in login(error: nil, status: .ok) }
         router.post("/ui/login") { request, _ in
-            let form = await Self.form(request)
+            guard let form = await Self.form(request) else {
+                return login(error: "The form could not be read: it is not well encoded, or too large.", status: .badRequest)
+            }
             let engine = store.current
             do throws(ProxyError) {
                 let actor = try await engine.adminActor(form["key"] ?? "")
@@ -34,8 +36,10 @@ enum ConsoleRoutes {
             }
         }
         router.post("/ui/logout") { request, _ in
-            let form = await Self.form(request)
-            if let (token, session) = current(request, sessions), form["csrf"] == session.csrf { sessions.close(token) }
+            let csrf = await Self.form(request)?["csrf"] ?? ""
+            if let (token, session) = current(request, sessions), ProxyEngine.constantTimeEquals(csrf, session.csrf) {
+                sessions.close(token)
+            }
             var response = redirect("/ui/login")
             response.headers[.setCookie] = sessionCookie("", request: request, maxAge: 0)
             return response
@@ -144,7 +148,7 @@ enum ConsoleRoutes {
         _ body: (ConsoleSessions.Session, [String: String]) async -> String
     ) async -> Response {
         guard let (_, session) = current(request, sessions) else { return redirect("/ui/login") }
-        let form = await Self.form(request)
+        guard let form = await Self.form(request) else { return unreadableForm(session: session) }
         guard let csrf = form["csrf"], ProxyEngine.constantTimeEquals(csrf, session.csrf) else {
             return html(
                 HTML.page(
@@ -161,14 +165,37 @@ enum ConsoleRoutes {
         return html(await body(session, form))
     }
 
-    /// An `application/x-www-form-urlencoded` body (16 KiB at most).
-    static func form(_ request: Request) async -> [String: String] {
-        guard let buffer = try? await request.body.collect(upTo: 16 * 1024) else { return [:] }
-        var components = URLComponents()
-        components.percentEncodedQuery = String(buffer: buffer).replacingOccurrences(of: "+", with: "%20")
+    /// The largest form the console reads (a prompt version's two templates are the largest field).
+    static let formLimit = 1024 * 1024
+
+    /// An `application/x-www-form-urlencoded` body, or nil when it is larger than `formLimit` or not well encoded.
+    static func form(_ request: Request) async -> [String: String]? {
+        guard let buffer = try? await request.body.collect(upTo: formLimit) else { return nil }
+        return decodeForm(String(buffer: buffer))
+    }
+
+    /// `name=value&...`, `+` a space and `%XX` a byte; the first of repeated names counts. Nil for a bad `%`
+    /// escape. (Foundation's `URLComponents.percentEncodedQuery` traps on one: a body of `key=%zz` stopped the proxy.)
+    static func decodeForm(_ text: String) -> [String: String]? {
+        func decode(_ part: Substring) -> String? {
+            part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        }
         var values: [String: String] = [:]
-        for item in components.queryItems ?? [] where values[item.name] == nil { values[item.name] = item.value ?? "" }
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), let value = parts.count > 1 ? decode(parts[1]) : "" else { return nil }
+            if values[name] == nil { values[name] = value }
+        }
         return values
+    }
+
+    /// The page for a form that could not be read.
+    static func unreadableForm(session: ConsoleSessions.Session?) -> Response {
+        html(
+            HTML.page(
+                title: "Refused",
+                body: "<p class=\"error\">The form could not be read: it is not well encoded, or larger than 1 MiB.</p>",
+                session: session), status: .badRequest)
     }
 
     static func sessionCookie(_ token: String, request: Request, maxAge: Int) -> String {
