@@ -24,18 +24,7 @@ PAGES = ["/ui", "/ui/models", "/ui/keys", "/ui/spend", "/ui/spend?group_by=day",
 
 
 def config(mock_port, name, general):
-    path = os.path.join(run.WORK, f"console-{name}-{mock_port}.yaml")
-    base = f"http://127.0.0.1:{mock_port}/v1"
-    open(path, "w").write(
-        "model_list:\n"
-        f"  - model_name: grok\n    litellm_params: {{model: xai/grok-4.3, api_base: \"{base}\", api_key: {run.KEY}}}\n"
-        "litellm_settings:\n  drop_params: true\n"
-        f"general_settings:\n  master_key: {MASTER}\n"
-        f"  database_url: \"sqlite:{run.WORK}/console-{name}-{mock_port}.db\"\n"
-        # Work per interval of wall time would make the count depend on valgrind's speed (see runtime_callgrind.py).
-        "  proxy_batch_write_at: 3600\n  user_api_key_cache_ttl: 3600\n"
-        + "".join(f"  {line}\n" for line in general))
-    return path
+    return run.callgrind_config(mock_port, f"console-{name}", [f"master_key: {MASTER}"] + general)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -645,6 +645,22 @@ def callgrind_total(mock_port, requests, stream=False, config=None, path="/v1/ch
     return int(found.group(1).replace(",", ""))
 
 
+def callgrind_config(mock_port, name, general=()):
+    """A config for the callgrind benches of new surfaces: the alias `grok` on the mock, a SQLite database of its own,
+    and no work per interval of wall time within a run (rows written per 2,000, no key or configuration poll), which
+    would make a count depend on how slowly valgrind ran; `general` adds general_settings lines."""
+    path = os.path.join(WORK, f"{name}-{mock_port}.yaml")
+    base = f"http://127.0.0.1:{mock_port}/v1"
+    open(path, "w").write(
+        "model_list:\n"
+        f"  - model_name: grok\n    litellm_params: {{model: xai/grok-4.3, api_base: \"{base}\", api_key: {KEY}}}\n"
+        "litellm_settings:\n  drop_params: true\n"
+        f"general_settings:\n  database_url: \"sqlite:{WORK}/{name}-{mock_port}.db\"\n"
+        "  proxy_batch_write_at: 3600\n  user_api_key_cache_ttl: 3600\n"
+        + "".join(f"  {line}\n" for line in general))
+    return path
+
+
 def callgrind_arguments():
     """`--requests N` (1,000) and `--runs R` (1), as the callgrind benches of new surfaces take them."""
     parser = argparse.ArgumentParser()

@@ -22,17 +22,7 @@ import run  # noqa: E402
 
 
 def config(mock_port):
-    path = os.path.join(run.WORK, f"runtime-{mock_port}.yaml")
-    base = f"http://127.0.0.1:{mock_port}/v1"
-    open(path, "w").write(
-        "model_list:\n"
-        f"  - model_name: grok\n    litellm_params: {{model: xai/grok-4.3, api_base: \"{base}\", api_key: {run.KEY}}}\n"
-        "litellm_settings:\n  drop_params: true\n"
-        f"general_settings:\n  database_url: \"sqlite:{run.WORK}/runtime-{mock_port}.db\"\n"
-        # Work done per interval of wall time (row batches, key and configuration polls) would make the count depend
-        # on how slowly valgrind ran: rows are written per 2,000 (a count), polls not at all within a run.
-        "  proxy_batch_write_at: 3600\n  user_api_key_cache_ttl: 3600\n")
-    return path
+    return run.callgrind_config(mock_port, "runtime")
 
 
 def runtime(path, route, body):

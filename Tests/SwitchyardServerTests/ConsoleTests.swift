@@ -180,6 +180,17 @@ import Testing
         #expect(ConsoleRoutes.decodeForm("a=1+2&b=%2B%C3%A9&c&a=x&=e") == ["a": "1 2", "b": "+é", "c": "", "": "e"])
         #expect(ConsoleRoutes.decodeForm("a=%zz") == nil)
         #expect(ConsoleRoutes.decodeForm("") == [:])
+        // Any text: an answer, never a trap.
+        let alphabet = Array("%=&+aF9\u{e9}\u{0}".unicodeScalars)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let text = String(
+                String.UnicodeScalarView(
+                    (0..<Int.random(in: 0..<24, using: &generator)).map { _ in
+                        alphabet.randomElement(using: &generator) ?? "a"
+                    }))
+            _ = ConsoleRoutes.decodeForm(text)
+        }
     }
 
     @Test func sessionsExpireWhenIdleAndTextIsEscaped() {
