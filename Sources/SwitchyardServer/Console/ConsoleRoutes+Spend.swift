@@ -36,7 +36,7 @@ extension ConsoleRoutes {
 
     /// `GET /ui/spend?group_by=model|api_key|day&start_date=&end_date=`.
     static func spend(_ engine: ProxyEngine, session: ConsoleSessions.Session, query: [String: String]) async -> String {
-        let grouping = ["model", "api_key", "day"].contains(query["group_by"] ?? "") ? query["group_by"]! : "model"
+        let grouping = query["group_by"].flatMap { ["model", "api_key", "day"].contains($0) ? $0 : nil } ?? "model"
         var asked = query
         asked["group_by"] = grouping
         let form = """
